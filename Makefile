@@ -1,0 +1,47 @@
+# Pingshen — `make run` to try it, `make test` to test it. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export FLASK_APP := wsgi.py
+
+.PHONY: run test test-pg lint syscheck install migrate demo translations clean
+
+run: install migrate
+	@$(BIN)/flask demo load --if-empty
+	@echo ""
+	@echo "Pingshen is running at http://127.0.0.1:5000  (Ctrl+C to stop)"
+	@echo "Demo logins (password pingshen-demo): city, wj_admin, hutang, expert1 — see README.md"
+	@$(BIN)/flask run --host 127.0.0.1 --port 5000
+
+test: install
+	$(BIN)/pytest -q
+
+lint: install
+	$(BIN)/ruff check app tests bench tools
+	$(BIN)/mypy
+
+syscheck:
+	@$(PYTHON) tools/syscheck.py
+
+install: $(STAMP) translations
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) tools/syscheck.py
+	@test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev,prod]'
+	@touch $(STAMP)
+
+translations: $(STAMP)
+	@$(BIN)/pybabel compile --use-fuzzy -q -d app/translations 2>/dev/null || $(BIN)/pybabel compile -q -d app/translations
+
+migrate: install
+	$(BIN)/flask db upgrade
+	$(BIN)/flask workflows sync
+
+demo: install
+	$(BIN)/flask demo load
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

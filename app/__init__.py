@@ -1,0 +1,47 @@
+"""Pingshen: a definition-driven workflow and approval engine for an education bureau."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application: config, extensions, definitions, blueprints, CLI."""
+    app = Flask(__name__, instance_relative_config=False)
+    app.config.from_object("app.config.Config")
+    if config:
+        app.config.update(config)
+
+    from app import extensions, i18n, security
+    from app.extensions import db
+
+    db.init_app(app)
+    extensions.migrate.init_app(app, db, directory=str(_root() / "migrations"),
+                                render_as_batch=True, compare_type=True)
+    extensions.csrf.init_app(app)
+    extensions.babel.init_app(app, locale_selector=i18n.select_locale)
+    security.init_app(app)
+
+    from app.engine.loader import load_catalogue
+    from app.services.programmes import CATALOGUE
+
+    app.extensions[CATALOGUE] = load_catalogue(app.config["WORKFLOWS_DIR"],
+                                               app.config["FORMS_DIR"])
+
+    from app.blueprints import register_blueprints
+    from app.cli import register_cli
+    from app.web.filters import register_filters
+
+    register_blueprints(app)
+    register_filters(app)
+    register_cli(app)
+    return app
+
+
+def _root():  # type: ignore[no-untyped-def]
+    """The repository root (where migrations/ lives)."""
+    from app.config import ROOT
+
+    return ROOT

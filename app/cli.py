@@ -1,0 +1,177 @@
+"""Administrator commands: `flask orgs|users|workflows|demo ...`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy import inspect, select
+
+from app.engine.errors import DefinitionError, PingshenError
+from app.extensions import db
+
+orgs = AppGroup("orgs", help="Manage the organisation tree.")
+users = AppGroup("users", help="Manage user accounts.")
+workflows = AppGroup("workflows", help="Check and show programme definitions.")
+demo = AppGroup("demo", help="Demonstration data.")
+
+
+def register_cli(app: Flask) -> None:
+    """Add the command groups to `flask`."""
+    for group in (orgs, users, workflows, demo):
+        app.cli.add_command(group)
+
+
+def _fail(message: str) -> None:
+    """Print an error to stderr and exit with status 1."""
+    click.echo(f"错误 / error: {message}", err=True)
+    sys.exit(1)
+
+
+@orgs.command("add")
+@click.argument("code")
+@click.argument("name")
+@click.option("--kind", required=True, type=click.Choice(["city", "district", "street", "unit"]))
+@click.option("--parent", "parent_code", default=None, help="Code of the parent organisation.")
+def orgs_add(code: str, name: str, kind: str, parent_code: str | None) -> None:
+    """Add an organisation: the city, a district, a town/street or a unit."""
+    from app.services.accounts import add_organisation
+
+    try:
+        org = add_organisation(code, name, kind, parent_code)
+        db.session.commit()
+    except PingshenError as exc:
+        _fail(exc.message)
+    click.echo(f"added {org.kind} {org.code} {org.name}")
+
+
+@orgs.command("list")
+def orgs_list() -> None:
+    """Print the organisation tree."""
+    from app.models import Organisation
+
+    rows = db.session.scalars(select(Organisation).order_by(Organisation.id)).all()
+    children: dict[int | None, list[Organisation]] = {}
+    for org in rows:
+        children.setdefault(org.parent_id, []).append(org)
+
+    def show(parent: int | None, depth: int) -> None:
+        for org in children.get(parent, []):
+            click.echo(f"{'  ' * depth}{org.code}  {org.name}  ({org.kind})")
+            show(org.id, depth + 1)
+
+    show(None, 0)
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--role", required=True,
+              type=click.Choice(["applicant", "district_admin", "city_admin", "expert"]))
+@click.option("--org", "org_code", required=True, help="Code of the user's organisation.")
+@click.option("--name", default="", help="The person's name (姓名).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_add(username: str, role: str, org_code: str, name: str, password_stdin: bool) -> None:
+    """Add a user; the password is read from stdin or prompted for, never an argument."""
+    from app.services.accounts import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(username, role, org_code, password, name)
+        db.session.commit()
+    except PingshenError as exc:
+        _fail(exc.message)
+    click.echo(f"added user {user.username} ({user.role}) in {org_code}")
+
+
+@workflows.command("check")
+def workflows_check() -> None:
+    """Validate every definition file (and compare with versions already in use)."""
+    from app.engine.loader import load_catalogue
+    from app.services.programmes import check_recorded_versions
+
+    try:
+        catalogue = load_catalogue(current_app.config["WORKFLOWS_DIR"],
+                                   current_app.config["FORMS_DIR"])
+    except DefinitionError as exc:
+        for problem in exc.problems:
+            click.echo(problem, err=True)
+        _fail(f"{len(exc.problems)} problem(s) in the definitions")
+    if inspect(db.engine).has_table("programme_versions"):
+        problems = check_recorded_versions()
+        if problems:
+            for problem in problems:
+                click.echo(problem, err=True)
+            _fail(f"{len(problems)} definition(s) changed without a new version")
+    for programme in catalogue.values():
+        workflow = programme.workflow
+        click.echo(f"ok  {programme.key} v{programme.version}  {programme.title}  "
+                   f"({len(workflow['states'])} states, {len(workflow['transitions'])} "
+                   f"transitions, {len(programme.forms)} forms, {len(programme.rubrics)} rubrics)")
+
+
+@workflows.command("show")
+@click.argument("key")
+def workflows_show(key: str) -> None:
+    """Print a programme's states and transitions with their roles, guards and actions."""
+    from app.services.programmes import catalogue
+
+    programme = catalogue().get(key)
+    if programme is None:
+        _fail(f"no programme {key!r}; known: {', '.join(sorted(catalogue()))}")
+    workflow = programme.workflow
+    click.echo(f"{workflow['title']}  ({programme.key} v{programme.version}, "
+               f"code {workflow['code']})")
+    click.echo(f"application form: {workflow['form']}   initial state: {workflow['initial']}")
+    click.echo("\nstates:")
+    for state in workflow["states"]:
+        marks = [f"final/{state['outcome']}" if state["final"] else "",
+                 "editable" if state["editable"] else "",
+                 f"review:{state['review']}" if state["review"] else ""]
+        click.echo(f"  {state['name']:<20} {state['label']}  {' '.join(m for m in marks if m)}")
+    click.echo("\ntransitions:")
+    for t in workflow["transitions"]:
+        click.echo(f"  {t['trigger']:<22} {','.join(t['source'])} -> {t['dest']}  "
+                   f"[{', '.join(t['roles'])}]  {t['label']}")
+        extras = [f"guards: {', '.join(g['name'] for g in t['guards'])}" if t["guards"] else "",
+                  f"actions: {', '.join(a['name'] for a in t['actions'])}" if t["actions"] else "",
+                  f"form: {t['form']}" if t["form"] else "",
+                  "comment required" if t["comment"] == "required" else ""]
+        extras = [e for e in extras if e]
+        if extras:
+            click.echo(f"  {'':<22} {'; '.join(extras)}")
+
+
+@workflows.command("sync")
+def workflows_sync() -> None:
+    """Record the current version of every programme in the database (refuses changed copies)."""
+    from app.services.programmes import catalogue, record_version
+
+    try:
+        for programme in catalogue().values():
+            row = record_version(programme)
+            click.echo(f"recorded {programme.key} v{row.version}")
+        db.session.commit()
+    except DefinitionError as exc:
+        _fail("\n".join(exc.problems))
+
+
+@demo.command("load")
+@click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
+def demo_load(if_empty: bool) -> None:
+    """Load a demo city, districts, units, one account per role, a call and applications."""
+    from app.models import User
+    from app.services.demo import DEMO_PASSWORD, load_demo
+
+    if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
+        click.echo("database already has users; demo data not loaded")
+        return
+    accounts = load_demo()
+    db.session.commit()
+    click.echo("demo data loaded. Log in at http://127.0.0.1:5000 with:")
+    for username, role in accounts:
+        click.echo(f"  {username:<18} {role:<15} password: {DEMO_PASSWORD}")

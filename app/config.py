@@ -1,0 +1,59 @@
+"""Configuration: class attributes read from the environment."""
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = Path(os.environ.get("PINGSHEN_INSTANCE", ROOT / "instance"))
+
+
+def _secret_key() -> str:
+    """Return SECRET_KEY from the environment, or a key kept in instance/ across restarts."""
+    if key := os.environ.get("SECRET_KEY"):
+        return key
+    path = INSTANCE / "secret_key"
+    if not path.exists():
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings for a real deployment; every value can come from the environment."""
+
+    SECRET_KEY = _secret_key()
+    SQLALCHEMY_DATABASE_URI = os.environ.get(
+        "DATABASE_URL", f"sqlite:///{INSTANCE / 'pingshen.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    WORKFLOWS_DIR = os.environ.get("PINGSHEN_WORKFLOWS", str(ROOT / "workflows"))
+    FORMS_DIR = os.environ.get("PINGSHEN_FORMS", str(ROOT / "forms"))
+    UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE / "uploads"))
+    CERTIFICATE_FOLDER = os.environ.get("CERTIFICATE_FOLDER", str(INSTANCE / "certificates"))
+    # The absolute URL printed in certificate QR codes; falls back to the request's host.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "X市教育局\nX市社区教育指导中心")
+    MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 800 * 1024 * 1024))
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ["zh_CN", "en"]
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    WTF_CSRF_TIME_LIMIT = 8 * 3600
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+    LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", 900))
+    API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", 12))
+
+
+class TestConfig(Config):
+    """Settings for the test suite: a throwaway database and folders, CSRF on."""
+
+    TESTING = True
+    SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL", "sqlite://")
+    SERVER_NAME = "pingshen.test"
+    PUBLIC_BASE_URL = "http://pingshen.test"

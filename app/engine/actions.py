@@ -1,0 +1,26 @@
+"""The named actions a workflow may run inside the transaction, after the move."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from app.engine.registry import action
+
+if TYPE_CHECKING:
+    from app.engine.runtime import Context
+
+
+@action("stamp_submitted", "Record the time of (re)submission on the entry.")
+def stamp_submitted(ctx: Context) -> None:
+    """Set the entry's submission time to now."""
+    ctx.application.submitted_at = ctx.now
+
+
+@action("issue_certificate",
+        "Issue the programme's certificate (serial, verification code); the PDF is made "
+        "after the transaction commits.")
+def issue_certificate(ctx: Context) -> None:
+    """Create the certificate row for the entry; rendering is a side effect after commit."""
+    from app.services.certificates import issue_certificate as issue
+
+    issue(ctx.application, ctx.programme, ctx.now)

@@ -1,0 +1,133 @@
+"""Read-only views over a validated, normalised programme definition."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+
+@dataclass(frozen=True)
+class FormDef:
+    """A form: sections of fields, as normalised by the validator."""
+
+    raw: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """The form's key."""
+        return str(self.raw["key"])
+
+    @cached_property
+    def fields(self) -> list[dict[str, Any]]:
+        """All fields of all sections, in order."""
+        return [f for section in self.raw["sections"] for f in section["fields"]]
+
+    @cached_property
+    def by_key(self) -> dict[str, dict[str, Any]]:
+        """Fields by key."""
+        return {f["key"]: f for f in self.fields}
+
+    @property
+    def file_fields(self) -> list[dict[str, Any]]:
+        """The fields that take uploaded files."""
+        return [f for f in self.fields if f["type"] == "file"]
+
+
+@dataclass(frozen=True)
+class RubricDef:
+    """A rubric: a tree of criteria; experts score the leaves."""
+
+    raw: dict[str, Any]
+
+    @cached_property
+    def leaves(self) -> list[dict[str, Any]]:
+        """The criteria that get points, in order."""
+        out: list[dict[str, Any]] = []
+
+        def walk(items: list[dict[str, Any]]) -> None:
+            for item in items:
+                if item["criteria"]:
+                    walk(item["criteria"])
+                else:
+                    out.append(item)
+
+        walk(self.raw["criteria"])
+        return out
+
+    @property
+    def max(self) -> float:
+        """The highest total a sheet can reach."""
+        return float(self.raw["max"])
+
+
+class Programme:
+    """A workflow with its forms and rubrics: the unit that is versioned and pinned."""
+
+    def __init__(self, bundle: dict[str, Any], source_files: dict[str, str] | None = None):
+        self.bundle = bundle
+        self.workflow: dict[str, Any] = bundle["workflow"]
+        self.source_files = source_files or {}
+        self.forms = {key: FormDef(raw) for key, raw in bundle["forms"].items()}
+        self.rubrics = {key: RubricDef(raw) for key, raw in bundle["rubrics"].items()}
+        self.states = {s["name"]: s for s in self.workflow["states"]}
+
+    key = property(lambda self: str(self.workflow["key"]), doc="The programme key.")
+    version = property(lambda self: int(self.workflow["version"]), doc="The version number.")
+    title = property(lambda self: str(self.workflow["title"]), doc="The Chinese title.")
+    initial = property(lambda self: str(self.workflow["initial"]), doc="The initial state.")
+
+    @cached_property
+    def checksum(self) -> str:
+        """SHA-256 of the canonical JSON of the bundle: equal content, equal checksum."""
+        return checksum(self.bundle)
+
+    @property
+    def application_form(self) -> FormDef:
+        """The form applicants fill in."""
+        return self.forms[self.workflow["form"]]
+
+    @property
+    def transitions(self) -> list[dict[str, Any]]:
+        """All transitions, in definition order."""
+        return list(self.workflow["transitions"])
+
+    def transitions_from(self, state: str) -> list[dict[str, Any]]:
+        """The transitions that leave `state`."""
+        return [t for t in self.workflow["transitions"] if state in t["source"]]
+
+    def transition(self, trigger: str, state: str) -> dict[str, Any] | None:
+        """The transition fired by `trigger` from `state`, if any."""
+        for t in self.transitions_from(state):
+            if t["trigger"] == trigger:
+                return t
+        return None
+
+    def has_trigger(self, trigger: str) -> bool:
+        """Whether any transition uses `trigger`."""
+        return any(t["trigger"] == trigger for t in self.workflow["transitions"])
+
+    def label(self, state: str) -> str:
+        """The Chinese label of a state."""
+        return str(self.states[state]["label"]) if state in self.states else state
+
+    def is_final(self, state: str) -> bool:
+        """Whether nothing can leave `state`."""
+        return bool(self.states[state]["final"])
+
+    def review_rubric(self, state: str) -> RubricDef | None:
+        """The rubric experts score with while an entry is in `state`, if it is a review state."""
+        key = self.states[state]["review"]
+        return self.rubrics[key] if key else None
+
+    def editable(self, state: str) -> bool:
+        """Whether the applicant may change the form in `state`."""
+        return bool(self.states[state]["editable"])
+
+
+def checksum(bundle: dict[str, Any]) -> str:
+    """Hash a bundle in a canonical form, so formatting and key order do not matter."""
+    text = json.dumps(bundle, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,202 @@
+"""Check and normalise form data against a form definition: one validation for UI and API."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from app.engine.definitions import FormDef
+
+PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+Errors = dict[str, str]
+
+
+def clean_data(form: FormDef, raw: dict[str, Any]) -> tuple[dict[str, Any], Errors]:
+    """Coerce each given value to its field's type; empty values become None. Unknown keys fail."""
+    data: dict[str, Any] = {}
+    errors: Errors = {}
+    for key, value in raw.items():
+        field = form.by_key.get(key)
+        if field is None:
+            errors[key] = "表单中没有这个字段"
+            continue
+        if field["type"] == "file":
+            errors[key] = "附件请通过上传接口提交"
+            continue
+        try:
+            data[key] = clean_value(field, value)
+        except ValueError as exc:
+            errors[key] = str(exc)
+    return data, errors
+
+
+def missing_required(form: FormDef, data: dict[str, Any],
+                     attachment_counts: dict[str, int]) -> Errors:
+    """Return the required fields (and file fields) that are still empty, for submission."""
+    errors: Errors = {}
+    for field in form.fields:
+        if field["type"] == "file":
+            if field["required"] and not attachment_counts.get(field["key"]):
+                errors[field["key"]] = "请上传此附件"
+            continue
+        value = data.get(field["key"])
+        if field["type"] == "table":
+            if len(value or []) < max(field["min_rows"], 1 if field["required"] else 0):
+                errors[field["key"]] = f"至少填写 {max(field['min_rows'], 1)} 行"
+        elif field["type"] == "boolean":
+            if field["required"] and value is not True:
+                errors[field["key"]] = "请勾选此项"
+        elif field["required"] and value in (None, "", []):
+            errors[field["key"]] = "此项为必填项"
+    return errors
+
+
+def clean_value(field: dict[str, Any], value: Any) -> Any:
+    """Coerce one value; raise ValueError with a Chinese message when it does not fit."""
+    if value is None or value == "" or value == []:
+        return None
+    kind = field["type"]
+    if kind in {"text", "textarea"}:
+        return _text(field, value)
+    if kind == "integer":
+        return _bounded(field, _integer(value))
+    if kind == "decimal":
+        return _bounded(field, _decimal(field, value))
+    if kind == "date":
+        return _date(value)
+    if kind == "choice":
+        return _choice(field, value)
+    if kind == "multi_choice":
+        return _multi_choice(field, value)
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise ValueError("应为“是”或“否”")
+        return value
+    if kind == "phone":
+        return _pattern(value, PHONE, "电话号码格式不正确（手机 11 位，或区号-号码）")
+    if kind == "email":
+        return _pattern(value, EMAIL, "电子邮箱格式不正确")
+    if kind == "table":
+        return _table(field, value)
+    raise ValueError(f"不支持的字段类型 {kind}")
+
+
+def _text(field: dict[str, Any], value: Any) -> str:
+    """A string within the field's length limits."""
+    if not isinstance(value, str):
+        raise ValueError("应为文本")
+    value = value.strip().replace("\r\n", "\n")
+    if len(value) > field["max_length"]:
+        raise ValueError(f"不能超过 {field['max_length']} 字（当前 {len(value)} 字）")
+    if value and len(value) < field["min_length"]:
+        raise ValueError(f"至少 {field['min_length']} 字")
+    return value
+
+
+def _integer(value: Any) -> int:
+    """An integer given as a number or as digits."""
+    if isinstance(value, bool):
+        raise ValueError("应为整数")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,15}\s*", value):
+        return int(value)
+    raise ValueError("应为整数")
+
+
+def _decimal(field: dict[str, Any], value: Any) -> float:
+    """A number rounded to the field's decimal places."""
+    if isinstance(value, bool):
+        raise ValueError("应为数字")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("应为数字") from None
+    if not number.is_finite():
+        raise ValueError("应为数字")
+    step = Decimal(1).scaleb(-field["places"])
+    return float(number.quantize(step, rounding=ROUND_HALF_UP))
+
+
+def _bounded(field: dict[str, Any], number: int | float) -> int | float:
+    """Check a number against the field's min and max."""
+    if field["min"] is not None and number < field["min"]:
+        raise ValueError(f"不能小于 {_plain(field['min'])}")
+    if field["max"] is not None and number > field["max"]:
+        raise ValueError(f"不能大于 {_plain(field['max'])}")
+    return number
+
+
+def _plain(number: float) -> str:
+    """Show 5.0 as 5."""
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+def _date(value: Any) -> str:
+    """A date as YYYY-MM-DD."""
+    if isinstance(value, date):
+        return value.isoformat()
+    try:
+        return date.fromisoformat(str(value).strip()).isoformat()
+    except ValueError:
+        raise ValueError("日期格式应为 YYYY-MM-DD") from None
+
+
+def _choice(field: dict[str, Any], value: Any) -> str:
+    """One of the field's choice values."""
+    values = [c["value"] for c in field["choices"]]
+    if str(value) not in values:
+        raise ValueError("请从给定选项中选择")
+    return str(value)
+
+
+def _multi_choice(field: dict[str, Any], value: Any) -> list[str]:
+    """A list of distinct choice values, in the definition's order."""
+    if not isinstance(value, list):
+        raise ValueError("应为选项列表")
+    values = [c["value"] for c in field["choices"]]
+    chosen = {str(v) for v in value}
+    if not chosen <= set(values):
+        raise ValueError("请从给定选项中选择")
+    if field["max_selected"] and len(chosen) > field["max_selected"]:
+        raise ValueError(f"最多选择 {field['max_selected']} 项")
+    return [v for v in values if v in chosen]
+
+
+def _pattern(value: Any, pattern: re.Pattern[str], message: str) -> str:
+    """A string matching `pattern`."""
+    if not isinstance(value, str) or not pattern.match(value.strip()):
+        raise ValueError(message)
+    return value.strip()
+
+
+def _table(field: dict[str, Any], value: Any) -> list[dict[str, Any]] | None:
+    """Rows of sub-fields; empty rows are dropped, errors name the row and column."""
+    if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
+        raise ValueError("应为表格行的列表")
+    columns = {c["key"]: c for c in field["columns"]}
+    rows = []
+    for number, row in enumerate(value, start=1):
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"第 {number} 行有未知列：{'、'.join(sorted(unknown))}")
+        clean = {}
+        for key, column in columns.items():
+            try:
+                clean[key] = clean_value(column, row.get(key))
+            except ValueError as exc:
+                raise ValueError(f"第 {number} 行“{column['label']}”：{exc}") from None
+        if any(v not in (None, "", False) for v in clean.values()):
+            missing = [c["label"] for k, c in columns.items() if c["required"] and clean[k] is None]
+            if missing:
+                raise ValueError(f"第 {number} 行缺少：{'、'.join(missing)}")
+            rows.append(clean)
+    if len(rows) > field["max_rows"]:
+        raise ValueError(f"最多 {field['max_rows']} 行")
+    return rows or None

@@ -1,0 +1,92 @@
+"""The named guards a workflow may use. Each returns None to allow, or a reason to refuse."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select, update
+
+from app.engine.formdata import missing_required
+from app.engine.registry import Param, guard
+from app.extensions import db
+from app.models import Application, CallQuota, ReviewAssignment
+from app.services.attachments import attachment_counts
+
+if TYPE_CHECKING:
+    from app.engine.runtime import Context
+
+
+@guard("call_open", "The call is open: after its opening time and before its closing time.")
+def call_open(ctx: Context) -> str | None:
+    """Refuse outside the call's submission window."""
+    call = ctx.application.call
+    if ctx.now < call.opens_at:
+        return f"申报尚未开始（开始时间 {_local(call.opens_at)}）"
+    if ctx.now >= call.closes_at:
+        return f"申报已于 {_local(call.closes_at)} 截止，不能再提交"
+    return None
+
+
+@guard("form_complete", "Every required field of the application form is filled in.")
+def form_complete(ctx: Context) -> str | None:
+    """Refuse while required fields or attachments are missing, naming them."""
+    form = ctx.programme.application_form
+    counts = attachment_counts(ctx.application)
+    missing = missing_required(form, ctx.application.data or {}, counts)
+    if missing:
+        labels = "、".join(form.by_key[key]["label"] for key in missing)
+        return f"以下必填项尚未完成：{labels}"
+    return None
+
+
+@guard("within_quota",
+       "The district has recommended fewer entries than its quota in this call. `states` "
+       "lists the states whose entries count as recommended.",
+       {"states": Param("states", required=True, help="states that count against the quota")})
+def within_quota(ctx: Context, states: list[str]) -> str | None:
+    """Refuse when the district's quota for the call is used up, showing the numbers."""
+    app = ctx.application
+    quota = app.call.quota_for(app.district_id)
+    if quota is None:
+        return None
+    # Take the write lock on the quota row first, so concurrent recommendations queue
+    # up here and each one counts the others (PostgreSQL row lock, SQLite write lock).
+    db.session.execute(update(CallQuota).where(
+        CallQuota.call_id == app.call_id, CallQuota.district_id == app.district_id,
+    ).values(quota=CallQuota.quota))
+    used = db.session.scalar(select(func.count()).select_from(Application).where(
+        Application.call_id == app.call_id, Application.district_id == app.district_id,
+        Application.state.in_(states), Application.id != app.id,
+    )) or 0
+    if used >= quota:
+        return f"本区推荐名额为 {quota} 个，已推荐 {used} 个，名额已用完"
+    return None
+
+
+@guard("all_reviews_submitted",
+       "Every expert assigned in the current review state has submitted, and at least `min` did.",
+       {"min": Param("int", default=1, help="the fewest submitted score sheets accepted")})
+def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A002
+    """Refuse while assigned experts have not submitted their scores."""
+    rubric = ctx.programme.states[ctx.application.state]["review"]
+    rows = db.session.execute(
+        select(ReviewAssignment.status, func.count())
+        .where(ReviewAssignment.application_id == ctx.application.id,
+               ReviewAssignment.rubric_key == rubric)
+        .group_by(ReviewAssignment.status)
+    ).all()
+    counts = dict(rows)
+    submitted = counts.pop("submitted", 0)
+    pending = sum(counts.values())
+    if pending:
+        return f"尚有 {pending} 位专家未提交评分（已提交 {submitted} 份）"
+    if submitted < min:
+        return f"至少需要 {min} 份专家评分，目前 {submitted} 份"
+    return None
+
+
+def _local(moment) -> str:  # type: ignore[no-untyped-def]
+    """Show a UTC time in Beijing time, as people in the bureau read it."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")

@@ -1,0 +1,256 @@
+"""Validation and normalisation of workflow definitions (files in workflows/)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from app.engine.checker import Checker
+from app.engine.registry import ACTIONS, GUARDS, Rule
+from app.models.accounts import Role
+
+OUTCOMES = {"awarded", "passed", "rejected", "withdrawn", "closed"}
+ROLES = {role.value for role in Role}
+STYLES = {"primary", "secondary", "danger"}
+COMMENT_MODES = {"required", "optional", "none"}
+SERIAL_PATTERN = re.compile(r"^(?:[^{}]|\{code\}|\{year\}|\{seq(?::0[1-9]d)?\})+$")
+DEFAULT_SERIAL = "{code}-{year}-{seq:04d}"
+WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "transitions"}
+WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate"}
+STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description"}
+TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description"}
+
+
+def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
+                   rubrics: dict[str, Any]) -> dict[str, Any] | None:
+    """Validate a workflow against the known forms and rubrics; return it normalised or None."""
+    before = len(check.problems)
+    doc = check.mapping(doc, "", WORKFLOW_REQUIRED, WORKFLOW_OPTIONAL)
+    if not doc:
+        return None
+    form_key = doc.get("form")
+    if form_key not in forms:
+        check.error("form", f"unknown form {form_key!r} (no file in forms/ has this key)")
+    code = doc.get("code")
+    if not isinstance(code, str) or not re.match(r"^[A-Z0-9]{2,12}$", code):
+        check.error("code", f"must be 2-12 capital letters or digits, got {code!r}")
+    states = _check_states(doc.get("states"), check, rubrics)
+    names = [s["name"] for s in states]
+    initial = doc.get("initial", names[0] if names else None)
+    if initial not in names:
+        check.error("initial", f"unknown state {initial!r}")
+    elif states[names.index(initial)]["final"]:
+        check.error("initial", "must not be a final state")
+    workflow = {
+        "key": check.ident(doc.get("key"), "key"),
+        "title": check.text(doc.get("title"), "title"),
+        "title_en": doc.get("title_en", ""),
+        "description": doc.get("description", ""),
+        "version": check.integer(doc.get("version"), "version", minimum=1),
+        "code": code,
+        "form": form_key,
+        "title_field": _check_title_field(doc, forms.get(form_key), check),
+        "initial": initial,
+        "states": states,
+        "transitions": _check_transitions(doc.get("transitions"), check, states, forms),
+        "certificate": None,
+    }
+    if "certificate" in doc:
+        workflow["certificate"] = _check_certificate(doc["certificate"], check,
+                                                     forms.get(form_key), workflow["title_field"])
+    if len(check.problems) == before:
+        _check_graph(workflow, check)
+    return workflow if len(check.problems) == before else None
+
+
+def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """Validate the list of states."""
+    states = []
+    seen: set[str] = set()
+    for i, item in enumerate(check.sequence(value, "states", min_items=2)):
+        path = f"states[{i}]"
+        item = check.mapping(item, path, {"name", "label"}, STATE_OPTIONAL)
+        if not item:
+            continue
+        name = check.ident(item.get("name"), f"{path}.name")
+        if name in seen:
+            check.error(f"{path}.name", f"duplicate state {name!r}")
+        seen.add(name or "")
+        final = bool(item.get("final", False))
+        if "final" in item:
+            check.boolean(item["final"], f"{path}.final")
+        outcome = item.get("outcome")
+        if final and outcome is None:
+            check.error(f"{path}.outcome", "is required for a final state")
+        elif not final and outcome is not None:
+            check.error(f"{path}.outcome", "only final states have an outcome")
+        elif outcome is not None:
+            check.one_of(outcome, f"{path}.outcome", OUTCOMES)
+        review = item.get("review")
+        if review is not None and review not in rubrics:
+            check.error(f"{path}.review", f"unknown rubric {review!r}")
+        if "editable" in item:
+            check.boolean(item["editable"], f"{path}.editable")
+        states.append({
+            "name": name, "label": check.text(item.get("label"), f"{path}.label"),
+            "label_en": item.get("label_en", ""), "description": item.get("description", ""),
+            "final": final, "outcome": outcome, "editable": bool(item.get("editable", False)),
+            "review": review,
+        })
+    return states
+
+
+def _check_transitions(value: Any, check: Checker, states: list[dict[str, Any]],
+                       forms: dict[str, Any]) -> list[dict[str, Any]]:
+    """Validate the list of transitions against the states and the registries."""
+    by_name = {s["name"]: s for s in states}
+    seen: set[tuple[str, str]] = set()
+    transitions = []
+    for i, item in enumerate(check.sequence(value, "transitions", min_items=1)):
+        path = f"transitions[{i}]"
+        item = check.mapping(item, path, {"trigger", "label", "source", "dest", "roles"},
+                             TRANSITION_OPTIONAL)
+        if not item:
+            continue
+        trigger = check.ident(item.get("trigger"), f"{path}.trigger")
+        sources = item.get("source")
+        sources = [sources] if isinstance(sources, str) else check.sequence(
+            sources, f"{path}.source", min_items=1)
+        for source in sources:
+            if source not in by_name:
+                check.error(f"{path}.source", f"unknown state {source!r}")
+            elif by_name[source]["final"]:
+                check.error(f"{path}.source", f"{source!r} is final: nothing may leave it")
+            if (trigger, source) in seen:
+                check.error(f"{path}.trigger", f"{trigger!r} from {source!r} is defined twice")
+            seen.add((trigger or "", source))
+        dest = item.get("dest")
+        if dest not in by_name:
+            check.error(f"{path}.dest", f"unknown state {dest!r}")
+        roles = check.sequence(item.get("roles"), f"{path}.roles", min_items=1)
+        for j, role in enumerate(roles):
+            check.one_of(role, f"{path}.roles[{j}]", ROLES)
+        form = item.get("form")
+        if form is not None and form not in forms:
+            check.error(f"{path}.form", f"unknown form {form!r}")
+        transitions.append({
+            "trigger": trigger, "label": check.text(item.get("label"), f"{path}.label"),
+            "label_en": item.get("label_en", ""), "description": item.get("description", ""),
+            "source": list(sources), "dest": dest, "roles": list(roles), "form": form,
+            "guards": _check_rules(item.get("guards", []), f"{path}.guards", check, GUARDS,
+                                   by_name, forms),
+            "actions": _check_rules(item.get("actions", []), f"{path}.actions", check, ACTIONS,
+                                    by_name, forms),
+            "comment": check.one_of(item.get("comment", "optional"), f"{path}.comment",
+                                    COMMENT_MODES),
+            "style": check.one_of(item.get("style", "secondary"), f"{path}.style", STYLES),
+        })
+    return transitions
+
+
+def _check_rules(value: Any, path: str, check: Checker, registry: dict[str, Rule],
+                 states: dict[str, Any], forms: dict[str, Any]) -> list[dict[str, Any]]:
+    """Validate guard or action references: a name, or {name: {param: value}}."""
+    result = []
+    for i, item in enumerate(check.sequence(value, path)):
+        where = f"{path}[{i}]"
+        if isinstance(item, str):
+            name, params = item, {}
+        elif isinstance(item, dict) and len(item) == 1:
+            name, params = next(iter(item.items()))
+            params = params or {}
+        else:
+            check.error(where, "must be a name or a mapping {name: {parameters}}")
+            continue
+        rule = registry.get(name)
+        if rule is None:
+            check.error(where, f"unknown name {name!r} (known: {', '.join(sorted(registry))})")
+            continue
+        if not isinstance(params, dict):
+            check.error(f"{where}.{name}", "parameters must be a mapping")
+            continue
+        result.append({"name": name,
+                       "params": _check_params(rule, params, f"{where}.{name}", check, states)})
+    return result
+
+
+def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
+                  states: dict[str, Any]) -> dict[str, Any]:
+    """Check parameter values against the rule's declared kinds and fill defaults."""
+    required = {k for k, p in rule.params.items() if p.required}
+    check.mapping(params, path, required, set(rule.params) - required)
+    result = {}
+    for key, param in rule.params.items():
+        if key not in params:
+            result[key] = param.default
+            continue
+        value, where = params[key], f"{path}.{key}"
+        if param.kind == "int":
+            check.integer(value, where)
+        elif param.kind == "number":
+            check.number(value, where)
+        elif param.kind == "text":
+            check.text(value, where)
+        elif param.kind == "bool":
+            check.boolean(value, where)
+        elif param.kind == "states":
+            for j, state in enumerate(check.sequence(value, where, min_items=1)):
+                if state not in states:
+                    check.error(f"{where}[{j}]", f"unknown state {state!r}")
+        result[key] = value
+    return result
+
+
+def _check_title_field(doc: dict[str, Any], form: dict[str, Any] | None,
+                       check: Checker) -> str | None:
+    """The form field whose value names an entry in lists; must be a text field."""
+    if form is None:
+        return None
+    text_fields = [f["key"] for s in form["sections"] for f in s["fields"] if f["type"] == "text"]
+    key = doc.get("title_field", text_fields[0] if text_fields else None)
+    if key not in text_fields:
+        check.error("title_field", f"must name a text field of form {form['key']!r}, got {key!r}")
+    return key
+
+
+def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
+                       title_field: str | None) -> dict[str, Any]:
+    """Validate the certificate settings of a workflow."""
+    value = check.mapping(value, "certificate", {"award"}, {"title", "holder_field", "serial"})
+    serial = value.get("serial", DEFAULT_SERIAL)
+    if not isinstance(serial, str) or not SERIAL_PATTERN.match(serial) or "{seq" not in serial:
+        check.error("certificate.serial",
+                    "must contain {seq} or {seq:0Nd} and only {code}, {year} as other fields")
+    holder = value.get("holder_field", title_field)
+    keys = {f["key"] for s in form["sections"] for f in s["fields"]} if form else set()
+    if form and holder not in keys:
+        check.error("certificate.holder_field", f"unknown field {holder!r}")
+    return {
+        "title": value.get("title", "荣誉证书"),
+        "award": check.text(value.get("award"), "certificate.award"),
+        "holder_field": holder,
+        "serial": serial,
+    }
+
+
+def _check_graph(workflow: dict[str, Any], check: Checker) -> None:
+    """Every state reachable from the initial one, every non-final state with a way out."""
+    outgoing: dict[str, set[str]] = {s["name"]: set() for s in workflow["states"]}
+    for t in workflow["transitions"]:
+        for source in t["source"]:
+            outgoing[source].add(t["dest"])
+    reached, frontier = {workflow["initial"]}, [workflow["initial"]]
+    while frontier:
+        for dest in outgoing[frontier.pop()]:
+            if dest not in reached:
+                reached.add(dest)
+                frontier.append(dest)
+    for i, state in enumerate(workflow["states"]):
+        if state["name"] not in reached:
+            check.error(f"states[{i}]", f"state {state['name']!r} cannot be reached from "
+                                        f"{workflow['initial']!r}")
+        if not state["final"] and not outgoing[state["name"]]:
+            check.error(f"states[{i}]", f"state {state['name']!r} is not final and has no "
+                                        "transition out of it")
+    if not any(s["final"] for s in workflow["states"]):
+        check.error("states", "at least one state must be final")

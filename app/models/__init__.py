@@ -1,0 +1,25 @@
+"""All models, importable from one place (Alembic reads the metadata from here)."""
+
+from app.models.accounts import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
+from app.models.applications import Application, Attachment, AuditEntry
+from app.models.certificates import Certificate, SerialCounter
+from app.models.programmes import Call, CallQuota, ProgrammeVersion
+from app.models.reviews import ReviewAssignment
+
+__all__ = [
+    "ApiToken",
+    "Application",
+    "Attachment",
+    "AuditEntry",
+    "Call",
+    "CallQuota",
+    "Certificate",
+    "LoginAttempt",
+    "OrgKind",
+    "Organisation",
+    "ProgrammeVersion",
+    "ReviewAssignment",
+    "Role",
+    "SerialCounter",
+    "User",
+]

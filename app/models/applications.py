@@ -1,0 +1,103 @@
+"""Applications, their attachments and their audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.accounts import Organisation, User
+from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.programmes import Call, ProgrammeVersion
+
+
+class Application(db.Model):
+    """One entry in a call; its state moves only through the engine."""
+
+    __tablename__ = "applications"
+    __table_args__ = (
+        Index("ix_applications_call_state", "call_id", "state"),
+        Index("ix_applications_call_district", "call_id", "district_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id"))
+    programme_version_id: Mapped[int] = mapped_column(ForeignKey("programme_versions.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"))
+    title: Mapped[str] = mapped_column(String(300), default="")
+    state: Mapped[str] = mapped_column(String(64))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The latest data entered with each transition form, keyed by form key.
+    step_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # Optimistic lock: every UPDATE must match it and bumps it.
+    version: Mapped[int] = mapped_column(default=1)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    call: Mapped[Call] = relationship(lazy="joined")
+    programme_version: Mapped[ProgrammeVersion] = relationship()
+    applicant: Mapped[User] = relationship(foreign_keys=[applicant_id])
+    org: Mapped[Organisation] = relationship(foreign_keys=[org_id])
+    district: Mapped[Organisation | None] = relationship(foreign_keys=[district_id])
+    attachments: Mapped[list[Attachment]] = relationship(
+        back_populates="application", order_by="Attachment.id", cascade="all, delete-orphan"
+    )
+    history: Mapped[list[AuditEntry]] = relationship(
+        back_populates="application", order_by="AuditEntry.id"
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def __repr__(self) -> str:
+        return f"<Application {self.id} {self.state}>"
+
+
+class Attachment(db.Model):
+    """An uploaded file, stored outside static/ under a random name."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    field_key: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="attachments")
+
+
+class AuditEntry(db.Model):
+    """One recorded move (or the creation) of an application; never updated."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (Index("ix_audit_entries_bulk_id", "bulk_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    trigger: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(64))
+    to_state: Mapped[str] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    definition_version: Mapped[int]
+    bulk_id: Mapped[str | None] = mapped_column(String(36))
+
+    application: Mapped[Application] = relationship(back_populates="history")
+    actor: Mapped[User | None] = relationship(lazy="joined")

@@ -1,0 +1,50 @@
+"""Certificates issued for awarded applications, and the serial counters."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.applications import Application
+from app.models.base import UTCDateTime, utcnow
+
+
+class Certificate(db.Model):
+    """The facts printed on a certificate, frozen when it is issued."""
+
+    __tablename__ = "certificates"
+    __table_args__ = (CheckConstraint("status IN ('valid','revoked')", name="status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(64), unique=True)
+    # Public, unguessable verification code (160 random bits).
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(50))
+    holder: Mapped[str] = mapped_column(String(300))
+    organisation: Mapped[str] = mapped_column(String(300), default="")
+    programme_title: Mapped[str] = mapped_column(String(200))
+    call_title: Mapped[str] = mapped_column(String(200))
+    award: Mapped[str] = mapped_column(String(200))
+    issuer: Mapped[str] = mapped_column(Text)
+    issued_on: Mapped[date]
+    status: Mapped[str] = mapped_column(String(20), default="valid")
+    revoked_reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    application: Mapped[Application] = relationship()
+
+
+class SerialCounter(db.Model):
+    """The last serial number used per programme and year; incremented in the transaction."""
+
+    __tablename__ = "serial_counters"
+    __table_args__ = (UniqueConstraint("programme_key", "year"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    programme_key: Mapped[str] = mapped_column(String(64))
+    year: Mapped[int]
+    last: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,47 @@
+"""Expert review assignments and their score sheets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.extensions import db
+from app.models.accounts import User
+from app.models.applications import Application
+from app.models.base import JSONType, UTCDateTime, utcnow
+
+
+class ReviewAssignment(db.Model):
+    """An expert asked to score one application on one rubric; locked once submitted."""
+
+    __tablename__ = "review_assignments"
+    __table_args__ = (
+        UniqueConstraint("application_id", "expert_id", "rubric_key"),
+        CheckConstraint("status IN ('assigned','draft','submitted')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True
+    )
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    rubric_key: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="assigned")
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    total: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    application: Mapped[Application] = relationship()
+    expert: Mapped[User] = relationship(foreign_keys=[expert_id], lazy="joined")
+
+    @property
+    def locked(self) -> bool:
+        """A submitted sheet can no longer be changed by the expert."""
+        return self.status == "submitted"

@@ -1,0 +1,56 @@
+"""Who may see and do what: the one place object-level access is decided."""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select
+
+from app.extensions import db
+from app.models import Application, ReviewAssignment, Role, User
+
+
+def is_assigned(user: User, application: Application) -> bool:
+    """Whether an expert has an assignment on this application."""
+    return bool(db.session.scalar(select(exists().where(
+        ReviewAssignment.application_id == application.id,
+        ReviewAssignment.expert_id == user.id,
+    ))))
+
+
+def in_scope(user: User, application: Application) -> bool:
+    """Whether the application lies within the user's reach for their role."""
+    if user.role == Role.CITY_ADMIN:
+        return True
+    if user.role == Role.DISTRICT_ADMIN:
+        return user.district_id is not None and application.district_id == user.district_id
+    if user.role == Role.APPLICANT:
+        return application.applicant_id == user.id
+    if user.role == Role.EXPERT:
+        return is_assigned(user, application)
+    return False
+
+
+def can_view_application(user: User, application: Application) -> bool:
+    """Whether the user may open the application and its attachments."""
+    if user.role == Role.DISTRICT_ADMIN and application.state == _draft_state(application):
+        return False  # a district sees entries once they are submitted, not drafts
+    return in_scope(user, application)
+
+
+def can_edit_application(user: User, application: Application) -> bool:
+    """Whether the user may change the form data now (owner, in an editable state)."""
+    from app.services.programmes import programme_of
+
+    return (user.role == Role.APPLICANT and application.applicant_id == user.id
+            and programme_of(application).editable(application.state))
+
+
+def can_administer(user: User) -> bool:
+    """City administrators manage calls, assignments and decisions."""
+    return user.role == Role.CITY_ADMIN
+
+
+def _draft_state(application: Application) -> str:
+    """The programme's initial state, where an entry is still a private draft."""
+    from app.services.programmes import programme_of
+
+    return programme_of(application).initial

@@ -1,0 +1,141 @@
+"""Organisations, users, logins (rate-limited) and API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select
+
+from app.engine.errors import NotFound, PingshenError, ValidationFailed
+from app.extensions import db
+from app.models import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
+from app.models.accounts import ORG_LEVEL
+from app.models.base import utcnow
+
+MIN_PASSWORD = 8
+
+
+class TooManyAttempts(PingshenError):
+    """Login refused for a while after repeated failures."""
+
+    status = 429
+    code = "too_many_attempts"
+
+
+def add_organisation(code: str, name: str, kind: str, parent_code: str | None) -> Organisation:
+    """Create an organisation under its parent, keeping the tree's levels in order."""
+    if kind not in {k.value for k in OrgKind}:
+        raise ValidationFailed(f"未知的机构类型：{kind}", {"kind": kind})
+    if db.session.scalar(select(Organisation).filter_by(code=code)) is not None:
+        raise ValidationFailed(f"机构代码已存在：{code}", {"code": code})
+    parent = None
+    if parent_code:
+        parent = db.session.scalar(select(Organisation).filter_by(code=parent_code))
+        if parent is None:
+            raise NotFound(f"上级机构不存在：{parent_code}", {"parent": parent_code})
+        if ORG_LEVEL[OrgKind(parent.kind)] >= ORG_LEVEL[OrgKind(kind)]:
+            raise ValidationFailed("上级机构的层级必须高于本机构", {"parent": parent_code})
+    elif kind != OrgKind.CITY:
+        raise ValidationFailed("只有市级机构可以没有上级", {"parent": None})
+    org = Organisation(code=code, name=name, kind=kind, parent=parent)
+    db.session.add(org)
+    db.session.flush()
+    if kind == OrgKind.DISTRICT:
+        org.district_id = org.id
+    else:
+        org.district_id = parent.district_id if parent else None
+    return org
+
+
+def add_user(username: str, role: str, org_code: str, password: str, name: str = "") -> User:
+    """Create a user in an organisation; district admins must sit in a district."""
+    if role not in {r.value for r in Role}:
+        raise ValidationFailed(f"未知的角色：{role}", {"role": role})
+    if db.session.scalar(select(User).filter_by(username=username)) is not None:
+        raise ValidationFailed(f"用户名已存在：{username}", {"username": username})
+    org = db.session.scalar(select(Organisation).filter_by(code=org_code))
+    if org is None:
+        raise NotFound(f"机构不存在：{org_code}", {"org": org_code})
+    if role == Role.DISTRICT_ADMIN and org.district_id is None:
+        raise ValidationFailed("区级管理员必须属于某个区", {"org": org_code})
+    check_password_rules(password)
+    user = User(username=username, role=role, org=org, name=name,
+                session_nonce=secrets.token_hex(8))
+    user.set_password(password)
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def check_password_rules(password: str) -> None:
+    """Refuse passwords that are too short or only digits."""
+    if len(password) < MIN_PASSWORD or password.isdigit():
+        raise ValidationFailed(f"密码至少 {MIN_PASSWORD} 位，且不能全为数字",
+                               {"password": "too weak"})
+
+
+def authenticate(username: str, password: str, address: str) -> User | None:
+    """Check a login, recording the attempt; refuse while too many recent failures."""
+    window = utcnow() - timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+    limit = current_app.config["LOGIN_MAX_FAILURES"]
+    failures = db.session.scalar(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.at >= window, LoginAttempt.succeeded.is_(False),
+        (LoginAttempt.username == username) | (LoginAttempt.address == address),
+    )) or 0
+    if failures >= limit:
+        raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试", {"retry_after": 900})
+    user = db.session.scalar(select(User).filter_by(username=username))
+    ok = user is not None and user.active and user.check_password(password)
+    db.session.add(LoginAttempt(username=username[:80], address=address[:64], succeeded=ok))
+    return user if ok else None
+
+
+def issue_token(user: User) -> str:
+    """Create an API token; only its hash is stored, the token is shown once."""
+    token = secrets.token_urlsafe(32)
+    hours = current_app.config["API_TOKEN_HOURS"]
+    db.session.add(ApiToken(user=user, token_hash=_hash(token), session_nonce=user.session_nonce,
+                            expires_at=utcnow() + timedelta(hours=hours)))
+    return token
+
+
+def user_for_token(token: str) -> User | None:
+    """The active user a valid, unexpired token belongs to."""
+    row = db.session.scalar(select(ApiToken).filter_by(token_hash=_hash(token)))
+    if row is None or row.expires_at <= utcnow():
+        return None
+    user = row.user
+    if not user.active or row.session_nonce != user.session_nonce:
+        return None
+    return user
+
+
+def revoke_token(token: str) -> None:
+    """Delete a token (API logout)."""
+    db.session.execute(delete(ApiToken).where(ApiToken.token_hash == _hash(token)))
+
+
+def change_password(user: User, password: str) -> None:
+    """Set a new password and end every other session and token of the user."""
+    check_password_rules(password)
+    user.set_password(password)
+    user.session_nonce = secrets.token_hex(8)
+
+
+def user_by_session_id(session_id: str) -> User | None:
+    """Resolve Flask-Login's "id:nonce" to a user whose sessions are still valid."""
+    user_id, _, nonce = session_id.partition(":")
+    if not user_id.isdigit():
+        return None
+    user = db.session.get(User, int(user_id))
+    if user is None or user.session_nonce != nonce:
+        return None
+    return user
+
+
+def _hash(token: str) -> str:
+    """SHA-256 of a token, as stored."""
+    return hashlib.sha256(token.encode()).hexdigest()

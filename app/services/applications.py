@@ -1,0 +1,76 @@
+"""Creating applications and changing their form data (only the engine moves state)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from app.engine.errors import Conflict, Forbidden, GuardsFailed, ValidationFailed
+from app.engine.formdata import clean_data
+from app.extensions import db
+from app.models import Application, AuditEntry, Call, ReviewAssignment, Role, User
+from app.models.base import utcnow
+from app.permissions import can_edit_application
+from app.services.programmes import current_programme, programme_of, record_version
+
+
+def create_application(call: Call, applicant: User, data: dict[str, Any] | None = None,
+                       now: datetime | None = None) -> Application:
+    """Start a draft in an open call, pinned to the programme version current now."""
+    now = now or utcnow()
+    if applicant.role != Role.APPLICANT:
+        raise Forbidden("只有申报人可以创建申报")
+    if not call.is_open(now):
+        raise GuardsFailed("该批次当前不接受申报", {"reasons": ["不在申报时间内"]})
+    programme = current_programme(call.programme_key)
+    version = record_version(programme)
+    application = Application(call=call, programme_version_id=version.id, applicant=applicant,
+                              org_id=applicant.org_id, district_id=applicant.org.district_id,
+                              state=programme.initial, data={}, step_data={})
+    db.session.add(application)
+    _apply_data(application, data or {})
+    db.session.flush()
+    db.session.add(AuditEntry(application=application, actor=applicant, at=now, trigger="create",
+                              from_state=None, to_state=programme.initial,
+                              definition_version=programme.version))
+    return application
+
+
+def update_data(application: Application, actor: User, data: dict[str, Any],
+                expected_version: int | None = None) -> Application:
+    """Merge new values into the form (a None value clears a field); drafts are never lost."""
+    if not can_edit_application(actor, application):
+        raise Forbidden("当前状态下不能修改申报内容")
+    if expected_version is not None and expected_version != application.version:
+        raise Conflict("该申报已在别处被修改，请刷新后再保存", {"version": application.version})
+    _apply_data(application, data)
+    db.session.flush()
+    return application
+
+
+def _apply_data(application: Application, data: dict[str, Any]) -> None:
+    """Validate and merge form data, and keep the entry's title in step with its title field."""
+    programme = programme_of(application)
+    clean, errors = clean_data(programme.application_form, data)
+    if errors:
+        raise ValidationFailed("表单填写有误，请检查标出的字段", errors)
+    merged = {**(application.data or {}), **clean}
+    application.data = {k: v for k, v in merged.items() if v is not None}
+    title_field = programme.workflow["title_field"]
+    application.title = str(application.data.get(title_field) or "")[:300]
+
+
+def visible_applications(user: User) -> Select[tuple[Application]]:
+    """A query of the applications a user may list, newest first."""
+    query = select(Application).order_by(Application.id.desc())
+    if user.role == Role.CITY_ADMIN:
+        return query
+    if user.role == Role.DISTRICT_ADMIN:
+        return query.where(Application.district_id == user.district_id,
+                           Application.submitted_at.is_not(None))
+    if user.role == Role.APPLICANT:
+        return query.where(Application.applicant_id == user.id)
+    return query.where(Application.id.in_(
+        select(ReviewAssignment.application_id).where(ReviewAssignment.expert_id == user.id)))

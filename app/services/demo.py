@@ -1,0 +1,123 @@
+"""Demonstration data: a city with three districts, one account per role, a call in progress."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+from typing import Any
+
+from app.engine.runtime import fire
+from app.models import Application, User
+from app.models.base import utcnow
+from app.services.accounts import add_organisation, add_user
+from app.services.applications import create_application
+from app.services.attachments import store_attachment
+from app.services.calls import open_call
+from app.services.reviews import assign_expert, save_review
+
+DEMO_PASSWORD = "pingshen-demo"
+# A one-page PDF, small enough to keep inline, standing in for a scanned charter.
+SAMPLE_PDF = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj\n"
+    b"3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj\n"
+    b"trailer<</Root 1 0 R>>\n%%EOF\n"
+)
+ORGS = [
+    ("X", "X市", "city", None),
+    ("X-OU", "X市开放大学", "unit", "X"),
+    ("TN", "天宁区", "district", "X"),
+    ("TN-QG", "青龙街道", "street", "TN"),
+    ("TN-QG-C", "青龙街道社区教育中心", "unit", "TN-QG"),
+    ("WJ", "武进区", "district", "X"),
+    ("WJ-HT", "湖塘镇", "street", "WJ"),
+    ("WJ-HT-C", "湖塘镇社区教育中心", "unit", "WJ-HT"),
+    ("WJ-NT", "牛塘镇", "street", "WJ"),
+    ("WJ-NT-C", "牛塘镇社区教育中心", "unit", "WJ-NT"),
+    ("XB", "新北区", "district", "X"),
+    ("XB-SQ", "三井街道", "street", "XB"),
+    ("XB-SQ-C", "三井街道社区教育中心", "unit", "XB-SQ"),
+]
+USERS = [
+    ("city", "city_admin", "X", "陈主任"),
+    ("wj_admin", "district_admin", "WJ", "武进区管理员"),
+    ("tn_admin", "district_admin", "TN", "天宁区管理员"),
+    ("xb_admin", "district_admin", "XB", "新北区管理员"),
+    ("hutang", "applicant", "WJ-HT-C", "湖塘镇社区教育中心"),
+    ("niutang", "applicant", "WJ-NT-C", "牛塘镇社区教育中心"),
+    ("qinglong", "applicant", "TN-QG-C", "青龙街道社区教育中心"),
+    ("sanjing", "applicant", "XB-SQ-C", "三井街道社区教育中心"),
+    ("expert1", "expert", "X-OU", "王教授"),
+    ("expert2", "expert", "X-OU", "李老师"),
+    ("expert3", "expert", "X-OU", "赵老师"),
+]
+
+
+def team_data(name: str, centre: str, leader: str) -> dict[str, Any]:
+    """A complete application form for a demo team."""
+    return {
+        "team_name": name, "centre": centre, "founded_on": "2021-03-15", "member_count": 12,
+        "field": "美育与艺术鉴赏", "weekly_hours": 6, "leader": leader, "phone": "13912345678",
+        "email": "team@example.cn",
+        "members": [{"name": leader, "gender": "女", "age": 58, "duty": "队长"},
+                    {"name": "陈明", "gender": "男", "age": 63, "duty": "副队长"}],
+        "activities": ["集中学习", "社区展演"],
+        "introduction": f"{name}成立于2021年，每周开展两次集中学习与排练，坚持送教进社区。",
+        "achievements": "近三年在社区展演 40 余场，带动 300 余名居民参与学习。",
+        "honest": True,
+    }
+
+
+def load_demo() -> list[tuple[str, str]]:
+    """Create the demo organisations, users, call and applications; return the logins."""
+    for code, name, kind, parent in ORGS:
+        add_organisation(code, name, kind, parent)
+    users = {username: add_user(username, role, org, DEMO_PASSWORD, name)
+             for username, role, org, name in USERS}
+    now = utcnow()
+    call = open_call("excellent_team", f"{now.year}年度X市社区教育优秀团队遴选", now.year,
+                     now - timedelta(days=10), now + timedelta(days=30),
+                     {"TN": 2, "WJ": 2, "XB": 2}, users["city"],
+                     "各区推荐名额 2 个。团队须成立满一年、成员不少于 5 人，并上传团队章程。")
+
+    def entry(user: str, name: str, leader: str) -> Application:
+        applicant = users[user]
+        app = create_application(call, applicant, team_data(name, applicant.name, leader))
+        store_attachment(app, "charter", "团队章程.pdf", io.BytesIO(SAMPLE_PDF), applicant)
+        return app
+
+    draft = create_application(call, users["niutang"], {"team_name": "牛塘舞蹈队"})
+    submitted = entry("qinglong", "青龙书画社", "周红")
+    fire(submitted, "submit", users["qinglong"])
+    returned = entry("sanjing", "三井合唱团", "吴芳")
+    fire(returned, "submit", users["sanjing"])
+    fire(returned, "return_for_correction", users["xb_admin"],
+         comment="请补充团队近一年的活动记录和照片。")
+    reviewing = entry("hutang", "湖塘太极拳队", "张建国")
+    fire(reviewing, "submit", users["hutang"])
+    fire(reviewing, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐。"})
+    named = entry("niutang", "牛塘锡剧团", "刘美华")
+    fire(named, "submit", users["niutang"])
+    fire(named, "recommend", users["wj_admin"], data={"rank": 2, "opinion": "同意推荐。"})
+    for number, expert in enumerate(("expert1", "expert2", "expert3")):
+        assign_expert(reviewing, users[expert], users["city"])
+        sheet = assign_expert(named, users[expert], users["city"])
+        scores = {"organisation": 18, "resources": 13, "activities": 31 - number, "impact": 27}
+        save_review(sheet, users[expert], scores, "团队活动扎实，成效明显。", submit=True)
+    save_review(_sheet(reviewing, users["expert1"]), users["expert1"],
+                {"organisation": 17, "resources": 12}, "", submit=False)
+    fire(named, "publish_notice", users["city"])
+    fire(named, "name_team", users["city"])
+    _ = draft
+    return [(username, role) for username, role, _org, _name in USERS]
+
+
+def _sheet(application: Application, expert: User) -> Any:
+    """The assignment of an expert on an entry."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import ReviewAssignment
+
+    return db.session.scalar(select(ReviewAssignment).filter_by(
+        application_id=application.id, expert_id=expert.id))

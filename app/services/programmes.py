@@ -1,0 +1,80 @@
+"""The programme catalogue (from files) and the versions pinned in the database."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.engine.definitions import Programme
+from app.engine.errors import DefinitionError, NotFound
+from app.extensions import db
+from app.models import Application, ProgrammeVersion
+
+CATALOGUE = "pingshen.catalogue"
+PINNED = "pingshen.pinned"
+
+
+def catalogue() -> dict[str, Programme]:
+    """The programmes as the definition files describe them now."""
+    return current_app.extensions[CATALOGUE]  # type: ignore[no-any-return]
+
+
+def current_programme(key: str) -> Programme:
+    """The current definition of a programme, or NotFound."""
+    programme = catalogue().get(key)
+    if programme is None:
+        raise NotFound(f"没有这个项目：{key}", {"programme": key})
+    return programme
+
+
+def record_version(programme: Programme) -> ProgrammeVersion:
+    """Store this version's definition the first time it is used; refuse a changed copy.
+
+    A file edited without raising `version` would change applications in flight, so
+    the same version with different content is an error naming the file.
+    """
+    row = db.session.scalar(select(ProgrammeVersion).filter_by(
+        key=programme.key, version=programme.version))
+    if row is None:
+        row = ProgrammeVersion(key=programme.key, version=programme.version,
+                               title=programme.title, checksum=programme.checksum,
+                               definition=programme.bundle, sources=programme.source_files)
+        db.session.add(row)
+        db.session.flush()
+    elif row.checksum != programme.checksum:
+        files = ", ".join(programme.source_files) or programme.key
+        raise DefinitionError([
+            f"{files}: version {programme.version} of {programme.key!r} is already recorded "
+            f"with different content; raise 'version' in the workflow file to publish the change"
+        ])
+    return row
+
+
+def check_recorded_versions() -> list[str]:
+    """Return a problem for each programme whose file changed without a new version."""
+    problems = []
+    for programme in catalogue().values():
+        row = db.session.scalar(select(ProgrammeVersion).filter_by(
+            key=programme.key, version=programme.version))
+        if row is not None and row.checksum != programme.checksum:
+            files = ", ".join(programme.source_files)
+            problems.append(f"{files}: version {programme.version} of {programme.key!r} is "
+                            "already recorded with different content; raise 'version'")
+    return problems
+
+
+def programme_of(application: Application) -> Programme:
+    """The definition an application is pinned to."""
+    return pinned_programme(application.programme_version_id)
+
+
+def pinned_programme(version_id: int) -> Programme:
+    """Load (once per app) the stored definition of a programme version; rows never change."""
+    cache: dict[int, Programme] = current_app.extensions.setdefault(PINNED, {})
+    programme = cache.get(version_id)
+    if programme is None:
+        row = db.session.get(ProgrammeVersion, version_id)
+        if row is None:
+            raise NotFound(f"definition version {version_id} not found")
+        programme = cache[version_id] = Programme(row.definition, row.sources)
+    return programme

@@ -1,0 +1,127 @@
+"""Expert assignments, score sheets and the resulting scores and ranking."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import func, select
+
+from app.engine.errors import Conflict, Forbidden, ValidationFailed
+from app.extensions import db
+from app.models import Application, ReviewAssignment, Role, User
+from app.models.base import utcnow
+from app.services.programmes import programme_of
+
+CENT = Decimal("0.01")
+
+
+def assign_expert(application: Application, expert: User, actor: User) -> ReviewAssignment:
+    """Ask an expert to score an entry in its current review state (city administrators)."""
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以分配评审专家")
+    if expert.role != Role.EXPERT or not expert.active:
+        raise ValidationFailed("所选用户不是可用的评审专家", {"expert": expert.username})
+    rubric = programme_of(application).review_rubric(application.state)
+    if rubric is None:
+        raise Conflict("该申报当前不在评审阶段", {"state": application.state})
+    if expert.org_id == application.org_id:
+        raise ValidationFailed("专家与申报单位相同，须回避", {"expert": expert.username})
+    existing = db.session.scalar(select(ReviewAssignment).filter_by(
+        application_id=application.id, expert_id=expert.id, rubric_key=rubric.raw["key"]))
+    if existing is not None:
+        raise Conflict("该专家已分配到此申报", {"assignment": existing.id})
+    assignment = ReviewAssignment(application=application, expert=expert,
+                                  rubric_key=rubric.raw["key"], assigned_by_id=actor.id)
+    db.session.add(assignment)
+    application.updated_at = utcnow()  # a guard counting reviews must see this change
+    db.session.flush()
+    return assignment
+
+
+def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, Any],
+                comment: str, submit: bool) -> ReviewAssignment:
+    """Save a draft score sheet, or submit it (all criteria required); submitted sheets lock."""
+    if assignment.expert_id != expert.id:
+        raise Forbidden("这不是您的评审任务")
+    if assignment.locked:
+        raise Conflict("评分已提交，不能再修改")
+    application = assignment.application
+    rubric = programme_of(application).review_rubric(application.state)
+    if rubric is None or rubric.raw["key"] != assignment.rubric_key:
+        raise Conflict("该申报已不在评审阶段，不能评分", {"state": application.state})
+    clean, errors = _clean_scores(rubric.leaves, scores, submit)
+    if len(comment) > 2000:
+        errors["comment"] = "评语不能超过 2000 字"
+    if errors:
+        raise ValidationFailed("评分有误，请检查标出的项目", errors)
+    assignment.scores = {k: str(v) for k, v in clean.items()}
+    assignment.comment = comment.strip()
+    assignment.total = sum(clean.values(), Decimal(0)) if clean else None
+    assignment.status = "submitted" if submit else "draft"
+    if submit:
+        assignment.submitted_at = utcnow()
+        application.updated_at = utcnow()  # bump the entry's version: guards race safely
+    db.session.flush()
+    return assignment
+
+
+def _clean_scores(leaves: list[dict[str, Any]], scores: dict[str, Any],
+                  submit: bool) -> tuple[dict[str, Decimal], dict[str, str]]:
+    """Check each criterion's points: a number from 0 to its maximum, two decimals at most."""
+    by_key = {leaf["key"]: leaf for leaf in leaves}
+    clean: dict[str, Decimal] = {}
+    errors = {key: "评分表中没有此项" for key in scores if key not in by_key}
+    for key, leaf in by_key.items():
+        value = scores.get(key)
+        if value in (None, ""):
+            if submit:
+                errors[key] = "提交前请为此项打分"
+            continue
+        try:
+            points = Decimal(str(value))
+        except InvalidOperation:
+            errors[key] = "应为数字"
+            continue
+        if not points.is_finite() or points < 0 or points > Decimal(str(leaf["max"])):
+            errors[key] = f"应在 0 到 {leaf['max']} 之间"
+        elif points != points.quantize(CENT):
+            errors[key] = "最多两位小数"
+        else:
+            clean[key] = points
+    return clean, errors
+
+
+def application_score(application_id: int) -> Decimal | None:
+    """The mean of the submitted sheets' totals, to two decimals (None without any)."""
+    value = db.session.scalar(select(func.avg(ReviewAssignment.total)).where(
+        ReviewAssignment.application_id == application_id,
+        ReviewAssignment.status == "submitted"))
+    return None if value is None else Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
+
+
+def ranking(call_id: int) -> list[tuple[Application, Decimal | None, int]]:
+    """Entries of a call with submitted sheets: (entry, mean score, sheets), best first."""
+    sheets = (
+        select(ReviewAssignment.application_id.label("application_id"),
+               func.avg(ReviewAssignment.total).label("mean"),
+               func.count(ReviewAssignment.id).label("sheets"))
+        .where(ReviewAssignment.status == "submitted")
+        .group_by(ReviewAssignment.application_id)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(Application, sheets.c.mean, sheets.c.sheets)
+        .join(sheets, sheets.c.application_id == Application.id)
+        .where(Application.call_id == call_id)
+        .order_by(sheets.c.mean.desc(), Application.submitted_at, Application.id)
+    ).all()
+    return [(app, None if m is None else Decimal(str(m)).quantize(CENT, ROUND_HALF_UP), n)
+            for app, m, n in rows]
+
+
+def assignments_for(expert: User) -> list[ReviewAssignment]:
+    """An expert's assignments, open ones first."""
+    return list(db.session.scalars(
+        select(ReviewAssignment).where(ReviewAssignment.expert_id == expert.id)
+        .order_by(ReviewAssignment.status == "submitted", ReviewAssignment.id)))

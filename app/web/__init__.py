@@ -1,0 +1,1 @@
+"""Helpers shared by the HTML blueprints: filters, dynamic forms, access decorators."""

@@ -1,0 +1,35 @@
+"""Template filters and globals: local times, state labels, localised definition labels."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from app.i18n import localised
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """Show a UTC timestamp in Beijing time."""
+    if value is None:
+        return ""
+    return value.astimezone(LOCAL).strftime(fmt)
+
+
+def local_date(value: date | datetime | None) -> str:
+    """Show a date as 2026年6月8日."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(LOCAL).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def register_filters(app: Flask) -> None:
+    """Make the filters and globals available to every template."""
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(local_date, "local_date")
+    app.add_template_global(localised, "localised")

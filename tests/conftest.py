@@ -1,0 +1,128 @@
+"""Fixtures: an app on a real database (SQLite file, or PostgreSQL via TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from app import create_app
+from app.extensions import db
+from app.models import Application, Call, User
+from app.models.base import utcnow
+from app.services.accounts import add_organisation, add_user
+from app.services.applications import create_application
+from app.services.attachments import store_attachment
+from app.services.calls import open_call
+from app.services.demo import SAMPLE_PDF, team_data
+
+PASSWORD = "correct-horse-1"
+
+
+def _database_url(tmp_path: Path) -> str:
+    """PostgreSQL when TEST_DATABASE_URL is set, else a fresh SQLite file per test."""
+    return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """An app with empty tables created directly from the models (tests only)."""
+    app = create_app({
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path),
+        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
+        "CERTIFICATE_FOLDER": str(tmp_path / "certificates"),
+        "PUBLIC_BASE_URL": "http://pingshen.test",
+        "SECRET_KEY": "test-secret",
+        "LOGIN_MAX_FAILURES": 5,
+    })
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+            db.session.commit()
+        db.create_all()
+        yield app
+        db.session.remove()
+        if db.engine.dialect.name == "postgresql":
+            db.drop_all()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """A test client (CSRF is on, as in production; see the `csrf` helpers)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def world(app: Flask) -> dict[str, Any]:
+    """A city with two districts, their units, one user per role and an open call."""
+    add_organisation("X", "X市", "city", None)
+    add_organisation("X-OU", "X市开放大学", "unit", "X")
+    for district, name in (("WJ", "武进区"), ("TN", "天宁区")):
+        add_organisation(district, name, "district", "X")
+        add_organisation(f"{district}-S", f"{name}某街道", "street", district)
+        for n in (1, 2, 3):
+            add_organisation(f"{district}-U{n}", f"{name}单位{n}", "unit", f"{district}-S")
+    users = {
+        "city": add_user("city", "city_admin", "X", PASSWORD, "市管理员"),
+        "wj_admin": add_user("wj_admin", "district_admin", "WJ", PASSWORD),
+        "tn_admin": add_user("tn_admin", "district_admin", "TN", PASSWORD),
+        "expert1": add_user("expert1", "expert", "X-OU", PASSWORD, "专家一"),
+        "expert2": add_user("expert2", "expert", "X-OU", PASSWORD, "专家二"),
+    }
+    for district in ("WJ", "TN"):
+        for n in (1, 2, 3):
+            name = f"{district.lower()}{n}"
+            users[name] = add_user(name, "applicant", f"{district}-U{n}", PASSWORD)
+    now = utcnow()
+    call = open_call("excellent_team", "2026年度X市社区教育优秀团队遴选", 2026,
+                     now - timedelta(days=1), now + timedelta(days=30),
+                     {"WJ": 2, "TN": 1}, users["city"])
+    db.session.commit()
+    return {"users": users, "call": call}
+
+
+@pytest.fixture
+def make_application(world: dict[str, Any]) -> Callable[..., Application]:
+    """Build a complete draft for an applicant (charter attached), ready to submit."""
+
+    def make(applicant: str = "wj1", name: str = "湖塘太极拳队", **data: Any) -> Application:
+        user: User = world["users"][applicant]
+        call: Call = world["call"]
+        application = create_application(call, user, {**team_data(name, "某中心", "张三"), **data})
+        store_attachment(application, "charter", "章程.pdf", io.BytesIO(SAMPLE_PDF), user)
+        db.session.commit()
+        return application
+
+    return make
+
+
+def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:
+    """Log in through the real form, CSRF token included."""
+    page = client.get("/login")
+    token = csrf_from(page.get_data(as_text=True))
+    return client.post("/login", data={"username": username, "password": password,
+                                       "csrf_token": token})
+
+
+def csrf_from(html: str) -> str:
+    """Read the CSRF token out of a rendered page."""
+    import re
+
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "page has no CSRF token"
+    return match.group(1)
+
+
+def pdf_upload(name: str = "file.pdf") -> tuple[io.BytesIO, str]:
+    """A small real PDF for multipart uploads."""
+    return io.BytesIO(SAMPLE_PDF), name
