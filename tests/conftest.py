@@ -43,6 +43,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         "PUBLIC_BASE_URL": "http://pingshen.test",
         "SECRET_KEY": "test-secret",
         "LOGIN_MAX_FAILURES": 5,
+        # Tests create many users: a cheap hash keeps set-up fast (production uses scrypt).
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     })
     with app.app_context():
         if db.engine.dialect.name == "postgresql":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -95,8 +96,9 @@ class User(UserMixin, db.Model):
         return f"{self.id}:{self.session_nonce}"
 
     def set_password(self, password: str) -> None:
-        """Store a salted hash of the password."""
-        self.password_hash = generate_password_hash(password)
+        """Store a salted hash of the password (scrypt unless configured otherwise)."""
+        method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+        self.password_hash = generate_password_hash(password, method=method)
 
     def check_password(self, password: str) -> bool:
         """Compare a password with the stored hash."""

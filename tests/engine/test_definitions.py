@@ -1,0 +1,141 @@
+"""Definition files: every shipped one loads; broken copies are refused with clear messages."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from app.config import ROOT
+from app.engine.errors import DefinitionError
+from app.engine.loader import load_catalogue
+
+
+def test_every_shipped_definition_loads():
+    catalogue = load_catalogue(ROOT / "workflows", ROOT / "forms")
+    team = catalogue["excellent_team"]
+    assert team.title == "社区教育优秀团队遴选"
+    assert team.initial == "draft"
+    assert {s["outcome"] for s in team.workflow["states"] if s["final"]} == {
+        "awarded", "rejected", "withdrawn"}
+    assert team.rubrics["excellent_team_rubric"].max == 100
+
+
+@pytest.fixture
+def copy(tmp_path: Path):
+    """Copy the shipped definitions; return an editor for one YAML file and a loader."""
+    shutil.copytree(ROOT / "workflows", tmp_path / "workflows")
+    shutil.copytree(ROOT / "forms", tmp_path / "forms")
+
+    class Copy:
+        def edit(self, relative: str, change) -> None:
+            path = tmp_path / relative
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            change(doc)
+            path.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+
+        def problems(self) -> list[str]:
+            with pytest.raises(DefinitionError) as caught:
+                load_catalogue(tmp_path / "workflows", tmp_path / "forms")
+            return caught.value.problems
+
+    return Copy()
+
+
+WORKFLOW = "workflows/excellent_team.yaml"
+
+
+def _transition(doc, trigger):
+    return next(t for t in doc["transitions"] if t["trigger"] == trigger)
+
+
+def _state(doc, name):
+    return next(s for s in doc["states"] if s["name"] == name)
+
+
+BROKEN = [
+    ("unknown guard", WORKFLOW,
+     lambda d: _transition(d, "submit")["guards"].append("is_sunny"),
+     "workflows/excellent_team.yaml: transitions[0].guards[2]: unknown name 'is_sunny'"),
+    ("unknown action", WORKFLOW,
+     lambda d: _transition(d, "submit")["actions"].append("send_fax"),
+     "transitions[0].actions[1]: unknown name 'send_fax'"),
+    ("transition to an unknown state", WORKFLOW,
+     lambda d: _transition(d, "recommend").update(dest="city_reveiw"),
+     "transitions[4].dest: unknown state 'city_reveiw'"),
+    ("unreachable state", WORKFLOW,
+     lambda d: d["states"].append({"name": "limbo", "label": "悬置", "final": True,
+                                   "outcome": "closed"}),
+     "state 'limbo' cannot be reached from 'draft'"),
+    ("non-final state with no way out", WORKFLOW,
+     lambda d: [d["transitions"].remove(t) for t in list(d["transitions"])
+                if "notice" in ([t["source"]] if isinstance(t["source"], str) else t["source"])],
+     "state 'notice' is not final and has no transition out of it"),
+    ("missing form", WORKFLOW,
+     lambda d: d.update(form="no_such_form"),
+     "workflows/excellent_team.yaml: form: unknown form 'no_such_form'"),
+    ("missing step form", WORKFLOW,
+     lambda d: _transition(d, "recommend").update(form="opinion_form"),
+     "transitions[4].form: unknown form 'opinion_form'"),
+    ("missing rubric", WORKFLOW,
+     lambda d: _state(d, "city_review").update(review="no_rubric"),
+     "states[3].review: unknown rubric 'no_rubric'"),
+    ("misspelt key", WORKFLOW,
+     lambda d: _transition(d, "withdraw").update(role=["applicant"]),
+     "transitions[2].role: unknown key"),
+    ("unknown role", WORKFLOW,
+     lambda d: _transition(d, "withdraw").update(roles=["teacher"]),
+     "transitions[2].roles[0]: must be one of applicant, city_admin, district_admin, expert"),
+    ("leaving a final state", WORKFLOW,
+     lambda d: _transition(d, "withdraw").update(source=["draft", "named"]),
+     "transitions[2].source: 'named' is final: nothing may leave it"),
+    ("final state without outcome", WORKFLOW,
+     lambda d: _state(d, "named").pop("outcome"),
+     "states[5].outcome: is required for a final state"),
+    ("guard parameter naming an unknown state", WORKFLOW,
+     lambda d: _transition(d, "recommend").update(
+         guards=[{"within_quota": {"states": ["city_review", "shortlist"]}}]),
+     "guards[0].within_quota.states[1]: unknown state 'shortlist'"),
+    ("guard without its required parameter", WORKFLOW,
+     lambda d: _transition(d, "recommend").update(guards=["within_quota"]),
+     "guards[0].within_quota.states: is required"),
+    ("unsafe serial pattern", WORKFLOW,
+     lambda d: d["certificate"].update(serial="{seq.__class__}"),
+     "certificate.serial: must contain {seq}"),
+    ("unknown field type", "forms/excellent_team_application.yaml",
+     lambda d: d["sections"][0]["fields"][0].update(type="colour"),
+     "forms/excellent_team_application.yaml: sections[0].fields[0].type: must be one of"),
+    ("duplicate field key", "forms/excellent_team_application.yaml",
+     lambda d: d["sections"][1]["fields"][0].update(key="team_name"),
+     "sections[1].fields[0].key: duplicate field key 'team_name'"),
+    ("min above max", "forms/excellent_team_application.yaml",
+     lambda d: d["sections"][0]["fields"][3].update(min=50, max=10),
+     "sections[0].fields[3].min: must not be greater than max"),
+    ("file type not supported", "forms/excellent_team_application.yaml",
+     lambda d: d["sections"][4]["fields"][0].update(accept=["exe"]),
+     "sections[4].fields[0].accept[0]: must be one of"),
+    ("rubric maxima that do not add up", "forms/excellent_team_rubric.yaml",
+     lambda d: d["criteria"][0].update(max=20, criteria=[
+         {"key": "a", "label": "甲", "max": 5}, {"key": "b", "label": "乙", "max": 5}]),
+     "criteria[0].max: is 20 but its sub-criteria add up to 10"),
+]
+
+
+@pytest.mark.parametrize(("case", "file", "change", "message"), BROKEN,
+                         ids=[case for case, *_ in BROKEN])
+def test_broken_copy_is_refused_naming_file_and_field(copy, case, file, change, message):
+    copy.edit(file, change)
+    problems = copy.problems()
+    assert any(message in problem for problem in problems), problems
+
+
+def test_yaml_syntax_error_names_the_file(copy, tmp_path):
+    (tmp_path / "workflows" / "broken.yaml").write_text("key: [unclosed\n", encoding="utf-8")
+    assert any(p.startswith("workflows/broken.yaml: not valid YAML") for p in copy.problems())
+
+
+def test_duplicate_programme_key_is_refused(copy, tmp_path):
+    shutil.copy(tmp_path / WORKFLOW, tmp_path / "workflows" / "again.yaml")
+    assert any("already defined by another file" in p for p in copy.problems())
