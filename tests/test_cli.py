@@ -1,0 +1,79 @@
+"""Administrator commands, run as an administrator would."""
+
+from __future__ import annotations
+
+import shutil
+
+from sqlalchemy import func, select
+
+from app.config import ROOT
+from app.extensions import db
+from app.models import Application, Certificate, Organisation, User
+
+
+def test_orgs_and_users_are_added_from_the_command_line(app):
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["orgs", "add", "X", "X市", "--kind", "city"]).exit_code == 0
+    result = runner.invoke(args=["orgs", "add", "WJ", "武进区", "--kind", "district",
+                                 "--parent", "X"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(args=["users", "add", "li", "--role", "district_admin", "--org", "WJ",
+                                 "--name", "李明", "--password-stdin"], input="a-long-secret\n")
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).filter_by(username="li"))
+    assert user.name == "李明" and user.role == "district_admin"
+    assert user.check_password("a-long-secret")
+    assert user.district_id == db.session.scalar(select(Organisation.id).filter_by(code="WJ"))
+
+
+def test_bad_input_is_refused_with_a_message(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["orgs", "add", "WJ", "武进区", "--kind", "district",
+                                 "--parent", "NOPE"])
+    assert result.exit_code == 1
+    assert "上级机构不存在：NOPE" in result.output
+    runner.invoke(args=["orgs", "add", "X", "X市", "--kind", "city"])
+    result = runner.invoke(args=["users", "add", "weak", "--role", "applicant", "--org", "X",
+                                 "--password-stdin"], input="12345678\n")
+    assert result.exit_code == 1
+    assert "密码至少 8 位" in result.output
+    assert db.session.scalar(select(func.count()).select_from(User)) == 0
+
+
+def test_workflows_check_and_show(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["workflows", "check"])
+    assert result.exit_code == 0, result.output
+    assert "ok  excellent_team v1" in result.output
+    shown = runner.invoke(args=["workflows", "show", "excellent_team"])
+    assert "recommend" in shown.output and "district_review -> city_review" in shown.output
+    assert "within_quota" in shown.output
+    assert runner.invoke(args=["workflows", "show", "nope"]).exit_code == 1
+
+
+def test_workflows_check_reports_broken_files(app, tmp_path):
+    shutil.copytree(ROOT / "forms", tmp_path / "forms")
+    (tmp_path / "workflows").mkdir()
+    text = (ROOT / "workflows" / "excellent_team.yaml").read_text(encoding="utf-8")
+    (tmp_path / "workflows" / "excellent_team.yaml").write_text(
+        text.replace("dest: city_review", "dest: city_reveiw"), encoding="utf-8")
+    app.config.update(WORKFLOWS_DIR=str(tmp_path / "workflows"),
+                      FORMS_DIR=str(tmp_path / "forms"))
+    result = app.test_cli_runner().invoke(args=["workflows", "check"])
+    assert result.exit_code == 1
+    assert "workflows/excellent_team.yaml: transitions[4].dest: unknown state 'city_reveiw'" \
+        in result.output
+
+
+def test_demo_load_fills_an_empty_database_once(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert result.exit_code == 0, result.output
+    assert "hutang" in result.output and "pingshen-demo" in result.output
+    states = set(db.session.scalars(select(Application.state)))
+    assert {"draft", "district_review", "returned", "city_review", "named"} <= states
+    assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
+    before = db.session.scalar(select(func.count()).select_from(Application))
+    again = runner.invoke(args=["demo", "load", "--if-empty"])
+    assert "not loaded" in again.output
+    assert db.session.scalar(select(func.count()).select_from(Application)) == before == 5
