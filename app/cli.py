@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import NoReturn
 
 import click
 from flask import Flask, current_app
@@ -24,7 +25,7 @@ def register_cli(app: Flask) -> None:
         app.cli.add_command(group)
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     """Print an error to stderr and exit with status 1."""
     click.echo(f"错误 / error: {message}", err=True)
     sys.exit(1)

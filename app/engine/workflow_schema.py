@@ -154,6 +154,7 @@ def _check_rules(value: Any, path: str, check: Checker, registry: dict[str, Rule
     result = []
     for i, item in enumerate(check.sequence(value, path)):
         where = f"{path}[{i}]"
+        params: Any
         if isinstance(item, str):
             name, params = item, {}
         elif isinstance(item, dict) and len(item) == 1:

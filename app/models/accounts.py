@@ -11,7 +11,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.base import UTCDateTime, utcnow
 
 
@@ -36,7 +36,7 @@ class Role(StrEnum):
     EXPERT = "expert"
 
 
-class Organisation(db.Model):
+class Organisation(Model):
     """A node of the tree city → district → street → unit."""
 
     __tablename__ = "organisations"
@@ -63,7 +63,7 @@ class Organisation(db.Model):
         return f"<Organisation {self.code} {self.kind}>"
 
 
-class User(UserMixin, db.Model):
+class User(UserMixin, Model):
     """A person who logs in; belongs to one organisation and has one role."""
 
     __tablename__ = "users"
@@ -118,7 +118,7 @@ class User(UserMixin, db.Model):
         return f"<User {self.username} {self.role}>"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the JSON API; only its SHA-256 is stored."""
 
     __tablename__ = "api_tokens"
@@ -133,7 +133,7 @@ class ApiToken(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """One login try, kept to rate-limit by username and by client address."""
 
     __tablename__ = "login_attempts"

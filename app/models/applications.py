@@ -8,13 +8,13 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.accounts import Organisation, User
 from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.programmes import Call, ProgrammeVersion
 
 
-class Application(db.Model):
+class Application(Model):
     """One entry in a call; its state moves only through the engine."""
 
     __tablename__ = "applications"
@@ -58,7 +58,7 @@ class Application(db.Model):
         return f"<Application {self.id} {self.state}>"
 
 
-class Attachment(db.Model):
+class Attachment(Model):
     """An uploaded file, stored outside static/ under a random name."""
 
     __tablename__ = "attachments"
@@ -79,7 +79,7 @@ class Attachment(db.Model):
     application: Mapped[Application] = relationship(back_populates="attachments")
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     """One recorded move (or the creation) of an application; never updated."""
 
     __tablename__ = "audit_entries"

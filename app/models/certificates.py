@@ -7,12 +7,12 @@ from datetime import date, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.applications import Application
 from app.models.base import UTCDateTime, utcnow
 
 
-class Certificate(db.Model):
+class Certificate(Model):
     """The facts printed on a certificate, frozen when it is issued."""
 
     __tablename__ = "certificates"
@@ -38,7 +38,7 @@ class Certificate(db.Model):
     application: Mapped[Application] = relationship()
 
 
-class SerialCounter(db.Model):
+class SerialCounter(Model):
     """The last serial number used per programme and year; incremented in the transaction."""
 
     __tablename__ = "serial_counters"

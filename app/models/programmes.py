@@ -8,12 +8,12 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.accounts import Organisation, User
 from app.models.base import JSONType, UTCDateTime, utcnow
 
 
-class ProgrammeVersion(db.Model):
+class ProgrammeVersion(Model):
     """One version of a programme: the workflow with its forms and rubrics, frozen as text.
 
     Applications point here, so a later edit of the YAML files never changes an
@@ -35,7 +35,7 @@ class ProgrammeVersion(db.Model):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class Call(db.Model):
+class Call(Model):
     """A call for applications (批次) of one programme, with its dates and quotas."""
 
     __tablename__ = "calls"
@@ -68,7 +68,7 @@ class Call(db.Model):
         return None
 
 
-class CallQuota(db.Model):
+class CallQuota(Model):
     """How many entries one district may recommend in one call."""
 
     __tablename__ = "call_quotas"

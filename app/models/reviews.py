@@ -9,13 +9,13 @@ from typing import Any
 from sqlalchemy import CheckConstraint, ForeignKey, Numeric, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.extensions import db
+from app.extensions import Model
 from app.models.accounts import User
 from app.models.applications import Application
 from app.models.base import JSONType, UTCDateTime, utcnow
 
 
-class ReviewAssignment(db.Model):
+class ReviewAssignment(Model):
     """An expert asked to score one application on one rubric; locked once submitted."""
 
     __tablename__ = "review_assignments"

@@ -62,7 +62,7 @@ def _apply_data(application: Application, data: dict[str, Any]) -> None:
     application.title = str(application.data.get(title_field) or "")[:300]
 
 
-def visible_applications(user: User) -> Select[tuple[Application]]:
+def visible_applications(user: User) -> Select[Any]:
     """A query of the applications a user may list, newest first."""
     query = select(Application).order_by(Application.id.desc())
     if user.role == Role.CITY_ADMIN:
