@@ -11,8 +11,14 @@ from zoneinfo import ZoneInfo
 from flask import Flask, current_app, has_request_context, request
 from sqlalchemy import select, update
 
+from app.certificates.render import (
+    CertificateFacts,
+    MissingGlyphError,
+    check_glyphs,
+    render_certificate,
+)
 from app.engine.definitions import Programme
-from app.engine.errors import Conflict
+from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import Application, Certificate, SerialCounter
 from app.models.base import insert_ignoring_duplicates
@@ -43,6 +49,10 @@ def issue_certificate(application: Application, programme: Programme,
         award=settings["award"], issuer=current_app.config["CERTIFICATE_ISSUER"],
         issued_on=issued_on,
     )
+    try:  # refuse now, inside the transaction, rather than print a blank for a character
+        check_glyphs(_facts(certificate, verify_url(certificate.code)))
+    except MissingGlyphError as exc:
+        raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
     db.session.add(certificate)
     db.session.flush()
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -86,20 +96,21 @@ def verify_url(code: str) -> str:
 
 def _write_pdf(certificate: Certificate, path: Path, url: str) -> None:
     """Render the PDF and move it into place atomically."""
-    from app.certificates.render import CertificateFacts, render_certificate
-
-    facts = CertificateFacts(
-        serial=certificate.serial, code=certificate.code, holder=certificate.holder,
-        organisation=certificate.organisation, programme_title=certificate.programme_title,
-        call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
-        issued_on=certificate.issued_on, verify_url=url,
-        title=certificate.title,
-    )
-    pdf = render_certificate(facts)
+    pdf = render_certificate(_facts(certificate, url))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
     temporary.write_bytes(pdf)
     os.replace(temporary, path)
+
+
+def _facts(certificate: Certificate, url: str) -> CertificateFacts:
+    """What the renderer prints, taken from the frozen certificate row."""
+    return CertificateFacts(
+        serial=certificate.serial, code=certificate.code, holder=certificate.holder,
+        organisation=certificate.organisation, programme_title=certificate.programme_title,
+        call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
+        issued_on=certificate.issued_on, verify_url=url, title=certificate.title,
+    )
 
 
 def _prerender(app: Flask, certificate_id: int, url: str) -> None:

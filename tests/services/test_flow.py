@@ -43,3 +43,41 @@ def test_guard_reasons_are_shown_for_the_available_moves(world, make_application
     moves = {m.trigger: m for m in available_transitions(app, users["city"])}
     assert not moves["publish_notice"].allowed
     assert "至少需要 1 份专家评分" in moves["publish_notice"].reasons[0]
+
+
+def test_certificate_pdf_holds_the_awardee_and_serial(app, world, make_application):
+    from pypdf import PdfReader
+
+    from app.services.certificates import certificate_pdf
+
+    users = world["users"]
+    application = make_application("wj1", name="王喆书画社")
+    _name_entry(application, users)
+    db.session.commit()
+    certificate = db.session.scalar(select(Certificate))
+    text = PdfReader(certificate_pdf(certificate)).pages[0].extract_text()
+    assert "王喆书画社" in text and certificate.serial in text
+    assert "二〇" in text and "X市教育局" in text
+
+
+def test_a_name_no_font_covers_is_refused_before_issuing(world, make_application):
+    import pytest
+
+    from app.engine.errors import ValidationFailed
+
+    users = world["users"]
+    application = make_application("wj1", name="𠇔队")
+    with pytest.raises(ValidationFailed) as refused:
+        _name_entry(application, users)
+    assert "𠇔" in refused.value.message
+    db.session.rollback()
+    assert db.session.scalar(select(Certificate)) is None
+
+
+def _name_entry(application, users):
+    fire(application, "submit", users["wj1"])
+    fire(application, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    sheet = assign_expert(application, users["expert1"], users["city"])
+    save_review(sheet, users["expert1"], SCORES, "", submit=True)
+    fire(application, "publish_notice", users["city"])
+    fire(application, "name_team", users["city"])
