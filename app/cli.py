@@ -157,8 +157,8 @@ def workflows_sync() -> None:
             row = record_version(programme)
             click.echo(f"recorded {programme.key} v{row.version}")
         db.session.commit()
-    except DefinitionError as exc:
-        _fail("\n".join(exc.problems))
+    except PingshenError as exc:
+        _fail(exc.message)
 
 
 @demo.command("load")

@@ -31,8 +31,8 @@ def in_scope(user: User, application: Application) -> bool:
 
 def can_view_application(user: User, application: Application) -> bool:
     """Whether the user may open the application and its attachments."""
-    if user.role == Role.DISTRICT_ADMIN and application.state == _draft_state(application):
-        return False  # a district sees entries once they are submitted, not drafts
+    if user.role == Role.DISTRICT_ADMIN and application.submitted_at is None:
+        return False  # a district sees entries once they were first submitted, never drafts
     return in_scope(user, application)
 
 
@@ -48,9 +48,3 @@ def can_administer(user: User) -> bool:
     """City administrators manage calls, assignments and decisions."""
     return user.role == Role.CITY_ADMIN
 
-
-def _draft_state(application: Application) -> str:
-    """The programme's initial state, where an entry is still a private draft."""
-    from app.services.programmes import programme_of
-
-    return programme_of(application).initial

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-IDENT = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+IDENT = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 class Checker:
@@ -36,14 +36,16 @@ class Checker:
 
     def ident(self, value: Any, path: str) -> str | None:
         """Check a machine name: lower case letters, digits and underscores."""
-        if not isinstance(value, str) or not IDENT.match(value):
+        if not isinstance(value, str) or not IDENT.fullmatch(value):
             self.error(path, "must be a name of a-z, 0-9 and _ starting with a letter, "
                              f"got {value!r}")
             return None
         return value
 
     def text(self, value: Any, path: str, *, max_length: int = 500) -> str | None:
-        """Check a non-empty string."""
+        """Check a non-empty string (a missing key was already reported by `mapping`)."""
+        if value is None:
+            return None
         if not isinstance(value, str) or not value.strip():
             self.error(path, f"must be a non-empty text, got {value!r}")
             return None
@@ -87,11 +89,27 @@ class Checker:
 
     def one_of(self, value: Any, path: str, allowed: list[str] | set[str]) -> str | None:
         """Check that `value` is one of `allowed`."""
-        if value not in allowed:
+        if not isinstance(value, str) or value not in allowed:
             options = ", ".join(sorted(allowed))
             self.error(path, f"must be one of {options}, got {value!r}")
             return None
         return str(value)
+
+
+    def optional_text(self, doc: dict[str, Any], key: str, path: str) -> str:
+        """Read an optional free-text key: a string when present, '' when absent."""
+        value = doc.get(key, "")
+        if not isinstance(value, str):
+            self.error(_join(path, key), f"must be a text, got {value!r}")
+            return ""
+        return value
+
+    def known(self, value: Any, path: str, names: Any, what: str) -> bool:
+        """Check that `value` is a name found in `names` (a dict or set of names)."""
+        if isinstance(value, str) and value in names:
+            return True
+        self.error(path, f"unknown {what} {value!r}")
+        return False
 
 
 def _join(path: str, key: str) -> str:

@@ -52,6 +52,13 @@ class Conflict(PingshenError):
     code = "conflict"
 
 
+class DefinitionChanged(PingshenError):
+    """A definition file changed but kept the version number already in use."""
+
+    status = 409
+    code = "definition_changed"
+
+
 class DefinitionError(Exception):
     """One or more definition files are invalid; each message names the file and the field."""
 

@@ -45,8 +45,10 @@ def missing_required(form: FormDef, data: dict[str, Any],
             continue
         value = data.get(field["key"])
         if field["type"] == "table":
-            if len(value or []) < max(field["min_rows"], 1 if field["required"] else 0):
-                errors[field["key"]] = f"至少填写 {max(field['min_rows'], 1)} 行"
+            rows = len(value or [])
+            needed = max(field["min_rows"], 1) if field["required"] or rows else 0
+            if rows < needed:
+                errors[field["key"]] = f"至少填写 {needed} 行"
         elif field["type"] == "boolean":
             if field["required"] and value is not True:
                 errors[field["key"]] = "请勾选此项"

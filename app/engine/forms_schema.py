@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from app.engine.checker import Checker
@@ -41,8 +43,8 @@ def check_form(doc: Any, check: Checker) -> dict[str, Any] | None:
     form: dict[str, Any] = {
         "key": check.ident(doc.get("key"), "key"),
         "title": check.text(doc.get("title"), "title"),
-        "title_en": doc.get("title_en", ""),
-        "description": doc.get("description", ""),
+        "title_en": check.optional_text(doc, "title_en", ""),
+        "description": check.optional_text(doc, "description", ""),
         "sections": [],
     }
     seen: set[str] = set()
@@ -64,8 +66,8 @@ def check_form(doc: Any, check: Checker) -> dict[str, Any] | None:
             fields.append(normal)
         form["sections"].append({
             "title": check.text(section.get("title"), f"{path}.title"),
-            "title_en": section.get("title_en", ""),
-            "description": section.get("description", ""),
+            "title_en": check.optional_text(section, "title_en", path),
+            "description": check.optional_text(section, "description", path),
             "fields": fields,
         })
     return form if len(check.problems) == before else None
@@ -85,19 +87,19 @@ def _check_field(
     normal: dict[str, Any] = {
         "key": check.ident(field.get("key"), f"{path}.key"),
         "label": check.text(field.get("label"), f"{path}.label", max_length=200),
-        "label_en": field.get("label_en", ""),
+        "label_en": check.optional_text(field, "label_en", path),
         "type": kind,
         "required": _flag(field, "required", path, check),
         "identifying": _flag(field, "identifying", path, check),
-        "help": field.get("help", ""),
-        "placeholder": field.get("placeholder", ""),
+        "help": check.optional_text(field, "help", path),
+        "placeholder": check.optional_text(field, "placeholder", path),
     }
     if kind in DEFAULT_MAX_LENGTH:
         normal["max_length"] = _positive(field, "max_length", path, check, DEFAULT_MAX_LENGTH[kind])
         normal["min_length"] = _positive(field, "min_length", path, check, 0, allow_zero=True)
     elif kind in {"integer", "decimal"}:
         normal.update(_check_range(field, path, check))
-        normal["unit"] = field.get("unit", "")
+        normal["unit"] = check.optional_text(field, "unit", path)
         if kind == "decimal":
             normal["places"] = _positive(field, "places", path, check, 2, allow_zero=True)
     elif kind in {"choice", "multi_choice"}:
@@ -152,7 +154,7 @@ def _check_choices(value: Any, path: str, check: Checker) -> list[dict[str, str]
             choices.append({"value": str(item), "label": str(item), "label_en": ""})
             continue
         item = check.mapping(item, f"{path}[{i}]", {"value", "label"}, {"label_en"})
-        if item:
+        if item and "value" in item and "label" in item:
             choices.append({"value": str(item["value"]), "label": str(item["label"]),
                             "label_en": str(item.get("label_en", ""))})
     values = [c["value"] for c in choices]
@@ -206,10 +208,10 @@ def check_rubric(doc: Any, check: Checker) -> dict[str, Any] | None:
     rubric = {
         "key": check.ident(doc.get("key"), "key"),
         "title": check.text(doc.get("title"), "title"),
-        "title_en": doc.get("title_en", ""),
-        "description": doc.get("description", ""),
+        "title_en": check.optional_text(doc, "title_en", ""),
+        "description": check.optional_text(doc, "description", ""),
         "criteria": criteria,
-        "max": sum(c["max"] for c in criteria),
+        "max": _sum(c["max"] for c in criteria),
     }
     return rubric if len(check.problems) == before else None
 
@@ -231,8 +233,8 @@ def _check_criteria(value: Any, path: str, check: Checker, keys: set[str]) -> li
             if "criteria" in item else []
         maximum = check.number(item["max"], f"{where}.max") if "max" in item else None
         if children:
-            total = sum(c["max"] for c in children)
-            if maximum is not None and maximum != total:
+            total = _sum(c["max"] for c in children)
+            if maximum is not None and Decimal(str(maximum)) != Decimal(str(total)):
                 check.error(f"{where}.max", f"is {maximum} but its sub-criteria add up to {total}")
             maximum = total
         elif maximum is None:
@@ -242,7 +244,14 @@ def _check_criteria(value: Any, path: str, check: Checker, keys: set[str]) -> li
             check.error(f"{where}.max", "must be greater than 0")
         result.append({
             "key": key, "label": check.text(item.get("label"), f"{where}.label"),
-            "label_en": item.get("label_en", ""), "description": item.get("description", ""),
+            "label_en": check.optional_text(item, "label_en", where),
+            "description": check.optional_text(item, "description", where),
             "max": maximum, "criteria": children,
         })
     return result
+
+
+def _sum(values: Iterable[float]) -> float:
+    """Add points exactly (0.1 + 0.2 is 0.3 here), returning an int when whole."""
+    total = sum((Decimal(str(v)) for v in values), Decimal(0))
+    return int(total) if total == total.to_integral_value() else float(total)

@@ -65,7 +65,8 @@ def within_quota(ctx: Context, states: list[str]) -> str | None:
 
 @guard("all_reviews_submitted",
        "Every expert assigned in the current review state has submitted, and at least `min` did.",
-       {"min": Param("int", default=1, help="the fewest submitted score sheets accepted")})
+       {"min": Param("int", default=1, minimum=1,
+                     help="the fewest submitted score sheets accepted")})
 def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A002
     """Refuse while assigned experts have not submitted their scores."""
     rubric = ctx.programme.states[ctx.application.state]["review"]

@@ -21,7 +21,7 @@ def load_catalogue(workflows_dir: str | Path, forms_dir: str | Path) -> dict[str
     problems: list[str] = []
     forms: dict[str, dict[str, Any]] = {}
     rubrics: dict[str, dict[str, Any]] = {}
-    sources: dict[str, str] = {}
+    sources: dict[str, tuple[str, str]] = {}
     for path, doc, text in _read_dir(Path(forms_dir), problems):
         check = Checker(_name(path), problems)
         kind = doc.get("kind") if isinstance(doc, dict) else None
@@ -38,7 +38,7 @@ def load_catalogue(workflows_dir: str | Path, forms_dir: str | Path) -> dict[str
             check.error("key", f"{normal['key']!r} is already defined by another file in forms/")
             continue
         target[normal["key"]] = normal
-        sources[f"{kind}:{normal['key']}"] = text
+        sources[f"{kind}:{normal['key']}"] = (_name(path), text)
     catalogue: dict[str, Programme] = {}
     for path, doc, text in _read_dir(Path(workflows_dir), problems):
         check = Checker(_name(path), problems)
@@ -61,7 +61,7 @@ def load_catalogue(workflows_dir: str | Path, forms_dir: str | Path) -> dict[str
 
 
 def _bundle(workflow: dict[str, Any], forms: dict[str, Any], rubrics: dict[str, Any],
-            sources: dict[str, str], filename: str, text: str) -> Programme:
+            sources: dict[str, tuple[str, str]], filename: str, text: str) -> Programme:
     """Collect the forms and rubrics a workflow uses into one versioned bundle."""
     form_keys = {workflow["form"]} | {t["form"] for t in workflow["transitions"] if t["form"]}
     rubric_keys = {s["review"] for s in workflow["states"] if s["review"]}
@@ -71,8 +71,8 @@ def _bundle(workflow: dict[str, Any], forms: dict[str, Any], rubrics: dict[str, 
         "rubrics": {key: rubrics[key] for key in sorted(rubric_keys)},
     }
     files = {filename: text}
-    files.update({f"forms/{k}": sources[f"form:{k}"] for k in sorted(form_keys)})
-    files.update({f"forms/{k}": sources[f"rubric:{k}"] for k in sorted(rubric_keys)})
+    files.update(sources[f"form:{k}"] for k in sorted(form_keys))
+    files.update(sources[f"rubric:{k}"] for k in sorted(rubric_keys))
     return Programme(bundle, files)
 
 

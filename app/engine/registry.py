@@ -18,6 +18,7 @@ class Param:
     required: bool = False
     default: Any = None
     help: str = ""
+    minimum: int | None = None
 
 
 @dataclass(frozen=True)

@@ -94,6 +94,8 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
     comment = (comment or "").strip()
     if transition["comment"] == "required" and not comment:
         raise ValidationFailed("请填写意见或理由", {"comment": "此项为必填项"})
+    if transition["comment"] == "none" and comment:
+        raise ValidationFailed("此操作不接受意见", {"comment": "此操作不接受意见"})
     ctx = Context(application, actor, programme, transition, now or utcnow(),
                   _step_data(programme, transition, data), comment, bulk_id)
     reasons = guard_reasons(ctx)
@@ -117,6 +119,8 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
                        {"state": application.state, "expected_state": source})
     if transition["form"]:
         application.step_data = {**application.step_data, transition["form"]: ctx.data}
+    if source == programme.initial and application.submitted_at is None:
+        application.submitted_at = ctx.now  # first time out of the draft: districts now see it
     entry = AuditEntry(application=application, actor=actor, at=ctx.now, trigger=trigger,
                        from_state=source, to_state=dest, comment=comment, data=ctx.data,
                        definition_version=programme.version, bulk_id=bulk_id)

@@ -29,35 +29,37 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
     if not doc:
         return None
     form_key = doc.get("form")
-    if form_key not in forms:
-        check.error("form", f"unknown form {form_key!r} (no file in forms/ has this key)")
+    _check_form_ref(form_key, "form", check, forms, rubrics)
+    application_form = forms.get(form_key) if isinstance(form_key, str) else None
     code = doc.get("code")
-    if not isinstance(code, str) or not re.match(r"^[A-Z0-9]{2,12}$", code):
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z0-9]{2,12}", code):
         check.error("code", f"must be 2-12 capital letters or digits, got {code!r}")
     states = _check_states(doc.get("states"), check, rubrics)
     names = [s["name"] for s in states]
     initial = doc.get("initial", names[0] if names else None)
-    if initial not in names:
+    if not isinstance(initial, str) or initial not in names:
         check.error("initial", f"unknown state {initial!r}")
     elif states[names.index(initial)]["final"]:
         check.error("initial", "must not be a final state")
     workflow = {
         "key": check.ident(doc.get("key"), "key"),
         "title": check.text(doc.get("title"), "title"),
-        "title_en": doc.get("title_en", ""),
-        "description": doc.get("description", ""),
+        "title_en": check.optional_text(doc, "title_en", ""),
+        "description": check.optional_text(doc, "description", ""),
         "version": check.integer(doc.get("version"), "version", minimum=1),
         "code": code,
         "form": form_key,
-        "title_field": _check_title_field(doc, forms.get(form_key), check),
+        "title_field": _check_title_field(doc, application_form, check),
         "initial": initial,
         "states": states,
-        "transitions": _check_transitions(doc.get("transitions"), check, states, forms),
+        "transitions": _check_transitions(doc.get("transitions"), check, states, forms, rubrics,
+                                          application_form),
         "certificate": None,
     }
     if "certificate" in doc:
-        workflow["certificate"] = _check_certificate(doc["certificate"], check,
-                                                     forms.get(form_key), workflow["title_field"])
+        workflow["certificate"] = _check_certificate(doc["certificate"], check, application_form,
+                                                     workflow["title_field"])
+    _check_rule_context(workflow, check)
     if len(check.problems) == before:
         _check_graph(workflow, check)
     return workflow if len(check.problems) == before else None
@@ -87,13 +89,14 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
         elif outcome is not None:
             check.one_of(outcome, f"{path}.outcome", OUTCOMES)
         review = item.get("review")
-        if review is not None and review not in rubrics:
-            check.error(f"{path}.review", f"unknown rubric {review!r}")
+        if review is not None:
+            check.known(review, f"{path}.review", rubrics, "rubric")
         if "editable" in item:
             check.boolean(item["editable"], f"{path}.editable")
         states.append({
             "name": name, "label": check.text(item.get("label"), f"{path}.label"),
-            "label_en": item.get("label_en", ""), "description": item.get("description", ""),
+            "label_en": check.optional_text(item, "label_en", path),
+            "description": check.optional_text(item, "description", path),
             "final": final, "outcome": outcome, "editable": bool(item.get("editable", False)),
             "review": review,
         })
@@ -101,7 +104,8 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
 
 
 def _check_transitions(value: Any, check: Checker, states: list[dict[str, Any]],
-                       forms: dict[str, Any]) -> list[dict[str, Any]]:
+                       forms: dict[str, Any], rubrics: dict[str, Any],
+                       form: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Validate the list of transitions against the states and the registries."""
     by_name = {s["name"]: s for s in states}
     seen: set[tuple[str, str]] = set()
@@ -117,30 +121,34 @@ def _check_transitions(value: Any, check: Checker, states: list[dict[str, Any]],
         sources = [sources] if isinstance(sources, str) else check.sequence(
             sources, f"{path}.source", min_items=1)
         for source in sources:
-            if source not in by_name:
-                check.error(f"{path}.source", f"unknown state {source!r}")
-            elif by_name[source]["final"]:
+            if not check.known(source, f"{path}.source", by_name, "state"):
+                continue
+            if by_name[source]["final"]:
                 check.error(f"{path}.source", f"{source!r} is final: nothing may leave it")
             if (trigger, source) in seen:
                 check.error(f"{path}.trigger", f"{trigger!r} from {source!r} is defined twice")
-            seen.add((trigger or "", source))
+            seen.add((trigger or "", str(source)))
         dest = item.get("dest")
-        if dest not in by_name:
-            check.error(f"{path}.dest", f"unknown state {dest!r}")
+        check.known(dest, f"{path}.dest", by_name, "state")
         roles = check.sequence(item.get("roles"), f"{path}.roles", min_items=1)
         for j, role in enumerate(roles):
             check.one_of(role, f"{path}.roles[{j}]", ROLES)
-        form = item.get("form")
-        if form is not None and form not in forms:
-            check.error(f"{path}.form", f"unknown form {form!r}")
+        step_form = item.get("form")
+        if step_form is not None and _check_form_ref(step_form, f"{path}.form", check, forms,
+                                                     rubrics):
+            if any(f["type"] == "file" for s in forms[step_form]["sections"]
+                   for f in s["fields"]):
+                check.error(f"{path}.form", f"form {step_form!r} has file fields; a step form "
+                                            "cannot take uploads")
         transitions.append({
             "trigger": trigger, "label": check.text(item.get("label"), f"{path}.label"),
-            "label_en": item.get("label_en", ""), "description": item.get("description", ""),
-            "source": list(sources), "dest": dest, "roles": list(roles), "form": form,
+            "label_en": check.optional_text(item, "label_en", path),
+            "description": check.optional_text(item, "description", path),
+            "source": list(sources), "dest": dest, "roles": list(roles), "form": step_form,
             "guards": _check_rules(item.get("guards", []), f"{path}.guards", check, GUARDS,
-                                   by_name, forms),
+                                   by_name, form),
             "actions": _check_rules(item.get("actions", []), f"{path}.actions", check, ACTIONS,
-                                    by_name, forms),
+                                    by_name, form),
             "comment": check.one_of(item.get("comment", "optional"), f"{path}.comment",
                                     COMMENT_MODES),
             "style": check.one_of(item.get("style", "secondary"), f"{path}.style", STYLES),
@@ -149,7 +157,7 @@ def _check_transitions(value: Any, check: Checker, states: list[dict[str, Any]],
 
 
 def _check_rules(value: Any, path: str, check: Checker, registry: dict[str, Rule],
-                 states: dict[str, Any], forms: dict[str, Any]) -> list[dict[str, Any]]:
+                 states: dict[str, Any], form: dict[str, Any] | None) -> list[dict[str, Any]]:
     """Validate guard or action references: a name, or {name: {param: value}}."""
     result = []
     for i, item in enumerate(check.sequence(value, path)):
@@ -163,20 +171,20 @@ def _check_rules(value: Any, path: str, check: Checker, registry: dict[str, Rule
         else:
             check.error(where, "must be a name or a mapping {name: {parameters}}")
             continue
-        rule = registry.get(name)
+        rule = registry.get(name) if isinstance(name, str) else None
         if rule is None:
             check.error(where, f"unknown name {name!r} (known: {', '.join(sorted(registry))})")
             continue
         if not isinstance(params, dict):
             check.error(f"{where}.{name}", "parameters must be a mapping")
             continue
-        result.append({"name": name,
-                       "params": _check_params(rule, params, f"{where}.{name}", check, states)})
+        result.append({"name": name, "params": _check_params(rule, params, f"{where}.{name}",
+                                                             check, states, form)})
     return result
 
 
 def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
-                  states: dict[str, Any]) -> dict[str, Any]:
+                  states: dict[str, Any], form: dict[str, Any] | None) -> dict[str, Any]:
     """Check parameter values against the rule's declared kinds and fill defaults."""
     required = {k for k, p in rule.params.items() if p.required}
     check.mapping(params, path, required, set(rule.params) - required)
@@ -187,7 +195,7 @@ def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
             continue
         value, where = params[key], f"{path}.{key}"
         if param.kind == "int":
-            check.integer(value, where)
+            check.integer(value, where, minimum=param.minimum)
         elif param.kind == "number":
             check.number(value, where)
         elif param.kind == "text":
@@ -196,8 +204,10 @@ def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
             check.boolean(value, where)
         elif param.kind == "states":
             for j, state in enumerate(check.sequence(value, where, min_items=1)):
-                if state not in states:
-                    check.error(f"{where}[{j}]", f"unknown state {state!r}")
+                check.known(state, f"{where}[{j}]", states, "state")
+        elif param.kind == "field" and form is not None:
+            check.known(value, where, {f["key"] for s in form["sections"] for f in s["fields"]},
+                        "field")
         result[key] = value
     return result
 
@@ -223,15 +233,43 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
         check.error("certificate.serial",
                     "must contain {seq} or {seq:0Nd} and only {code}, {year} as other fields")
     holder = value.get("holder_field", title_field)
-    keys = {f["key"] for s in form["sections"] for f in s["fields"]} if form else set()
-    if form and holder not in keys:
-        check.error("certificate.holder_field", f"unknown field {holder!r}")
+    text_fields = {f["key"] for s in form["sections"] for f in s["fields"]
+                   if f["type"] == "text"} if form else set()
+    if form and holder not in text_fields:
+        check.error("certificate.holder_field", f"must name a text field, got {holder!r}")
     return {
-        "title": value.get("title", "荣誉证书"),
+        "title": check.optional_text(value, "title", "certificate") or "荣誉证书",
         "award": check.text(value.get("award"), "certificate.award"),
         "holder_field": holder,
         "serial": serial,
     }
+
+
+def _check_form_ref(key: Any, path: str, check: Checker, forms: dict[str, Any],
+                    rubrics: dict[str, Any]) -> bool:
+    """Check a reference to a form; say so when the key names a rubric instead."""
+    if isinstance(key, str) and key in forms:
+        return True
+    if isinstance(key, str) and key in rubrics:
+        check.error(path, f"{key!r} is a rubric, not a form")
+    else:
+        check.error(path, f"unknown form {key!r} (no file in forms/ has this key)")
+    return False
+
+
+def _check_rule_context(workflow: dict[str, Any], check: Checker) -> None:
+    """Guards and actions that only make sense in some places of the workflow."""
+    states = {s["name"]: s for s in workflow["states"] if s["name"]}
+    for i, t in enumerate(workflow["transitions"]):
+        names = {ref["name"] for ref in t["guards"] + t["actions"]}
+        if "issue_certificate" in names and workflow["certificate"] is None:
+            check.error(f"transitions[{i}].actions",
+                        "issue_certificate needs a 'certificate' block in the workflow")
+        if "all_reviews_submitted" in names:
+            for source in t["source"]:
+                if source in states and not states[source]["review"]:
+                    check.error(f"transitions[{i}].guards", "all_reviews_submitted needs every "
+                                f"source state to be a review state; {source!r} has no 'review'")
 
 
 def _check_graph(workflow: dict[str, Any], check: Checker) -> None:

@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.engine.definitions import Programme
-from app.engine.errors import DefinitionError, NotFound
+from app.engine.errors import DefinitionChanged, NotFound
 from app.extensions import db
 from app.models import Application, ProgrammeVersion
 
@@ -42,11 +42,8 @@ def record_version(programme: Programme) -> ProgrammeVersion:
         db.session.add(row)
         db.session.flush()
     elif row.checksum != programme.checksum:
-        files = ", ".join(programme.source_files) or programme.key
-        raise DefinitionError([
-            f"{files}: version {programme.version} of {programme.key!r} is already recorded "
-            f"with different content; raise 'version' in the workflow file to publish the change"
-        ])
+        raise DefinitionChanged(changed_message(programme, row),
+                                {"programme": programme.key, "version": programme.version})
     return row
 
 
@@ -57,10 +54,17 @@ def check_recorded_versions() -> list[str]:
         row = db.session.scalar(select(ProgrammeVersion).filter_by(
             key=programme.key, version=programme.version))
         if row is not None and row.checksum != programme.checksum:
-            files = ", ".join(programme.source_files)
-            problems.append(f"{files}: version {programme.version} of {programme.key!r} is "
-                            "already recorded with different content; raise 'version'")
+            problems.append(changed_message(programme, row))
     return problems
+
+
+def changed_message(programme: Programme, row: ProgrammeVersion) -> str:
+    """Name the files that differ from the recorded version, and what to do about it."""
+    changed = [name for name, text in programme.source_files.items()
+               if row.sources.get(name) != text] or list(programme.source_files)
+    return (f"{', '.join(changed)}: version {programme.version} of {programme.key!r} is "
+            "already recorded with different content; raise 'version' in the workflow file "
+            "to publish the change")
 
 
 def programme_of(application: Application) -> Programme:

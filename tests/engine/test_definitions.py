@@ -104,6 +104,34 @@ BROKEN = [
     ("unsafe serial pattern", WORKFLOW,
      lambda d: d["certificate"].update(serial="{seq.__class__}"),
      "certificate.serial: must contain {seq}"),
+    ("a list where a state name belongs", WORKFLOW,
+     lambda d: _transition(d, "recommend").update(dest=["city_review"]),
+     "transitions[4].dest: unknown state ['city_review']"),
+    ("a list where a form name belongs", WORKFLOW,
+     lambda d: d.update(form=["excellent_team_application"]),
+     "form: unknown form ['excellent_team_application']"),
+    ("a rubric used as a form", WORKFLOW,
+     lambda d: _transition(d, "recommend").update(form="excellent_team_rubric"),
+     "transitions[4].form: 'excellent_team_rubric' is a rubric, not a form"),
+    ("issuing a certificate without a certificate block", WORKFLOW,
+     lambda d: d.pop("certificate"),
+     "issue_certificate needs a 'certificate' block in the workflow"),
+    ("waiting for reviews outside a review state", WORKFLOW,
+     lambda d: _transition(d, "not_recommend").update(guards=["all_reviews_submitted"]),
+     "'district_review' has no 'review'"),
+    ("a zero minimum of reviews", WORKFLOW,
+     lambda d: _transition(d, "publish_notice").update(
+         guards=[{"all_reviews_submitted": {"min": 0}}]),
+     "guards[0].all_reviews_submitted.min: must be at least 1"),
+    ("a certificate holder that is not a text field", WORKFLOW,
+     lambda d: d["certificate"].update(holder_field="members"),
+     "certificate.holder_field: must name a text field, got 'members'"),
+    ("a trigger name with a trailing newline", WORKFLOW,
+     lambda d: _transition(d, "withdraw").update(trigger="withdraw\n"),
+     "transitions[2].trigger: must be a name of a-z"),
+    ("a label that is not text", WORKFLOW,
+     lambda d: _state(d, "draft").update(label_en=["Draft"]),
+     "states[0].label_en: must be a text"),
     ("unknown field type", "forms/excellent_team_application.yaml",
      lambda d: d["sections"][0]["fields"][0].update(type="colour"),
      "forms/excellent_team_application.yaml: sections[0].fields[0].type: must be one of"),
@@ -116,6 +144,9 @@ BROKEN = [
     ("file type not supported", "forms/excellent_team_application.yaml",
      lambda d: d["sections"][4]["fields"][0].update(accept=["exe"]),
      "sections[4].fields[0].accept[0]: must be one of"),
+    ("a list where a field type belongs", "forms/excellent_team_application.yaml",
+     lambda d: d["sections"][0]["fields"][0].update(type=["text"]),
+     "sections[0].fields[0].type: must be one of"),
     ("rubric maxima that do not add up", "forms/excellent_team_rubric.yaml",
      lambda d: d["criteria"][0].update(max=20, criteria=[
          {"key": "a", "label": "甲", "max": 5}, {"key": "b", "label": "乙", "max": 5}]),
@@ -139,3 +170,33 @@ def test_yaml_syntax_error_names_the_file(copy, tmp_path):
 def test_duplicate_programme_key_is_refused(copy, tmp_path):
     shutil.copy(tmp_path / WORKFLOW, tmp_path / "workflows" / "again.yaml")
     assert any("already defined by another file" in p for p in copy.problems())
+
+
+def test_decimal_maxima_add_up_exactly(copy, tmp_path):
+    copy.edit("forms/excellent_team_rubric.yaml", lambda d: d["criteria"][0].update(
+        max=0.3, criteria=[{"key": "a", "label": "甲", "max": 0.1},
+                           {"key": "b", "label": "乙", "max": 0.2}]))
+    copy.edit("forms/excellent_team_rubric.yaml", lambda d: d["criteria"][1].update(max=34.7))
+    catalogue = load_catalogue(tmp_path / "workflows", tmp_path / "forms")
+    assert catalogue["excellent_team"].rubrics["excellent_team_rubric"].raw["max"] == 100
+
+
+def test_broken_files_stop_the_app_with_a_list_not_a_traceback(tmp_path):
+    import subprocess
+    import sys
+
+    shutil.copytree(ROOT / "forms", tmp_path / "forms")
+    (tmp_path / "workflows").mkdir()
+    text = (ROOT / "workflows" / "excellent_team.yaml").read_text(encoding="utf-8")
+    (tmp_path / "workflows" / "excellent_team.yaml").write_text(
+        text.replace("dest: city_review", "dest: city_reveiw"), encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "PINGSHEN_WORKFLOWS": str(tmp_path / "workflows"),
+           "PINGSHEN_FORMS": str(tmp_path / "forms"), "FLASK_APP": str(ROOT / "wsgi.py"),
+           "PINGSHEN_INSTANCE": str(tmp_path / "instance")}
+    result = subprocess.run([sys.executable, "-m", "flask", "workflows", "check"], env=env,
+                            capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "workflows/excellent_team.yaml: transitions[4].dest: unknown state 'city_reveiw'" \
+        in result.stderr
+    assert "1 problem(s) in the definitions" in result.stderr

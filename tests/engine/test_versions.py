@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.engine.definitions import Programme
-from app.engine.errors import DefinitionError
+from app.engine.errors import DefinitionChanged
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import ProgrammeVersion
@@ -35,10 +35,13 @@ def test_definition_is_stored_once_per_version(app, world, make_application):
 
 def test_changed_file_with_same_version_is_refused(app, world):
     current = app.extensions[CATALOGUE]["excellent_team"]
-    with pytest.raises(DefinitionError) as caught:
-        record_version(_changed(current, current.version))
-    assert "raise 'version'" in caught.value.problems[0]
-    assert "workflows/excellent_team.yaml" in caught.value.problems[0]
+    changed = _changed(current, current.version)
+    changed.source_files["workflows/excellent_team.yaml"] += "# edited\n"
+    with pytest.raises(DefinitionChanged) as caught:
+        record_version(changed)
+    assert caught.value.status == 409
+    assert caught.value.message.startswith("workflows/excellent_team.yaml: version 1 of")
+    assert "raise 'version'" in caught.value.message
 
 
 def test_application_in_flight_keeps_its_version(app, world, make_application):
