@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test test-pg lint syscheck install migrate demo translations clean
+.PHONY: run test lint syscheck install migrate demo translations i18n-update clean
 
 run: install migrate
 	@$(BIN)/flask demo load --if-empty
@@ -34,7 +34,13 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 translations: $(STAMP)
-	@$(BIN)/pybabel compile --use-fuzzy -q -d app/translations 2>/dev/null || $(BIN)/pybabel compile -q -d app/translations
+	@$(BIN)/pybabel compile -d app/translations > /dev/null
+
+# After changing UI strings: refresh the catalog, translate the new entries, commit the .po file.
+i18n-update: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		-o app/translations/messages.pot .
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
 
 migrate: install
 	$(BIN)/flask db upgrade
