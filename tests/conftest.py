@@ -32,6 +32,28 @@ def _database_url(tmp_path: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
+class RequestIsolatingClient(FlaskClient):
+    """A test client whose requests do not share the per-request caches of the test's context.
+
+    The tests keep one application context pushed, and Flask reuses it for every request, so
+    `g` (Flask-Login's user, Flask-WTF's CSRF token) and Flask-Babel's locale would leak from
+    one client to the next. Each request starts with them empty, as in production.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        """Empty `g` and the cached locale before and after each request."""
+        from flask import g
+        from flask_babel import refresh
+
+        vars(g).clear()
+        refresh()
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            vars(g).clear()
+            refresh()
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """An app with empty tables created directly from the models (tests only)."""
@@ -46,6 +68,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         # Tests create many users: a cheap hash keeps set-up fast (production uses scrypt).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     })
+    app.test_client_class = RequestIsolatingClient
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

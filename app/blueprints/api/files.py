@@ -1,0 +1,103 @@
+"""Attachments (multipart upload, download, delete) and certificates (PDF, public facts)."""
+
+from __future__ import annotations
+
+from typing import Any, BinaryIO, cast
+
+from flask import request, send_file
+from sqlalchemy import select
+from werkzeug.datastructures import FileStorage
+
+from app.blueprints.api.common import (
+    MalformedRequest,
+    api_user,
+    bp,
+    editable_application,
+    find,
+    no_content,
+    public,
+    viewable_application,
+)
+from app.blueprints.api.serializers import attachment_json, certificate_facts
+from app.engine.errors import NotFound, PingshenError
+from app.extensions import db
+from app.models import Application, Attachment, Certificate
+from app.services.attachments import attachment_path, delete_attachment, store_attachment
+from app.services.certificates import certificate_pdf
+
+
+@bp.post("/applications/<int:application_id>/attachments")
+def upload_attachments(application_id: int) -> Any:
+    """Store the uploaded files; each multipart field name is a file field key of the form."""
+    application = editable_application(application_id)
+    uploads = [(key, file) for key, files in request.files.lists() for file in files
+               if file.filename]
+    if not uploads:
+        raise MalformedRequest("请以 multipart/form-data 上传至少一个文件，字段名为表单中的附件项",
+                               {"files": "此项为必填项"})
+    stored = _store_all(application, uploads)
+    db.session.commit()
+    return [attachment_json(attachment) for attachment in stored], 201
+
+
+@bp.get("/applications/<int:application_id>/attachments/<int:attachment_id>")
+def download_attachment(application_id: int, attachment_id: int) -> Any:
+    """Send an attachment to someone who may see its application."""
+    attachment = _attachment(viewable_application(application_id), attachment_id)
+    return send_file(attachment_path(attachment), mimetype=attachment.content_type,
+                     as_attachment=True, download_name=attachment.original_name)
+
+
+@bp.delete("/applications/<int:application_id>/attachments/<int:attachment_id>")
+def remove_attachment(application_id: int, attachment_id: int) -> Any:
+    """Delete an attachment while the application is editable (its applicant)."""
+    attachment = _attachment(editable_application(application_id), attachment_id)
+    delete_attachment(attachment, api_user())
+    db.session.commit()
+    return no_content()
+
+
+@bp.get("/applications/<int:application_id>/certificates/<int:certificate_id>/pdf",
+        endpoint="certificate_pdf")
+def certificate_pdf_file(application_id: int, certificate_id: int) -> Any:
+    """The certificate PDF, for those who may see the application."""
+    application = viewable_application(application_id)
+    certificate = find(Certificate, certificate_id)
+    if certificate is None or certificate.application_id != application.id:
+        raise NotFound("证书不存在", {"certificate_id": certificate_id})
+    return send_file(certificate_pdf(certificate), mimetype="application/pdf",
+                     download_name=f"{certificate.serial}.pdf")
+
+
+@bp.get("/certificates/<code>")
+@public
+def verify_certificate(code: str) -> Any:
+    """Public verification: a certificate's printed facts and whether it is valid."""
+    certificate = db.session.scalar(select(Certificate).where(Certificate.code == code[:64]))
+    if certificate is None:
+        raise NotFound("未找到该证书，请核对验证码", {"code": code[:64]})
+    return certificate_facts(certificate)
+
+
+def _store_all(application: Application, uploads: list[tuple[str, FileStorage]]
+               ) -> list[Attachment]:
+    """Store every file, or none: when one is refused, the files already written are removed."""
+    stored: list[Attachment] = []
+    try:
+        for key, file in uploads:
+            stream = cast(BinaryIO, file.stream)
+            stored.append(store_attachment(application, key, file.filename or "", stream,
+                                           api_user()))
+    except PingshenError:
+        for attachment in stored:
+            attachment_path(attachment).unlink(missing_ok=True)
+        raise
+    return stored
+
+
+def _attachment(application: Application, attachment_id: int) -> Attachment:
+    """An attachment of this application, or 404."""
+    attachment = find(Attachment, attachment_id)
+    if attachment is None or attachment.application_id != application.id:
+        raise NotFound("附件不存在", {"attachment_id": attachment_id})
+    return attachment

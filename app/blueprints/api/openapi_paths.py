@@ -1,0 +1,223 @@
+"""The paths of the OpenAPI document: one entry per route of the API blueprint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.blueprints.api.openapi_schemas import Schema, array, integer, ref, string
+
+ERRORS = {
+    400: ("BadRequest", "Malformed JSON, a body that is not an object, or a required key "
+                        "missing (details name the missing keys)."),
+    401: ("Unauthorized", "No bearer token, an invalid or expired one, or wrong credentials."),
+    403: ("Forbidden", "The caller's role or organisational scope does not allow this."),
+    404: ("NotFound", "No such object (or trigger)."),
+    409: ("Conflict", "The object changed meanwhile (stale `version`), is in the wrong state, "
+                      "or is locked."),
+    413: ("PayloadTooLarge", "The request is larger than the server accepts."),
+    422: ("Unprocessable", "Invalid values: details map field keys to messages, or hold "
+                           "{\"reasons\": [...]} when a transition's guards refuse."),
+    429: ("TooManyRequests", "Too many failed logins; retry after `Retry-After` seconds."),
+}
+PDF = {"application/pdf": {"schema": string(contentMediaType="application/pdf")}}
+BINARY = {"*/*": {"schema": {
+    "description": "The file as uploaded; its type (one the form field accepts) is in "
+                   "Content-Type and its name in Content-Disposition."}}}
+
+
+def json_content(schema: Schema) -> dict[str, Any]:
+    """A JSON media type with its schema."""
+    return {"application/json": {"schema": schema}}
+
+
+def answer(description: str, schema: Schema | None = None,
+           content: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A response: JSON with `schema`, other `content`, or no body."""
+    body = json_content(schema) if schema is not None else content
+    return {"description": description, **({"content": body} if body else {})}
+
+
+def operation(operation_id: str, tag: str, summary: str, responses: dict[int, Any],
+              errors: tuple[int, ...] = (), *, body: Schema | None = None,
+              query: tuple[dict[str, Any], ...] = (), public: bool = False,
+              description: str = "", multipart: bool = False) -> dict[str, Any]:
+    """One operation; secured ones may always answer 401."""
+    codes = sorted(set(errors) | ({401} if not public else set()))
+    result: dict[str, Any] = {
+        "operationId": operation_id, "tags": [tag], "summary": summary,
+        "responses": {**{str(s): r for s, r in responses.items()},
+                      **{str(c): {"$ref": f"#/components/responses/{ERRORS[c][0]}"}
+                         for c in codes}},
+    }
+    if description:
+        result["description"] = description
+    if query:
+        result["parameters"] = list(query)
+    if body is not None:
+        media = "multipart/form-data" if multipart else "application/json"
+        result["requestBody"] = {"required": True, "content": {media: {"schema": body}}}
+    if public:
+        result["security"] = []
+    return result
+
+
+def in_path(name: str, description: str, schema: Schema | None = None) -> dict[str, Any]:
+    """A path parameter."""
+    return {"name": name, "in": "path", "required": True, "description": description,
+            "schema": schema or integer(minimum=1)}
+
+
+def in_query(name: str, description: str, schema: Schema) -> dict[str, Any]:
+    """An optional query parameter."""
+    return {"name": name, "in": "query", "required": False, "description": description,
+            "schema": schema}
+
+
+APPLICATION_ID = in_path("application_id", "Application id.")
+ITEMS_DESCRIPTION = "The caller sees: applicants their own, district administrators their " \
+                    "district's submitted entries, experts their assigned ones, the city all."
+
+
+op = operation  # short names keep the table below readable
+LIST = array
+
+PATHS: dict[str, dict[str, Any]] = {
+    "/tokens": {
+        "post": op("create_token", "tokens", "Log in: exchange username and password for a token",
+                   {201: answer("A bearer token.", ref("Token"))}, (400, 401, 422, 429),
+                   body=ref("TokenRequest"), public=True,
+                   description="Failed attempts are counted per username and address; too many "
+                               "give 429. Tokens expire at `expires_at`."),
+        "delete": op("delete_token", "tokens", "Log out: revoke the token used for this call",
+                     {204: answer("Revoked.")}),
+    },
+    "/me": {"get": op("me", "tokens", "The user the token belongs to",
+                      {200: answer("The user.", ref("User"))})},
+    "/programmes": {"get": op("list_programmes", "programmes", "Programmes defined now",
+                              {200: answer("Programmes.", LIST(ref("ProgrammeSummary")))})},
+    "/programmes/{key}": {
+        "parameters": [in_path("key", "Programme key.", string())],
+        "get": op("get_programme", "programmes",
+                  "A programme: states, transitions, forms with their fields, rubrics",
+                  {200: answer("The definition.", ref("Programme"))}, (404, 422),
+                  query=(in_query("version", "A recorded version (default: the current "
+                                  "definition).", integer(minimum=1)),)),
+    },
+    "/calls": {
+        "get": op("list_calls", "calls", "Every call, newest first",
+                  {200: answer("Calls.", LIST(ref("Call")))}),
+        "post": op("create_call", "calls", "Open a call (city administrators)",
+                   {201: answer("The call.", ref("Call"))}, (400, 403, 422),
+                   body=ref("CallRequest")),
+    },
+    "/calls/{call_id}": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("get_call", "calls", "One call", {200: answer("The call.", ref("Call"))},
+                  (404,)),
+    },
+    "/calls/{call_id}/ranking": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("call_ranking", "calls",
+                  "Entries with submitted score sheets, best first (city administrators)",
+                  {200: answer("Ranking.", LIST(ref("RankingEntry")))}, (403, 404)),
+    },
+    "/applications": {
+        "get": op("list_applications", "applications", "Applications the caller may see",
+                  {200: answer("A page, newest first.", ref("ApplicationPage"))}, (422,),
+                  description=ITEMS_DESCRIPTION, query=(
+                      in_query("call_id", "Only this call.", integer(minimum=1)),
+                      in_query("state", "Only this state (name).", string()),
+                      in_query("page", "Page number (default 1).", integer(minimum=1)),
+                      in_query("per_page", "Items per page (default 20, at most 100; larger "
+                               "values are lowered to 100).", integer(minimum=1)))),
+        "post": op("create_application", "applications",
+                   "Start a draft in an open call (applicants)",
+                   {201: answer("The application.", ref("Application"))}, (400, 403, 422),
+                   body=ref("ApplicationCreate"),
+                   description="Values are checked field by field (422 with {field: message}); "
+                               "required fields are only checked at submission."),
+    },
+    "/applications/{application_id}": {
+        "parameters": [APPLICATION_ID],
+        "get": op("get_application", "applications",
+                  "An application with history, files, certificates and possible moves",
+                  {200: answer("The application.", ref("Application"))}, (403, 404)),
+        "patch": op("patch_application", "applications",
+                    "Change the form data of one's own application in an editable state",
+                    {200: answer("The application.", ref("Application"))},
+                    (400, 403, 404, 409, 422), body=ref("ApplicationPatch")),
+    },
+    "/applications/{application_id}/transitions": {
+        "parameters": [APPLICATION_ID],
+        "post": op("transition", "applications", "Fire a trigger (submit, recommend, ...)",
+                   {200: answer("The new state and the audit entry.", ref("TransitionResult"))},
+                   (400, 403, 404, 409, 422), body=ref("TransitionRequest"),
+                   description="403 when the caller's role or scope may not fire it; 404 for a "
+                               "trigger the programme does not have; 409 when the current "
+                               "state has no such move or `version` is stale; 422 when guards "
+                               "refuse (details.reasons), a required comment is missing, or "
+                               "the step form's data is invalid."),
+    },
+    "/applications/{application_id}/attachments": {
+        "parameters": [APPLICATION_ID],
+        "post": op("upload_attachments", "attachments",
+                   "Upload files (multipart; part name = file field key)",
+                   {201: answer("The stored files.", LIST(ref("Attachment")))},
+                   (400, 403, 404, 413, 422), body=ref("Upload"), multipart=True,
+                   description="Type is checked by extension and content; a single-file field "
+                               "is replaced."),
+    },
+    "/applications/{application_id}/attachments/{attachment_id}": {
+        "parameters": [APPLICATION_ID, in_path("attachment_id", "Attachment id.")],
+        "get": op("download_attachment", "attachments", "Download an attachment",
+                  {200: answer("The file.", content=BINARY)}, (403, 404)),
+        "delete": op("remove_attachment", "attachments",
+                     "Delete an attachment while the application is editable",
+                     {204: answer("Deleted.")}, (403, 404)),
+    },
+    "/applications/{application_id}/certificates/{certificate_id}/pdf": {
+        "parameters": [APPLICATION_ID, in_path("certificate_id", "Certificate id.")],
+        "get": op("certificate_pdf", "certificates", "The certificate as PDF",
+                  {200: answer("The PDF.", content=PDF)}, (403, 404)),
+    },
+    "/certificates/{code}": {
+        "parameters": [in_path("code", "Verification code printed on the certificate.",
+                               string())],
+        "get": op("verify_certificate", "certificates",
+                  "Public verification: the certificate's facts and validity",
+                  {200: answer("The facts.", ref("CertificateFacts"))}, (404,), public=True),
+    },
+    "/applications/{application_id}/assignments": {
+        "parameters": [APPLICATION_ID],
+        "get": op("list_assignments", "reviews",
+                  "Experts assigned to an application (city administrators)",
+                  {200: answer("Assignments.", LIST(ref("Assignment")))}, (403, 404)),
+        "post": op("create_assignment", "reviews",
+                   "Assign an expert to an application under review (city administrators)",
+                   {201: answer("The assignment.", ref("Assignment"))},
+                   (400, 403, 404, 409, 422), body=ref("AssignmentRequest")),
+    },
+    "/reviews": {"get": op("list_reviews", "reviews", "The caller's score sheets (experts)",
+                           {200: answer("Sheets, open ones first.", LIST(ref("Review")))},
+                           (403,))},
+    "/reviews/{review_id}": {
+        "parameters": [in_path("review_id", "Score sheet (assignment) id.")],
+        "get": op("get_review", "reviews", "A score sheet (its expert or the city)",
+                  {200: answer("The sheet.", ref("Review"))}, (403, 404)),
+        "put": op("put_review", "reviews", "Save or submit the scores (the sheet's expert)",
+                  {200: answer("The sheet.", ref("Review"))}, (400, 403, 404, 409, 422),
+                  body=ref("ReviewRequest"),
+                  description="A submitted sheet is locked: changing it again gives 409."),
+    },
+    "/bulk-transitions": {
+        "post": op("bulk_transition", "applications",
+                   "Check or fire one trigger on many applications (administrators)",
+                   {200: answer("One item per id.", ref("BulkResult"))}, (400, 403, 422),
+                   body=ref("BulkRequest"),
+                   description="Each item moves (or fails with its reasons) on its own; the "
+                               "moved ones share `bulk_id` in their history."),
+    },
+    "/openapi.json": {"get": op("openapi", "meta", "This document",
+                                {200: answer("OpenAPI 3.1.", {"type": "object"})},
+                                public=True)},
+}

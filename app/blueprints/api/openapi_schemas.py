@@ -1,0 +1,303 @@
+"""The schemas of the OpenAPI document, written as data with a few small builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from app.models import OrgKind, Role
+
+Schema = dict[str, Any]
+
+
+def ref(name: str) -> Schema:
+    """A reference to a component schema."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def string(description: str = "", **extra: Any) -> Schema:
+    """A string, optionally with a description, format or enum."""
+    return {"type": "string", **({"description": description} if description else {}), **extra}
+
+
+def integer(description: str = "", **extra: Any) -> Schema:
+    """An integer."""
+    return {"type": "integer", **({"description": description} if description else {}), **extra}
+
+
+def number(description: str = "") -> Schema:
+    """A number (decimals are sent as JSON numbers)."""
+    return {"type": "number", **({"description": description} if description else {})}
+
+
+def boolean(description: str = "") -> Schema:
+    """A boolean."""
+    return {"type": "boolean", **({"description": description} if description else {})}
+
+
+def array(items: Schema, description: str = "", **extra: Any) -> Schema:
+    """An array of `items`."""
+    return {"type": "array", "items": items,
+            **({"description": description} if description else {}), **extra}
+
+
+def nullable(schema: Schema) -> Schema:
+    """The schema, or null."""
+    if "type" in schema:
+        extra = {"enum": [*schema["enum"], None]} if "enum" in schema else {}
+        return {**schema, "type": [schema["type"], "null"], **extra}
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+def obj(properties: dict[str, Schema], optional: tuple[str, ...] = (),
+        description: str = "") -> Schema:
+    """An object whose properties are all required except those named `optional`."""
+    return {"type": "object", **({"description": description} if description else {}),
+            "properties": properties,
+            "required": [key for key in properties if key not in optional]}
+
+
+def map_of(values: Schema, description: str = "") -> Schema:
+    """An object with free keys and values of one kind."""
+    return {"type": "object", "additionalProperties": values,
+            **({"description": description} if description else {})}
+
+
+FREE = {"type": "object", "description": "Free-form object."}
+DATETIME = string("ISO 8601 time in UTC with its offset, e.g. 2026-03-01T01:00:00+00:00.",
+                  format="date-time")
+DATE = string("Calendar date YYYY-MM-DD.", format="date")
+ROLE = string("The user's role.", enum=[r.value for r in Role])
+FORM_DATA = {"type": "object", "description": "Values keyed by the field keys of the "
+             "programme's application form (see GET /api/v1/programmes/{key}). File fields are "
+             "not part of it: upload them with POST .../attachments."}
+
+# --- programmes -----------------------------------------------------------------------------
+PROGRAMME_SUMMARY = {
+    "key": string("Programme key."), "title": string("Chinese title."),
+    "title_en": string("English title (may be empty)."), "version": integer("Definition version."),
+    "code": string("Short code used in certificate serials."), "description": string(),
+}
+RULE_REF = obj({"name": string("Name of a registered guard or action."),
+                "params": {**FREE, "description": "Its parameters, defaults filled in."}})
+STATE = obj({
+    "name": string(), "label": string("Chinese label."), "label_en": string(),
+    "description": string(), "final": boolean("Nothing leaves a final state."),
+    "outcome": nullable(string("Outcome of a final state.",
+                               enum=["awarded", "passed", "rejected", "withdrawn", "closed"])),
+    "editable": boolean("The applicant may change the form in this state."),
+    "review": nullable(string("Key of the rubric experts score with in this state.")),
+})
+TRANSITION = obj({
+    "trigger": string(), "label": string("Chinese label."), "label_en": string(),
+    "description": string(), "source": array(string(), "States it may be fired from."),
+    "dest": string("State it leads to."), "roles": array(ROLE, "Roles that may fire it."),
+    "form": nullable(string("Key of the form filled in with this step (send its values as "
+                            "`data`).")),
+    "guards": array(ref("RuleRef"), "Named checks; each refusal gives a reason."),
+    "actions": array(ref("RuleRef"), "Named actions run after the move."),
+    "comment": string("Whether a comment is required.", enum=["required", "optional", "none"]),
+    "style": string("Button style hint.", enum=["primary", "secondary", "danger"]),
+})
+CHOICE = obj({"value": string(), "label": string(), "label_en": string()})
+FIELD_TYPES = ["text", "textarea", "integer", "decimal", "date", "choice", "multi_choice",
+               "boolean", "phone", "email", "file", "table"]
+FIELD_EXTRA = {
+    "max_length": integer(), "min_length": integer(), "min": nullable(number()),
+    "max": nullable(number()), "unit": string(), "places": integer("Decimal places."),
+    "choices": array(ref("Choice")), "widget": string(enum=["select", "radio"]),
+    "max_selected": integer("0 means no limit."),
+    "accept": array(string(), "Accepted file extensions."), "max_size_mb": integer(),
+    "multiple": boolean(), "max_files": integer(), "columns": array(ref("Field")),
+    "min_rows": integer(), "max_rows": integer(),
+}
+FIELD = obj({
+    "key": string(), "label": string(), "label_en": string(),
+    "type": string(enum=FIELD_TYPES), "required": boolean("Required at submission."),
+    "identifying": boolean("Identifies the applicant (hidden in blind review)."),
+    "help": string(), "placeholder": string(), **FIELD_EXTRA,
+}, optional=tuple(FIELD_EXTRA), description="A form field; the keys after `placeholder` "
+   "depend on `type`. Table columns are fields too.")
+SECTION = obj({"title": string(), "title_en": string(), "description": string(),
+               "fields": array(ref("Field"))})
+FORM = obj({"key": string(), "title": string(), "title_en": string(), "description": string(),
+            "sections": array(ref("FormSection"))})
+CRITERION_PROPS = {"key": string(), "label": string(), "label_en": string(),
+                   "description": string(), "max": number("Highest points.")}
+CRITERION = obj({**CRITERION_PROPS, "criteria": array(ref("Criterion"), "Sub-criteria; "
+                 "experts score the leaves.")})
+RUBRIC = obj({"key": string(), "title": string(), "title_en": string(), "description": string(),
+              "max": number("Highest total."), "criteria": array(ref("Criterion"))})
+PROGRAMME = obj({
+    **PROGRAMME_SUMMARY, "initial": string("State a new application starts in."),
+    "form": string("Key of the application form."),
+    "title_field": nullable(string("Field whose value is an application's title.")),
+    "states": array(ref("State")), "transitions": array(ref("Transition")),
+    "forms": map_of(ref("Form"), "Every form of the programme by key."),
+    "rubrics": map_of(ref("Rubric"), "Every rubric of the programme by key."),
+})
+
+# --- accounts and calls ---------------------------------------------------------------------
+ORGANISATION = obj({"code": string(), "name": string(),
+                    "kind": string(enum=[k.value for k in OrgKind]),
+                    "district": nullable(string("Code of its district (null for the city)."))})
+USER = obj({"username": string(), "name": string(), "role": ROLE, "org": ref("Organisation")})
+TOKEN_REQUEST = obj({"username": string(), "password": string()})
+TOKEN = obj({"token": string("Send as `Authorization: Bearer <token>`."),
+             "token_type": string(enum=["Bearer"]), "expires_at": DATETIME,
+             "user": ref("User")})
+QUOTAS = map_of(integer(minimum=0), "Entries each district may recommend, by district code.")
+CALL_TIME = string("ISO 8601 time; without an offset it is read as Beijing time (+08:00).",
+                   examples=["2026-03-01T09:00:00+08:00"])
+CALL_REQUEST = obj({"programme": string("Programme key."), "title": string(),
+                    "year": integer(minimum=2000, maximum=2100), "opens_at": CALL_TIME,
+                    "closes_at": CALL_TIME, "quotas": QUOTAS, "description": string()},
+                   optional=("description",))
+CALL = obj({"id": integer(), "programme": string("Programme key."), "title": string(),
+            "year": integer(), "description": string(), "opens_at": DATETIME,
+            "closes_at": DATETIME, "open": boolean("Accepting applications now."),
+            "quotas": QUOTAS})
+RANKING_ENTRY = obj({
+    "rank": integer(), "score": nullable(number("Mean of submitted sheet totals.")),
+    "sheets": integer("Submitted sheets."),
+    "application": obj({"id": integer(), "title": string(), "state": string(),
+                        "state_label": string(), "district": nullable(string())}),
+})
+
+# --- applications ---------------------------------------------------------------------------
+APPLICATION_SUMMARY = {
+    "id": integer(), "call_id": integer(), "title": string("Value of the title field."),
+    "state": string("State name."), "state_label": string("Chinese label of the state."),
+    "version": integer("Row version; send it back to detect concurrent changes (409)."),
+    "applicant": string("Username of the applicant."), "organisation": ref("Organisation"),
+    "district": nullable(string("District code.")), "submitted_at": nullable(DATETIME),
+    "created_at": DATETIME, "updated_at": DATETIME,
+}
+HISTORY_ENTRY = obj({
+    "trigger": string("Trigger fired (`create` for the creation)."),
+    "from": nullable(string()), "to": string(), "actor": nullable(string("Username.")),
+    "actor_name": nullable(string()), "at": DATETIME, "comment": string(),
+    "data": {**FREE, "description": "Values of the step's form, if any."},
+    "bulk_id": nullable(string("Ties the moves of one bulk operation together.")),
+    "definition_version": integer(),
+})
+AVAILABLE_TRANSITION = obj({
+    "trigger": string(), "label": string(), "label_en": string(), "dest": string(),
+    "allowed": boolean("Whether the guards let the caller fire it now."),
+    "reasons": array(string(), "Why not, when not allowed."),
+    "form": nullable(string("Form to send as `data`.")),
+    "comment": string(enum=["required", "optional", "none"]),
+    "style": string(enum=["primary", "secondary", "danger"]),
+})
+ATTACHMENT = obj({"id": integer(), "field": string("File field key."),
+                  "name": string("Original file name."), "size": integer("Bytes."),
+                  "content_type": string(), "uploaded_at": DATETIME,
+                  "url": string("Download path (bearer token needed).")})
+CERTIFICATE = obj({"id": integer(), "serial": string(), "code": string("Verification code."),
+                   "holder": string(), "issued_on": DATE,
+                   "status": string(enum=["valid", "revoked"]),
+                   "pdf_url": string("Path of the PDF (bearer token needed)."),
+                   "verify_url": string("Public verification page (printed as a QR code).",
+                                        format="uri")})
+CERTIFICATE_FACTS = obj({
+    "serial": string(), "title": string(), "holder": string("Awardee."),
+    "organisation": string(), "programme_title": string(), "call_title": string(),
+    "award": string(), "issuer": string(), "issued_on": DATE,
+    "status": string(enum=["valid", "revoked"]), "valid": boolean(),
+})
+APPLICATION = obj({
+    **APPLICATION_SUMMARY,
+    "call": obj({"id": integer(), "title": string()}),
+    "programme": obj({"key": string(), "version": integer("Pinned definition version.")}),
+    "state_label_en": string(), "final": boolean(),
+    "outcome": nullable(string("Outcome of a final state.")),
+    "editable": boolean("The applicant may change the form in this state."),
+    "data": FORM_DATA,
+    "step_data": map_of(FREE, "Latest values of each step form, by form key."),
+    "history": array(ref("HistoryEntry"), "Oldest first."),
+    "available_transitions": array(ref("AvailableTransition"),
+                                   "Moves the caller's role could make from the current state."),
+    "score": nullable(number("Mean of submitted score sheets; shown to administrators, to "
+                             "others only once the application is in a final state.")),
+    "attachments": array(ref("Attachment")), "certificates": array(ref("Certificate")),
+})
+APPLICATION_PAGE = obj({"items": array(ref("ApplicationSummary")), "page": integer(),
+                        "per_page": integer(), "total": integer()})
+APPLICATION_CREATE = obj({"call_id": integer(), "data": FORM_DATA}, optional=("data",))
+APPLICATION_PATCH = obj({
+    "data": {**FORM_DATA, "description": FORM_DATA["description"] + " Merged into the stored "
+             "data; null clears a field. All or nothing: on 422 nothing is stored."},
+    "version": integer("Expected row version (409 when it changed)."),
+}, optional=("version",))
+TRANSITION_REQUEST = obj({
+    "trigger": string(), "comment": string("Required when the transition says so."),
+    "data": {**FREE, "description": "Values of the transition's form (`form`)."},
+    "version": integer("Expected row version (409 when it changed)."),
+}, optional=("comment", "data", "version"))
+TRANSITION_RESULT = obj({"id": integer(), "state": string(), "state_label": string(),
+                         "version": integer(), "history_entry": ref("HistoryEntry")})
+UPLOAD = {"type": "object", "description": "One part per file; the part name is the file "
+          "field key of the application form (e.g. `charter`). Several files, also under one "
+          "key for a `multiple` field, may be sent at once.",
+          "additionalProperties": {"oneOf": [
+              string(contentMediaType="application/octet-stream"),
+              array(string(contentMediaType="application/octet-stream"))]}}
+
+# --- reviews and bulk -----------------------------------------------------------------------
+ASSIGNMENT_REQUEST = obj({"expert": string("Username of an expert.")})
+ASSIGNMENT = obj({"id": integer(), "application_id": integer(), "expert": string("Username."),
+                  "expert_name": string(), "rubric": string("Rubric key."),
+                  "status": string(enum=["assigned", "draft", "submitted"]),
+                  "total": nullable(number()), "assigned_at": DATETIME,
+                  "submitted_at": nullable(DATETIME)})
+REVIEW = obj({
+    "id": integer(), "expert": string("Username."),
+    "application": obj({"id": integer(), "title": string()}),
+    "rubric": obj({"key": string(), "title": string(), "title_en": string(),
+                   "max": number(), "criteria": array(obj(CRITERION_PROPS),
+                                                      "The criteria to score (leaves).")}),
+    "status": string(enum=["assigned", "draft", "submitted"]),
+    "locked": boolean("Submitted sheets can no longer change."),
+    "scores": map_of(number(), "Points by criterion key."), "total": nullable(number()),
+    "comment": string(), "assigned_at": DATETIME, "submitted_at": nullable(DATETIME),
+})
+REVIEW_REQUEST = obj({
+    "scores": map_of(number(), "Points by criterion key, 0 to the criterion's max, at most two "
+                     "decimals; every criterion is required when submitting."),
+    "comment": string(maxLength=2000), "submit": boolean("Submit and lock (default false)."),
+}, optional=("comment", "submit"))
+BULK_REQUEST = obj({
+    "application_ids": array(integer(), minItems=1, maxItems=500),
+    "trigger": string(), "comment": string(),
+    "dry_run": boolean("Only check each item (default true)."),
+}, optional=("comment", "dry_run"))
+BULK_ITEM = obj({"application_id": integer(), "title": string(), "ok": boolean(),
+                 "state": nullable(string("State now: after the move, or unchanged.")),
+                 "state_label": nullable(string()), "reasons": array(string())})
+BULK_RESULT = obj({"bulk_id": nullable(string("Audit id of a real run; null for a dry run.")),
+                   "dry_run": boolean(), "passed": integer("Items that moved (or would)."),
+                   "items": array(ref("BulkItem"))})
+ERROR = obj({
+    "error": string("Machine-readable code: bad_request, unauthorized, forbidden, not_found, "
+                    "method_not_allowed, conflict, request_entity_too_large, "
+                    "validation_failed, guards_failed, too_many_attempts."),
+    "message": string("For people (Chinese)."),
+    "details": {**FREE, "description": "Field errors as {field: message} (400 missing keys, "
+                "422 invalid values), or {\"reasons\": [...]} when guards refuse."},
+})
+
+SCHEMAS: dict[str, Schema] = {
+    "Error": ERROR, "Organisation": ORGANISATION, "User": USER, "TokenRequest": TOKEN_REQUEST,
+    "Token": TOKEN, "ProgrammeSummary": obj(PROGRAMME_SUMMARY), "Programme": PROGRAMME,
+    "RuleRef": RULE_REF, "State": STATE, "Transition": TRANSITION, "Choice": CHOICE,
+    "Field": FIELD, "FormSection": SECTION, "Form": FORM, "Criterion": CRITERION,
+    "Rubric": RUBRIC, "CallRequest": CALL_REQUEST, "Call": CALL, "RankingEntry": RANKING_ENTRY,
+    "ApplicationSummary": obj(APPLICATION_SUMMARY), "Application": APPLICATION,
+    "ApplicationPage": APPLICATION_PAGE, "ApplicationCreate": APPLICATION_CREATE,
+    "ApplicationPatch": APPLICATION_PATCH, "HistoryEntry": HISTORY_ENTRY,
+    "AvailableTransition": AVAILABLE_TRANSITION, "Attachment": ATTACHMENT,
+    "Certificate": CERTIFICATE, "CertificateFacts": CERTIFICATE_FACTS,
+    "TransitionRequest": TRANSITION_REQUEST, "TransitionResult": TRANSITION_RESULT,
+    "Upload": UPLOAD, "AssignmentRequest": ASSIGNMENT_REQUEST, "Assignment": ASSIGNMENT,
+    "Review": REVIEW, "ReviewRequest": REVIEW_REQUEST, "BulkRequest": BULK_REQUEST,
+    "BulkItem": BULK_ITEM, "BulkResult": BULK_RESULT,
+}

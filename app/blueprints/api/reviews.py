@@ -1,0 +1,121 @@
+"""Expert assignments and score sheets, and bulk transitions for administrators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from app.blueprints.api.common import (
+    MAX_ID,
+    api_user,
+    bp,
+    get_or_404,
+    json_body,
+    require_role,
+    viewable_application,
+)
+from app.blueprints.api.serializers import assignment_json, review_json
+from app.engine.errors import Forbidden, ValidationFailed
+from app.extensions import db
+from app.models import Application, ReviewAssignment, Role, User
+from app.permissions import can_view_application
+from app.services.bulk import BulkItem, bulk_fire
+from app.services.programmes import programme_of
+from app.services.reviews import assign_expert, assignments_for, save_review
+
+MAX_BULK = 500
+
+
+@bp.get("/applications/<int:application_id>/assignments")
+def list_assignments(application_id: int) -> Any:
+    """The experts assigned to an application and how far they are (city administrators)."""
+    require_role(Role.CITY_ADMIN)
+    application = viewable_application(application_id)
+    sheets = db.session.scalars(select(ReviewAssignment).where(
+        ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id))
+    return [assignment_json(sheet) for sheet in sheets]
+
+
+@bp.post("/applications/<int:application_id>/assignments")
+def create_assignment(application_id: int) -> Any:
+    """Ask an expert (by username) to score an application under review (city administrators)."""
+    user = require_role(Role.CITY_ADMIN)
+    application = viewable_application(application_id)
+    body = json_body({"expert": "string"})
+    expert = db.session.scalar(select(User).filter_by(username=body["expert"]))
+    if expert is None:
+        raise ValidationFailed("没有这个用户", {"expert": "没有这个用户"})
+    sheet = assign_expert(application, expert, user)
+    db.session.commit()
+    return assignment_json(sheet), 201
+
+
+@bp.get("/reviews")
+def list_reviews() -> Any:
+    """The caller's score sheets, open ones first (experts)."""
+    return [review_json(sheet) for sheet in assignments_for(require_role(Role.EXPERT))]
+
+
+@bp.get("/reviews/<int:review_id>")
+def get_review(review_id: int) -> Any:
+    """One score sheet: its expert, or a city administrator."""
+    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    user = api_user()
+    if sheet.expert_id != user.id and user.role != Role.CITY_ADMIN:
+        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+    return review_json(sheet)
+
+
+@bp.put("/reviews/<int:review_id>")
+def put_review(review_id: int) -> Any:
+    """Save the expert's scores as a draft, or submit them; a submitted sheet is locked (409)."""
+    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    user = api_user()
+    if sheet.expert_id != user.id:
+        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+    body = json_body({"scores": "object"}, {"comment": "string", "submit": "boolean"})
+    save_review(sheet, user, body["scores"], body.get("comment", ""), body.get("submit", False))
+    db.session.commit()
+    return review_json(sheet)
+
+
+@bp.post("/bulk-transitions")
+def bulk_transition() -> Any:
+    """Check (dry run, the default) or fire one trigger on many applications, item by item."""
+    user = require_role(Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
+    body = json_body({"application_ids": "array", "trigger": "string"},
+                     {"comment": "string", "dry_run": "boolean"})
+    ids = _ids(body["application_ids"])
+    hidden = _hidden_ids(ids, user)
+    result = bulk_fire([i for i in ids if i not in hidden], body["trigger"], user,
+                       comment=body.get("comment", ""), dry_run=body.get("dry_run", True))
+    by_id = {item.application_id: item for item in result.items}
+    items = [by_id.get(i) or BulkItem(i, "", False, reasons=["您无权访问该申报"]) for i in ids]
+    return {"bulk_id": result.bulk_id, "dry_run": result.dry_run, "passed": result.passed,
+            "items": [_bulk_item(item, item.application_id not in hidden) for item in items]}
+
+
+def _ids(value: list[Any]) -> list[int]:
+    """Distinct application ids in the given order (422 unless 1..500 integers)."""
+    if not value or len(value) > MAX_BULK or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in value):
+        raise ValidationFailed(f"application_ids 应为 1 至 {MAX_BULK} 个申报编号",
+                               {"application_ids": "应为正整数数组"})
+    return list(dict.fromkeys(value))
+
+
+def _hidden_ids(ids: list[int], user: User) -> set[int]:
+    """The ids of existing applications the user may not see: reported, never touched."""
+    apps = db.session.scalars(select(Application).where(Application.id.in_(ids)))
+    return {app.id for app in apps if not can_view_application(user, app)}
+
+
+def _bulk_item(item: BulkItem, visible: bool) -> dict[str, Any]:
+    """One item of a bulk result, with the application's state now (after a real run)."""
+    application = db.session.get(Application, item.application_id) if visible else None
+    return {"application_id": item.application_id, "title": item.title, "ok": item.ok,
+            "state": application.state if application else None,
+            "state_label": programme_of(application).label(application.state)
+            if application else None,
+            "reasons": list(item.reasons)}

@@ -1,0 +1,221 @@
+"""Turn models and definitions into the JSON the API documents (UTC ISO times, numbers)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask import url_for
+from sqlalchemy import select
+
+from app.engine.definitions import Programme
+from app.engine.runtime import Availability, available_transitions
+from app.extensions import db
+from app.models import (
+    Application,
+    Attachment,
+    AuditEntry,
+    Call,
+    Certificate,
+    Organisation,
+    ReviewAssignment,
+    Role,
+    User,
+)
+from app.models.base import utcnow
+from app.services.certificates import verify_url
+from app.services.programmes import programme_of
+from app.services.reviews import application_score
+
+JSON = dict[str, Any]
+STATE_KEYS = ("name", "label", "label_en", "description", "final", "outcome", "editable",
+              "review")
+TRANSITION_KEYS = ("trigger", "label", "label_en", "description", "source", "dest", "roles",
+                   "form", "guards", "actions", "comment", "style")
+ADMINS = {Role.CITY_ADMIN, Role.DISTRICT_ADMIN}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """A timestamp as ISO 8601 in UTC, with its offset."""
+    return None if moment is None else moment.astimezone(UTC).isoformat()
+
+
+def number(value: Decimal | str | float | None) -> int | float | None:
+    """A decimal as a JSON number: whole numbers as integers."""
+    if value is None:
+        return None
+    decimal = Decimal(str(value))
+    return int(decimal) if decimal == decimal.to_integral_value() else float(decimal)
+
+
+def pick(source: dict[str, Any], keys: tuple[str, ...]) -> JSON:
+    """The listed keys of a definition dict."""
+    return {key: source.get(key) for key in keys}
+
+
+def org_json(org: Organisation) -> JSON:
+    """An organisation with its district's code."""
+    return {"code": org.code, "name": org.name, "kind": org.kind,
+            "district": org.district.code if org.district else None}
+
+
+def user_json(user: User) -> JSON:
+    """A user as others may see them."""
+    return {"username": user.username, "name": user.name, "role": user.role,
+            "org": org_json(user.org)}
+
+
+def programme_summary(programme: Programme) -> JSON:
+    """A programme's identity."""
+    workflow = programme.workflow
+    return {"key": programme.key, "title": programme.title, "title_en": workflow["title_en"],
+            "version": programme.version, "code": workflow["code"],
+            "description": workflow["description"]}
+
+
+def programme_json(programme: Programme) -> JSON:
+    """The whole definition: states, transitions, forms with all field keys, rubrics."""
+    workflow = programme.workflow
+    return {
+        **programme_summary(programme),
+        "initial": programme.initial, "form": workflow["form"],
+        "title_field": workflow["title_field"],
+        "states": [pick(state, STATE_KEYS) for state in workflow["states"]],
+        "transitions": [pick(t, TRANSITION_KEYS) for t in workflow["transitions"]],
+        "forms": {key: form.raw for key, form in programme.forms.items()},
+        "rubrics": {key: rubric.raw for key, rubric in programme.rubrics.items()},
+    }
+
+
+def call_json(call: Call) -> JSON:
+    """A call with its quotas by district code."""
+    return {"id": call.id, "programme": call.programme_key, "title": call.title,
+            "year": call.year, "description": call.description, "opens_at": iso(call.opens_at),
+            "closes_at": iso(call.closes_at), "open": call.is_open(utcnow()),
+            "quotas": {quota.district.code: quota.quota for quota in call.quotas}}
+
+
+def application_summary(application: Application) -> JSON:
+    """What a list shows of an application."""
+    programme = programme_of(application)
+    return {
+        "id": application.id, "call_id": application.call_id, "title": application.title,
+        "state": application.state, "state_label": programme.label(application.state),
+        "version": application.version, "applicant": application.applicant.username,
+        "organisation": org_json(application.org),
+        "district": application.district.code if application.district else None,
+        "submitted_at": iso(application.submitted_at), "created_at": iso(application.created_at),
+        "updated_at": iso(application.updated_at),
+    }
+
+
+def application_json(application: Application, viewer: User) -> JSON:
+    """Everything the viewer may know about an application, and what they may do next."""
+    programme = programme_of(application)
+    state = programme.states[application.state]
+    return {
+        **application_summary(application),
+        "call": {"id": application.call.id, "title": application.call.title},
+        "programme": {"key": programme.key, "version": programme.version},
+        "state_label_en": state["label_en"], "final": state["final"],
+        "outcome": state["outcome"], "editable": state["editable"],
+        "data": application.data or {}, "step_data": application.step_data or {},
+        "history": [history_json(entry) for entry in application.history],
+        "available_transitions": [availability_json(move)
+                                  for move in available_transitions(application, viewer)],
+        "score": _score(application, viewer, state["final"]),
+        "attachments": [attachment_json(a) for a in application.attachments],
+        "certificates": [certificate_json(c) for c in db.session.scalars(
+            select(Certificate).where(Certificate.application_id == application.id)
+            .order_by(Certificate.id))],
+    }
+
+
+def _score(application: Application, viewer: User, final: bool) -> int | float | None:
+    """The mean of submitted sheets: administrators always, others once the entry is final."""
+    if viewer.role not in ADMINS and not final:
+        return None
+    return number(application_score(application.id))
+
+
+def history_json(entry: AuditEntry) -> JSON:
+    """One audit row."""
+    return {"trigger": entry.trigger, "from": entry.from_state, "to": entry.to_state,
+            "actor": entry.actor.username if entry.actor else None,
+            "actor_name": entry.actor.display_name if entry.actor else None,
+            "at": iso(entry.at), "comment": entry.comment, "data": entry.data or {},
+            "bulk_id": entry.bulk_id, "definition_version": entry.definition_version}
+
+
+def availability_json(move: Availability) -> JSON:
+    """A move the viewer's role could make now, and why it is refused if it is."""
+    transition = move.transition
+    return {"trigger": move.trigger, "label": transition["label"],
+            "label_en": transition["label_en"], "dest": transition["dest"],
+            "allowed": move.allowed, "reasons": list(move.reasons), "form": transition["form"],
+            "comment": transition["comment"], "style": transition["style"]}
+
+
+def attachment_json(attachment: Attachment) -> JSON:
+    """An uploaded file and where to download it."""
+    return {"id": attachment.id, "field": attachment.field_key, "name": attachment.original_name,
+            "size": attachment.size, "content_type": attachment.content_type,
+            "uploaded_at": iso(attachment.uploaded_at),
+            "url": url_for("api.download_attachment", application_id=attachment.application_id,
+                           attachment_id=attachment.id)}
+
+
+def certificate_json(certificate: Certificate) -> JSON:
+    """A certificate of an application, with its PDF and public verification URLs."""
+    return {"id": certificate.id, "serial": certificate.serial, "code": certificate.code,
+            "holder": certificate.holder, "issued_on": certificate.issued_on.isoformat(),
+            "status": certificate.status,
+            "pdf_url": url_for("api.certificate_pdf", application_id=certificate.application_id,
+                               certificate_id=certificate.id),
+            "verify_url": verify_url(certificate.code)}
+
+
+def certificate_facts(certificate: Certificate) -> JSON:
+    """Only what the certificate prints, and whether it is valid (public)."""
+    return {"serial": certificate.serial, "title": certificate.title,
+            "holder": certificate.holder, "organisation": certificate.organisation,
+            "programme_title": certificate.programme_title,
+            "call_title": certificate.call_title, "award": certificate.award,
+            "issuer": certificate.issuer, "issued_on": certificate.issued_on.isoformat(),
+            "status": certificate.status, "valid": certificate.status == "valid"}
+
+
+def assignment_json(sheet: ReviewAssignment) -> JSON:
+    """An expert's assignment as the city administrator sees it."""
+    return {"id": sheet.id, "application_id": sheet.application_id,
+            "expert": sheet.expert.username, "expert_name": sheet.expert.display_name,
+            "rubric": sheet.rubric_key, "status": sheet.status, "total": number(sheet.total),
+            "assigned_at": iso(sheet.assigned_at), "submitted_at": iso(sheet.submitted_at)}
+
+
+def review_json(sheet: ReviewAssignment) -> JSON:
+    """A score sheet with the rubric's criteria, as the expert fills it in."""
+    application = sheet.application
+    rubric = programme_of(application).rubrics[sheet.rubric_key]
+    leaves = [pick(leaf, ("key", "label", "label_en", "description", "max"))
+              for leaf in rubric.leaves]
+    return {"id": sheet.id, "expert": sheet.expert.username,
+            "application": {"id": application.id, "title": application.title},
+            "rubric": {"key": sheet.rubric_key, "title": rubric.raw["title"],
+                       "title_en": rubric.raw["title_en"], "max": number(rubric.raw["max"]),
+                       "criteria": leaves},
+            "status": sheet.status, "locked": sheet.locked,
+            "scores": {key: number(value) for key, value in (sheet.scores or {}).items()},
+            "total": number(sheet.total), "comment": sheet.comment,
+            "assigned_at": iso(sheet.assigned_at), "submitted_at": iso(sheet.submitted_at)}
+
+
+def ranking_json(rank: int, application: Application, mean: Decimal | None, sheets: int) -> JSON:
+    """One line of a call's ranking."""
+    return {"rank": rank, "score": number(mean), "sheets": sheets,
+            "application": {"id": application.id, "title": application.title,
+                            "state": application.state,
+                            "state_label": programme_of(application).label(application.state),
+                            "district": application.district.code if application.district
+                            else None}}

@@ -1,0 +1,56 @@
+"""Logging in and out: hashed passwords, rate limits, sessions that really end."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import User
+from app.services.accounts import change_password
+from tests.conftest import PASSWORD, csrf_from, login
+
+
+def test_passwords_are_stored_hashed(world):
+    user = db.session.scalar(select(User).filter_by(username="wj1"))
+    assert PASSWORD not in user.password_hash
+    assert user.check_password(PASSWORD) and not user.check_password("wrong-password")
+
+
+def test_login_is_rate_limited_after_repeated_failures(client, world):
+    for _ in range(5):
+        assert login(client, "wj1", "wrong-password").status_code == 401
+    refused = login(client, "wj1", PASSWORD)
+    assert refused.status_code == 429
+    assert "登录失败次数过多" in refused.get_data(as_text=True)
+
+
+def test_login_form_needs_its_csrf_token(client, world):
+    response = client.post("/login", data={"username": "wj1", "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/my/", follow_redirects=False).status_code in (302, 401)
+
+
+def test_logout_ends_the_session(client, world):
+    assert login(client, "wj1").status_code == 302
+    home = client.get("/", follow_redirects=True)
+    token = csrf_from(home.get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/my/").status_code == 302  # back to the login page
+
+
+def test_password_change_ends_other_sessions(app, world):
+    first, second = app.test_client(), app.test_client()
+    login(first, "wj1")
+    login(second, "wj1")
+    change_password(db.session.scalar(select(User).filter_by(username="wj1")), "a-new-password")
+    db.session.commit()
+    assert first.get("/my/").status_code == 302
+    assert second.get("/my/").status_code == 302
+
+
+def test_open_redirect_after_login_is_refused(client, world):
+    page = client.get("/login?next=https://evil.example/")
+    token = csrf_from(page.get_data(as_text=True))
+    response = client.post("/login?next=https://evil.example/",
+                           data={"username": "wj1", "password": PASSWORD, "csrf_token": token})
+    assert response.headers["Location"] == "/"
