@@ -10,6 +10,9 @@ from flask import Flask
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application: config, extensions, definitions, blueprints, CLI."""
     app = Flask(__name__, instance_relative_config=False)
+    from app.routing import IdConverter
+
+    app.url_map.converters["int"] = IdConverter
     app.config.from_object("app.config.Config")
     if config:
         app.config.update(config)

@@ -61,13 +61,14 @@ def wants_json() -> bool:
     return request.path.startswith("/api/")
 
 
-def error_response(status: int, code: str, message: str, details: Any = None) -> Any:
+def error_response(status: int, code: str, message: str, details: Any = None,
+                   headers: Any = None) -> Any:
     """An error as JSON {error, message, details} for the API, or a Chinese page."""
     if wants_json():
         body = jsonify(error=code, message=message, details=details or {})
-        return body, status
+        return body, status, headers or {}
     return render_template("errors/error.html", status=status, message=message,
-                           details=details), status
+                           details=details), status, headers or {}
 
 
 def _domain_error(exc: PingshenError) -> Any:
@@ -75,7 +76,10 @@ def _domain_error(exc: PingshenError) -> Any:
     from app.extensions import db
 
     db.session.rollback()
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    headers = {}
+    if isinstance(exc.details, dict) and "retry_after" in exc.details:
+        headers["Retry-After"] = str(exc.details["retry_after"])
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
 
 HTTP_MESSAGES = {
@@ -91,4 +95,5 @@ def _http_error(exc: HTTPException) -> Any:
     message = HTTP_MESSAGES.get(status, exc.name)
     if status == 400 and "CSRF" in (exc.description or ""):
         message = "页面已过期（CSRF 校验失败），请刷新后重试"
-    return error_response(status, exc.name.lower().replace(" ", "_"), message)
+    headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "Retry-After")}
+    return error_response(status, exc.name.lower().replace(" ", "_"), message, headers=headers)

@@ -66,7 +66,7 @@ def _check(app: Application, trigger: str, actor: User, comment: str) -> BulkIte
     """Would the trigger pass for this item? Nothing is written."""
     programme = programme_of(app)
     transition = programme.transition(trigger, app.state)
-    item = BulkItem(app.id, app.title, False, programme.label(app.state))
+    item = BulkItem(app.id, app.title, False, app.state)
     if transition is None:
         item.reasons = [f"当前状态“{programme.label(app.state)}”下不能执行此操作"]
     elif not actor_may(transition, actor, app):

@@ -54,3 +54,17 @@ def test_open_redirect_after_login_is_refused(client, world):
     response = client.post("/login?next=https://evil.example/",
                            data={"username": "wj1", "password": PASSWORD, "csrf_token": token})
     assert response.headers["Location"] == "/"
+
+
+def test_ids_beyond_the_database_range_are_not_found(client, world):
+    login(client, "city")
+    assert client.get("/applications/99999999999").status_code == 404
+    response = client.get("/api/v1/applications/99999999999")
+    assert response.status_code in (401, 404)
+
+
+def test_method_not_allowed_keeps_the_allow_header(client):
+    response = client.put("/api/v1/tokens")
+    assert response.status_code == 405
+    assert "POST" in response.headers["Allow"]
+    assert response.get_json()["error"] == "method_not_allowed"

@@ -11,8 +11,7 @@ from app.blueprints.api.common import Unauthorized, api_user, bp, json_body, no_
 from app.blueprints.api.serializers import iso, user_json
 from app.extensions import db
 from app.models import ApiToken, User
-from app.security import error_response
-from app.services.accounts import TooManyAttempts, authenticate, issue_token, revoke_token
+from app.services.accounts import authenticate, issue_token, revoke_token
 
 
 @bp.post("/tokens")
@@ -20,11 +19,7 @@ from app.services.accounts import TooManyAttempts, authenticate, issue_token, re
 def create_token() -> Any:
     """Exchange a username and password for a bearer token (rate-limited like the login form)."""
     body = json_body({"username": "string", "password": "string"})
-    try:
-        user = authenticate(body["username"], body["password"], request.remote_addr or "")
-    except TooManyAttempts as exc:
-        response, status = error_response(exc.status, exc.code, exc.message, exc.details)
-        return response, status, {"Retry-After": str(exc.details.get("retry_after", 900))}
+    user = authenticate(body["username"], body["password"], request.remote_addr or "")
     if user is None:
         db.session.commit()  # keep the failed attempt: it counts towards the limit
         raise Unauthorized("用户名或密码错误")

@@ -13,13 +13,13 @@ from app.engine.errors import Forbidden, NotFound, PingshenError, ValidationFail
 from app.extensions import csrf, db
 from app.models import Application, User
 from app.permissions import can_edit_application, can_view_application
+from app.routing import MAX_ID
 from app.services.accounts import user_for_token
 
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # bearer tokens only: no cookies, so nothing for CSRF to forge
 
 PUBLIC = "api_public"
-MAX_ID = 2**31 - 1
 Model = TypeVar("Model")
 View = TypeVar("View", bound=Callable[..., Any])
 
