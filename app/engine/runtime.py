@@ -119,8 +119,9 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
                        {"state": application.state, "expected_state": source})
     if transition["form"]:
         application.step_data = {**application.step_data, transition["form"]: ctx.data}
-    if source == programme.initial and application.submitted_at is None:
-        application.submitted_at = ctx.now  # first time out of the draft: districts now see it
+    if source == programme.initial and not programme.is_final(dest) \
+            and application.submitted_at is None:
+        application.submitted_at = ctx.now  # first submitted: from now on the district sees it
     entry = AuditEntry(application=application, actor=actor, at=ctx.now, trigger=trigger,
                        from_state=source, to_state=dest, comment=comment, data=ctx.data,
                        definition_version=programme.version, bulk_id=bulk_id)
