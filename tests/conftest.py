@@ -32,26 +32,17 @@ def _database_url(tmp_path: Path) -> str:
     return os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'test.db'}"
 
 
-class RequestIsolatingClient(FlaskClient):
-    """A test client whose requests do not share the per-request caches of the test's context.
+class FreshContextClient(FlaskClient):
+    """A client whose requests each run in their own app context, as in production.
 
-    The tests keep one application context pushed, and Flask reuses it for every request, so
-    `g` (Flask-Login's user, Flask-WTF's CSRF token) and Flask-Babel's locale would leak from
-    one client to the next. Each request starts with them empty, as in production.
+    The `app` fixture keeps an app context pushed for the test; without this, every request
+    would share its database session and its `g` (the logged-in user, the CSRF token).
     """
 
     def open(self, *args: Any, **kwargs: Any) -> Any:
-        """Empty `g` and the cached locale before and after each request."""
-        from flask import g
-        from flask_babel import refresh
-
-        vars(g).clear()
-        refresh()
-        try:
+        """Run the request in a fresh application context."""
+        with self.application.app_context():
             return super().open(*args, **kwargs)
-        finally:
-            vars(g).clear()
-            refresh()
 
 
 @pytest.fixture
@@ -68,7 +59,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         # Tests create many users: a cheap hash keeps set-up fast (production uses scrypt).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     })
-    app.test_client_class = RequestIsolatingClient
+    app.test_client_class = FreshContextClient
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))

@@ -28,3 +28,35 @@
     table.querySelector("tbody").insertAdjacentHTML("beforeend", html);
   });
 })();
+
+// ---- Web interface: application, admin and review pages ----
+(function () {
+  "use strict";
+  // Controls that only work with JavaScript stay hidden without it.
+  document.querySelectorAll("[data-add-row][hidden], [data-check-all-label][hidden], [data-total][hidden]")
+    .forEach(function (element) { element.hidden = false; });
+  // "Select all on this page": <input type="checkbox" data-check-all="ids">.
+  document.addEventListener("change", function (event) {
+    var name = event.target.dataset && event.target.dataset.checkAll;
+    if (!name) { return; }
+    event.target.form.querySelectorAll('input[type=checkbox][name="' + name + '"]')
+      .forEach(function (box) { box.checked = event.target.checked; });
+  });
+  // Score sheets: show the running total of the inputs marked data-score.
+  function updateTotal(form) {
+    var output = form.querySelector("[data-total-value]");
+    if (!output) { return; }
+    var total = 0;
+    form.querySelectorAll("input[data-score]").forEach(function (input) {
+      var value = parseFloat(input.value);
+      if (!isNaN(value)) { total += value; }
+    });
+    output.textContent = String(Math.round(total * 100) / 100);
+  }
+  document.querySelectorAll("form[data-total-max]").forEach(updateTotal);
+  document.addEventListener("input", function (event) {
+    if (event.target.form && event.target.form.hasAttribute("data-total-max")) {
+      updateTotal(event.target.form);
+    }
+  });
+})();

@@ -190,7 +190,7 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
         if username:
             assert login(clients[role], username).status_code == 302
             tokens[role] = issue_token(world["users"][username])
-    db.session.commit()
+            db.session.commit()  # release SQLite's write lock before the next login request
     wrong = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":

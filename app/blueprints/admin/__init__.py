@@ -1,0 +1,1 @@
+"""The city administrator's pages: calls, entries, bulk moves, ranking, programmes."""

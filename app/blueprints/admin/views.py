@@ -1,0 +1,134 @@
+"""Calls: the list with counts, opening a call, a call's entries, ranking, expert assignment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import selectinload
+
+from app.blueprints.admin.forms import as_utc, call_form
+from app.engine.errors import PingshenError, ValidationFailed
+from app.extensions import db
+from app.models import Application, Call, Organisation, OrgKind, Role, User
+from app.services.calls import open_call
+from app.services.programmes import catalogue, current_programme, programme_of
+from app.services.reviews import assign_expert, ranking
+from app.web.access import roles_required
+
+bp = Blueprint("admin", __name__)
+PER_PAGE = 50
+
+
+@bp.route("/")
+@roles_required(Role.CITY_ADMIN)
+def home() -> Any:
+    """List the calls, newest first, with their entries counted by state."""
+    calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
+    counts: dict[int, dict[str, int]] = {}
+    for call_id, state, n in db.session.execute(
+            select(Application.call_id, Application.state, func.count())
+            .group_by(Application.call_id, Application.state)):
+        counts.setdefault(call_id, {})[state] = n
+    return render_template("admin/home.html", calls=calls, counts=counts,
+                           programmes=catalogue())
+
+
+@bp.route("/calls/new", methods=["GET", "POST"])
+@roles_required(Role.CITY_ADMIN)
+def new_call() -> Any:
+    """Open a call: dates are typed in Beijing time and stored in UTC."""
+    districts = list(db.session.scalars(select(Organisation).where(
+        Organisation.kind == OrgKind.DISTRICT).order_by(Organisation.code)))
+    form = call_form(districts)
+    if form.validate_on_submit():
+        try:
+            call = open_call(form.programme.data or "", form.title.data or "",
+                             form.year.data or 0, as_utc(form.opens_at.data),
+                             as_utc(form.closes_at.data), form.quotas(), current_user,
+                             form.description.data or "")
+        except ValidationFailed as exc:
+            db.session.rollback()
+            for key, message in exc.details.items():
+                target = getattr(form, str(key).replace("quotas.", "quota_"), None)
+                if target is not None:
+                    target.errors = [message]
+            flash(exc.message, "error")
+        else:
+            db.session.commit()
+            flash(_("The call has been opened."), "success")
+            return redirect(url_for("admin.call", call_id=call.id))
+    return render_template("admin/new_call.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/calls/<int:call_id>")
+@roles_required(Role.CITY_ADMIN)
+def call(call_id: int) -> Any:
+    """A call's entries with filters, pagination and the bulk action form."""
+    call = db.get_or_404(Call, call_id)
+    programme = current_programme(call.programme_key)
+    query = entries_query(call, request.args).options(
+        selectinload(Application.org), selectinload(Application.district))
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    districts = list(db.session.scalars(select(Organisation).where(
+        Organisation.kind == OrgKind.DISTRICT).order_by(Organisation.code)))
+    return render_template("admin/call.html", call=call, programme=programme, page=page,
+                           rows=[(a, programme_of(a)) for a in page.items],
+                           districts=districts, triggers=admin_triggers(programme),
+                           args=request.args)
+
+
+def entries_query(call: Call, args: Any) -> Select[Any]:
+    """The call's entries matching the filters state, district and q (title search)."""
+    query = (select(Application).where(Application.call_id == call.id)
+             .order_by(Application.district_id, Application.submitted_at, Application.id))
+    if args.get("state"):
+        query = query.where(Application.state == args["state"])
+    if args.get("district", type=int):
+        query = query.where(Application.district_id == args.get("district", type=int))
+    if args.get("q", "").strip():
+        pattern = "%" + args["q"].strip().replace("%", r"\%").replace("_", r"\_") + "%"
+        query = query.where(Application.title.ilike(pattern, escape="\\"))
+    return query
+
+
+def admin_triggers(programme: Any) -> list[dict[str, Any]]:
+    """The programme's transitions a city administrator may fire, one per trigger."""
+    seen: dict[str, dict[str, Any]] = {}
+    for t in programme.transitions:
+        if Role.CITY_ADMIN in t["roles"]:
+            seen.setdefault(t["trigger"], t)
+    return list(seen.values())
+
+
+@bp.route("/calls/<int:call_id>/ranking")
+@roles_required(Role.CITY_ADMIN)
+def call_ranking(call_id: int) -> Any:
+    """Entries of a call with submitted score sheets, best mean score first."""
+    call = db.get_or_404(Call, call_id)
+    rows = [(app, programme_of(app), mean, n) for app, mean, n in ranking(call.id)]
+    return render_template("admin/ranking.html", call=call, rows=rows)
+
+
+@bp.route("/applications/<int:application_id>/assign", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def assign(application_id: int) -> Any:
+    """Ask an expert to score an entry in review; refusals come back as a message."""
+    application = db.get_or_404(Application, application_id)
+    expert = db.get_or_404(User, request.form.get("expert", type=int) or 0)
+    try:
+        assign_expert(application, expert, current_user)
+    except PingshenError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("%(name)s has been asked to review this entry.", name=expert.display_name),
+              "success")
+    return redirect(url_for("applications.detail", application_id=application_id))
+
+
+from app.blueprints.admin import bulk, programmes  # noqa: E402,F401  (routes on bp)

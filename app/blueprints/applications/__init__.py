@@ -1,0 +1,1 @@
+"""Application pages shared by every role: detail, editing, transitions, downloads."""

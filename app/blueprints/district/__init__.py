@@ -1,0 +1,1 @@
+"""The district administrator's pages: the district's entries and its quotas."""

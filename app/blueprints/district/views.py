@@ -1,0 +1,92 @@
+"""The district's submitted entries per call, with filters and the quota used per call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.engine.definitions import Programme
+from app.extensions import db
+from app.models import Application, Call, Role
+from app.services.applications import visible_applications
+from app.services.programmes import catalogue, programme_of
+from app.web.access import roles_required
+
+bp = Blueprint("district", __name__)
+PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class QuotaUse:
+    """How much of a call's quota the district has used."""
+
+    call: Call
+    quota: int | None
+    used: int
+    waiting: int
+
+    @property
+    def left(self) -> int | None:
+        """Places still free (None: no limit)."""
+        return None if self.quota is None else max(self.quota - self.used, 0)
+
+
+@bp.route("/")
+@roles_required(Role.DISTRICT_ADMIN)
+def home() -> Any:
+    """List the district's submitted entries (filter by call and state) and quota use."""
+    calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
+    call_id = request.args.get("call", type=int)
+    state = request.args.get("state", "")
+    query = visible_applications(current_user).options(selectinload(Application.org))
+    if call_id:
+        query = query.where(Application.call_id == call_id)
+    if state:
+        query = query.where(Application.state == state)
+    page = db.paginate(query, per_page=PER_PAGE, error_out=False)
+    return render_template(
+        "district/home.html", calls=calls, call_id=call_id, state=state, page=page,
+        rows=[(app, programme_of(app)) for app in page.items],
+        quotas=[quota_use(call, current_user.district_id) for call in calls],
+        states=state_choices(calls))
+
+
+def counted_states(programme: Programme) -> set[str]:
+    """The states that count against the quota, as the programme's within_quota guards say."""
+    return {state for t in programme.transitions for guard in t["guards"]
+            if guard["name"] == "within_quota" for state in guard["params"]["states"]}
+
+
+def waiting_states(programme: Programme) -> set[str]:
+    """The states in which an entry waits for a district administrator's decision."""
+    return {source for t in programme.transitions if Role.DISTRICT_ADMIN in t["roles"]
+            for source in t["source"]}
+
+
+def quota_use(call: Call, district_id: int | None) -> QuotaUse:
+    """The district's quota in a call, the entries counted against it, those waiting."""
+    programme = catalogue().get(call.programme_key)
+    counted = counted_states(programme) if programme else set()
+    waiting = waiting_states(programme) if programme else set()
+    rows = dict(db.session.execute(
+        select(Application.state, func.count())
+        .where(Application.call_id == call.id, Application.district_id == district_id)
+        .group_by(Application.state)).all())
+    return QuotaUse(call, call.quota_for(district_id),
+                    sum(n for state, n in rows.items() if state in counted),
+                    sum(n for state, n in rows.items() if state in waiting))
+
+
+def state_choices(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:
+    """The states of the calls' programmes (each once, in definition order)."""
+    seen: dict[str, dict[str, Any]] = {}
+    for key in dict.fromkeys(call.programme_key for call in calls):
+        programme = catalogue().get(key)
+        for name, state in (programme.states.items() if programme else ()):
+            seen.setdefault(name, state)
+    return list(seen.items())

@@ -1,0 +1,1 @@
+"""The expert's pages: the review queue and the score sheet."""

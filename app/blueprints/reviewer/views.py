@@ -1,0 +1,92 @@
+"""The expert's queue of assignments and the score sheet beside the entry's materials."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.blueprints.reviewer.forms import ScoreForm, score_form_class
+from app.engine.errors import Conflict, ValidationFailed
+from app.extensions import db
+from app.models import ReviewAssignment, Role
+from app.services.programmes import programme_of
+from app.services.reviews import assignments_for, save_review
+from app.web.access import roles_required
+
+bp = Blueprint("reviewer", __name__)
+
+
+@bp.route("/")
+@roles_required(Role.EXPERT)
+def queue() -> Any:
+    """My assignments, open ones first, with how many I have submitted."""
+    assignments = assignments_for(current_user)
+    return render_template("reviewer/queue.html",
+                           rows=[(a, programme_of(a.application)) for a in assignments],
+                           done=sum(a.locked for a in assignments), total=len(assignments))
+
+
+@bp.route("/<int:assignment_id>", methods=["GET", "POST"])
+@roles_required(Role.EXPERT)
+def sheet(assignment_id: int) -> Any:
+    """Score an entry (save a draft or submit); a submitted sheet is shown read-only."""
+    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    if assignment.expert_id != current_user.id:
+        abort(403)
+    programme = programme_of(assignment.application)
+    rubric = programme.rubrics[assignment.rubric_key]
+    form = _score_form(assignment, programme.checksum)
+    if not form.is_submitted():
+        return _sheet_page(assignment, form)
+    submit = request.form.get("action") == "submit"
+    try:
+        save_review(assignment, current_user, form.scores(rubric), form.comment.data or "",
+                    submit)
+    except (ValidationFailed, Conflict) as exc:
+        db.session.rollback()
+        for key, message in (exc.details if isinstance(exc, ValidationFailed) else {}).items():
+            target = form.comment if key == "comment" else form._fields.get(f"criterion_{key}")
+            if target is not None:
+                target.errors = [message]
+        return _sheet_page(assignment, form, error=exc.message), exc.status
+    db.session.commit()
+    flash(_("Your scores have been submitted. Thank you.") if submit
+          else _("Draft saved. You can change it until you submit."), "success")
+    return redirect(url_for("reviewer.sheet", assignment_id=assignment.id))
+
+
+def _score_form(assignment: ReviewAssignment, version_key: str) -> ScoreForm:
+    """The sheet's form, filled with the saved draft (or with what was just posted)."""
+    rubric = programme_of(assignment.application).rubrics[assignment.rubric_key]
+    cls = score_form_class(rubric, version_key)
+    if request.method == "POST":
+        return cls()
+    return cls(data={f"criterion_{k}": _decimal(v) for k, v in assignment.scores.items()},
+               comment=assignment.comment)
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """A stored score as a Decimal for the input."""
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
+
+
+def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> str:
+    """Render the sheet beside the entry's materials."""
+    application = assignment.application
+    programme = programme_of(application)
+    current = programme.review_rubric(application.state)
+    open_ones = [a for a in assignments_for(current_user)
+                 if not a.locked and a.id != assignment.id]
+    return render_template(
+        "reviewer/sheet.html", assignment=assignment, application=application,
+        programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
+        can_score=not assignment.locked and current is not None
+        and current.raw["key"] == assignment.rubric_key,
+        next_assignment=open_ones[0] if open_ones else None, **extra)

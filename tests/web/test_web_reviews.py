@@ -1,0 +1,74 @@
+"""The expert's score sheet: drafts, errors beside criteria, submission, locking."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ReviewAssignment
+from tests.web.conftest import reload
+
+FULL = {"criterion_organisation": "18", "criterion_resources": "12",
+        "criterion_activities": "30", "criterion_impact": "25", "comment": "扎实"}
+
+
+def _sheet(make_application, advance, experts=("expert1",)):
+    """An entry in city review with unsubmitted sheets; return expert1's sheet."""
+    advance(make_application("wj1"), "city_review", experts=experts, submit_sheets=False)
+    return db.session.scalar(select(ReviewAssignment).order_by(ReviewAssignment.id))
+
+
+def test_draft_errors_beside_criteria_then_submit(make_application, advance, browser):
+    sheet = _sheet(make_application, advance)
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{sheet.id}")
+    bad = expert.submit(page, page.form(), {**FULL, "criterion_organisation": "25"},
+                        button=("action", "save"))
+    assert bad.status == 422
+    assert bad.field_error("criterion_organisation") == "应在 0 到 20 之间"
+    assert bad.input_value("criterion_organisation") == "25"
+    assert reload(ReviewAssignment, sheet.id).status == "assigned"
+    draft = expert.submit(page, page.form(), {"criterion_organisation": "17.5"},
+                          button=("action", "save"))
+    assert draft.status == 302
+    stored = reload(ReviewAssignment, sheet.id)
+    assert stored.status == "draft" and stored.scores == {"organisation": "17.5"}
+    page = expert.get(f"/reviews/{sheet.id}")
+    assert page.input_value("criterion_organisation") == "17.5"
+    incomplete = expert.submit(page, page.form(), button=("action", "submit"))
+    assert incomplete.status == 422
+    assert incomplete.field_error("criterion_impact") == "提交前请为此项打分"
+    done = expert.submit(page, page.form(), FULL, button=("action", "submit"))
+    assert done.status == 302
+    assert reload(ReviewAssignment, sheet.id).total == Decimal("85")
+
+
+def test_submitted_sheet_cannot_be_changed(make_application, advance, browser):
+    sheet = _sheet(make_application, advance)
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{sheet.id}")
+    assert expert.submit(page, page.form(), FULL, button=("action", "submit")).status == 302
+    shown = expert.get(f"/reviews/{sheet.id}")
+    assert 'name="criterion_organisation"' not in shown.text  # read-only now
+    again = expert.submit(page, page.form(), {**FULL, "criterion_organisation": "5"},
+                          button=("action", "submit"))
+    assert again.status == 409 and "评分已提交，不能再修改" in again.text
+    stored = reload(ReviewAssignment, sheet.id)
+    assert stored.scores["organisation"] == "18" and stored.total == Decimal("85")
+
+
+def test_queue_shows_progress_and_next_goes_to_the_open_one(make_application, advance,
+                                                             browser):
+    advance(make_application("wj1", "一队"), "city_review", experts=("expert1",),
+            submit_sheets=False)
+    advance(make_application("wj2", "二队"), "city_review", rank=2, experts=("expert1",),
+            submit_sheets=False)
+    first, second = db.session.scalars(select(ReviewAssignment).order_by(ReviewAssignment.id))
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{first.id}")
+    expert.submit(page, page.form(), FULL, button=("action", "submit"))
+    queue = expert.get("/reviews/")
+    assert "1/2" in queue.text
+    assert f"/reviews/{second.id}" in expert.get(f"/reviews/{first.id}").text
