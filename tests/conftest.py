@@ -45,6 +45,19 @@ class FreshContextClient(FlaskClient):
             return super().open(*args, **kwargs)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_translations() -> None:
+    """Compile the Chinese catalogue if `make` has not (or it changed since)."""
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    folder = Path(__file__).resolve().parent.parent / "app" / "translations" / "zh" / "LC_MESSAGES"
+    po, mo = folder / "messages.po", folder / "messages.mo"
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        with po.open("rb") as source, mo.open("wb") as target:
+            write_mo(target, read_po(source))
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[Flask]:
     """An app with empty tables created directly from the models (tests only)."""
