@@ -43,10 +43,10 @@ USERS = [
     ("wj_admin", "district_admin", "WJ", "武进区管理员"),
     ("tn_admin", "district_admin", "TN", "天宁区管理员"),
     ("xb_admin", "district_admin", "XB", "新北区管理员"),
-    ("hutang", "applicant", "WJ-HT-C", "湖塘镇社区教育中心"),
-    ("niutang", "applicant", "WJ-NT-C", "牛塘镇社区教育中心"),
-    ("qinglong", "applicant", "TN-QG-C", "青龙街道社区教育中心"),
-    ("sanjing", "applicant", "XB-SQ-C", "三井街道社区教育中心"),
+    ("hutang", "applicant", "WJ-HT-C", "孙丽"),
+    ("niutang", "applicant", "WJ-NT-C", "钱伟"),
+    ("qinglong", "applicant", "TN-QG-C", "周敏"),
+    ("sanjing", "applicant", "XB-SQ-C", "吴静"),
     ("expert1", "expert", "X-OU", "王教授"),
     ("expert2", "expert", "X-OU", "李老师"),
     ("expert3", "expert", "X-OU", "赵老师"),
@@ -82,7 +82,7 @@ def load_demo() -> list[tuple[str, str]]:
 
     def entry(user: str, name: str, leader: str) -> Application:
         applicant = users[user]
-        app = create_application(call, applicant, team_data(name, applicant.name, leader))
+        app = create_application(call, applicant, team_data(name, applicant.org.name, leader))
         store_attachment(app, "charter", "团队章程.pdf", io.BytesIO(SAMPLE_PDF), applicant)
         return app
 
