@@ -31,8 +31,8 @@ def in_scope(user: User, application: Application) -> bool:
 
 def can_view_application(user: User, application: Application) -> bool:
     """Whether the user may open the application and its attachments."""
-    if user.role == Role.DISTRICT_ADMIN and application.submitted_at is None:
-        return False  # a district sees entries once they were first submitted, never drafts
+    if user.role in (Role.DISTRICT_ADMIN, Role.CITY_ADMIN) and application.submitted_at is None:
+        return False  # administrators see an entry from its first submission, never drafts
     return in_scope(user, application)
 
 

@@ -66,7 +66,7 @@ def visible_applications(user: User) -> Select[Any]:
     """A query of the applications a user may list, newest first."""
     query = select(Application).order_by(Application.id.desc())
     if user.role == Role.CITY_ADMIN:
-        return query
+        return query.where(Application.submitted_at.is_not(None))
     if user.role == Role.DISTRICT_ADMIN:
         return query.where(Application.district_id == user.district_id,
                            Application.submitted_at.is_not(None))

@@ -68,3 +68,11 @@ def test_method_not_allowed_keeps_the_allow_header(client):
     assert response.status_code == 405
     assert "POST" in response.headers["Allow"]
     assert response.get_json()["error"] == "method_not_allowed"
+
+
+def test_drafts_stay_private_to_their_applicant(client, world, make_application):
+    draft = make_application("wj1", name="尚未提交的队")
+    login(client, "city")
+    assert client.get(f"/applications/{draft.id}").status_code == 403
+    listing = client.get(f"/admin/calls/{world['call'].id}").get_data(as_text=True)
+    assert "尚未提交的队" not in listing

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Application, AuditEntry, Call, ReviewAssignment
+from app.models.base import utcnow
 from app.services.applications import create_application
 from app.services.reviews import assign_expert, save_review
 from tests.web.conftest import SCORES, reload
@@ -107,7 +108,9 @@ def test_admin_assigns_experts_from_the_entry_page(world, make_application, adva
 
 def test_call_entries_are_paginated_by_fifty(world, browser):
     for n in range(51):
-        create_application(world["call"], world["users"]["wj1"], {"team_name": f"队{n:02d}"})
+        entry = create_application(world["call"], world["users"]["wj1"],
+                                   {"team_name": f"队{n:02d}"})
+        entry.submitted_at = utcnow()  # set-up only: administrators list submitted entries
     db.session.commit()
     city = browser("city")
     first = city.get(f"/admin/calls/{world['call'].id}")

@@ -14,6 +14,7 @@ from app.blueprints.admin.forms import as_utc, call_form
 from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
 from app.models import Application, Call, Organisation, OrgKind, Role, User
+from app.services.applications import visible_applications
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.reviews import assign_expert, ranking
@@ -31,6 +32,7 @@ def home() -> Any:
     counts: dict[int, dict[str, int]] = {}
     for call_id, state, n in db.session.execute(
             select(Application.call_id, Application.state, func.count())
+            .where(Application.submitted_at.is_not(None))  # drafts stay private
             .group_by(Application.call_id, Application.state)):
         counts.setdefault(call_id, {})[state] = n
     return render_template("admin/home.html", calls=calls, counts=counts,
@@ -83,7 +85,8 @@ def call(call_id: int) -> Any:
 
 def entries_query(call: Call, args: Any) -> Select[Any]:
     """The call's entries matching the filters state, district and q (title search)."""
-    query = (select(Application).where(Application.call_id == call.id)
+    query = (visible_applications(current_user).where(Application.call_id == call.id)
+             .order_by(None)
              .order_by(Application.district_id, Application.submitted_at, Application.id))
     if args.get("state"):
         query = query.where(Application.state == args["state"])
