@@ -16,6 +16,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_object("app.config.Config")
     if config:
         app.config.update(config)
+    if app.config["PROXY_COUNT"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
     from app import extensions, i18n, security
     from app.extensions import db

@@ -46,7 +46,11 @@ class Config:
     PERMANENT_SESSION_LIFETIME = 8 * 3600
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
+    LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20))
     LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", 900))
+    # Number of reverse proxies in front of the app (nginx: 1), so that the client address
+    # used for rate limits is the real one from X-Forwarded-For, not the proxy's.
+    PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", 12))
 
 

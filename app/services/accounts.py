@@ -79,13 +79,16 @@ def check_password_rules(password: str) -> None:
 
 def authenticate(username: str, password: str, address: str) -> User | None:
     """Check a login, recording the attempt; refuse while too many recent failures."""
-    window = utcnow() - timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
-    limit = current_app.config["LOGIN_MAX_FAILURES"]
-    failures = db.session.scalar(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.at >= window, LoginAttempt.succeeded.is_(False),
-        (LoginAttempt.username == username) | (LoginAttempt.address == address),
-    )) or 0
-    if failures >= limit:
+    config = current_app.config
+    window = utcnow() - timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
+    recent_failures = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.at >= window, LoginAttempt.succeeded.is_(False))
+    # One account is guessed at from anywhere; one address (often a whole office behind
+    # NAT) may try many accounts, so it gets a higher limit of its own.
+    by_user = db.session.scalar(recent_failures.where(LoginAttempt.username == username)) or 0
+    by_address = db.session.scalar(recent_failures.where(LoginAttempt.address == address)) or 0
+    if by_user >= config["LOGIN_MAX_FAILURES"] \
+            or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
         raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试", {"retry_after": 900})
     user = db.session.scalar(select(User).filter_by(username=username))
     ok = user is not None and user.active and user.check_password(password)

@@ -76,3 +76,35 @@ def test_drafts_stay_private_to_their_applicant(client, world, make_application)
     assert client.get(f"/applications/{draft.id}").status_code == 403
     listing = client.get(f"/admin/calls/{world['call'].id}").get_data(as_text=True)
     assert "尚未提交的队" not in listing
+
+
+def test_one_address_failing_on_many_accounts_is_limited_separately(app, client, world):
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 8
+    for username in ("wj1", "wj2", "wj3", "tn1"):
+        for _ in range(2):
+            assert login(client, username, "wrong-password").status_code == 401
+    assert login(client, "tn2", PASSWORD).status_code == 429  # 8 failures from this address
+    other_office = app.test_client()
+    page = other_office.get("/login", environ_base={"REMOTE_ADDR": "10.1.2.3"})
+    token = csrf_from(page.get_data(as_text=True))
+    response = other_office.post("/login", environ_base={"REMOTE_ADDR": "10.1.2.3"}, data={
+        "username": "tn2", "password": PASSWORD, "csrf_token": token})
+    assert response.status_code == 302
+
+
+def test_behind_a_proxy_the_forwarded_address_is_recorded(tmp_path):
+    from app import create_app
+    from app.models import LoginAttempt
+
+    proxied = create_app({"PROXY_COUNT": 1, "TESTING": True, "SECRET_KEY": "x",
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.db'}"})
+    with proxied.app_context():
+        db.create_all()
+        client = proxied.test_client()
+        page = client.get("/login")
+        client.post("/login", headers={"X-Forwarded-For": "203.0.113.7"}, data={
+            "username": "nobody", "password": "wrong-password",
+            "csrf_token": csrf_from(page.get_data(as_text=True))})
+        assert db.session.scalars(select(LoginAttempt.address)).all() == ["203.0.113.7"]
+        db.session.remove()
+        db.engine.dispose()
