@@ -10,6 +10,7 @@ from flask import Flask
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application: config, extensions, definitions, blueprints, CLI."""
     app = Flask(__name__, instance_relative_config=False)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in JSON
     from app.routing import IdConverter
 
     app.url_map.converters["int"] = IdConverter
