@@ -8,6 +8,7 @@ is shared; use processes, not threads, to render in parallel.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import datetime
@@ -309,7 +310,14 @@ def _engine() -> _Engine:
     with _ENGINE_LOCK:
         if _ENGINE is None:
             _ENGINE = _build_engine()
+            atexit.register(_drop_engine)
         return _ENGINE
+
+
+def _drop_engine() -> None:
+    """Release the font configuration while its C libraries are still loaded (at exit)."""
+    global _ENGINE
+    _ENGINE = None
 
 
 def url_fetcher() -> Any:

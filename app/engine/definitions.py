@@ -66,10 +66,12 @@ class RubricDef:
 class Programme:
     """A workflow with its forms and rubrics: the unit that is versioned and pinned."""
 
-    def __init__(self, bundle: dict[str, Any], source_files: dict[str, str] | None = None):
+    def __init__(self, bundle: dict[str, Any], source_files: dict[str, str],
+                 raw: dict[str, Any]) -> None:
         self.bundle = bundle
+        self.raw = raw
         self.workflow: dict[str, Any] = bundle["workflow"]
-        self.source_files = source_files or {}
+        self.source_files = source_files
         self.forms = {key: FormDef(raw) for key, raw in bundle["forms"].items()}
         self.rubrics = {key: RubricDef(raw) for key, raw in bundle["rubrics"].items()}
         self.states = {s["name"]: s for s in self.workflow["states"]}
@@ -81,8 +83,8 @@ class Programme:
 
     @cached_property
     def checksum(self) -> str:
-        """SHA-256 of the canonical JSON of the bundle: equal content, equal checksum."""
-        return checksum(self.bundle)
+        """SHA-256 of the documents as written (canonical JSON): comments and layout don't count."""
+        return checksum(self.raw)
 
     @property
     def application_form(self) -> FormDef:
@@ -129,5 +131,6 @@ class Programme:
 
 def checksum(bundle: dict[str, Any]) -> str:
     """Hash a bundle in a canonical form, so formatting and key order do not matter."""
-    text = json.dumps(bundle, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(bundle, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)  # YAML may hold dates
     return hashlib.sha256(text.encode()).hexdigest()

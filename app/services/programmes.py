@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -38,7 +41,8 @@ def record_version(programme: Programme) -> ProgrammeVersion:
     if row is None:
         row = ProgrammeVersion(key=programme.key, version=programme.version,
                                title=programme.title, checksum=programme.checksum,
-                               definition=programme.bundle, sources=programme.source_files)
+                               definition=json_safe(programme.raw),
+                               sources=programme.source_files)
         db.session.add(row)
         db.session.flush()
     elif row.checksum != programme.checksum:
@@ -80,5 +84,12 @@ def pinned_programme(version_id: int) -> Programme:
         row = db.session.get(ProgrammeVersion, version_id)
         if row is None:
             raise NotFound(f"definition version {version_id} not found")
-        programme = cache[version_id] = Programme(row.definition, row.sources)
+        from app.engine.loader import rebuild_programme  # the loader's guards import services
+
+        programme = cache[version_id] = rebuild_programme(row.sources)
     return programme
+
+
+def json_safe(value: Any) -> Any:
+    """The parsed YAML as JSON can store it (dates become ISO strings)."""
+    return json.loads(json.dumps(value, ensure_ascii=False, default=str))

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
 from sqlalchemy import func, select
 
 from app.engine.definitions import Programme
 from app.engine.errors import DefinitionChanged
+from app.engine.loader import rebuild_programme
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import ProgrammeVersion
@@ -16,11 +15,12 @@ from app.services.programmes import CATALOGUE, programme_of, record_version
 
 
 def _changed(programme: Programme, version: int) -> Programme:
-    """A copy of the programme with a relabelled state and the given version number."""
-    bundle = copy.deepcopy(programme.bundle)
-    bundle["workflow"]["version"] = version
-    bundle["workflow"]["states"][1]["label"] = "区级审核（新）"
-    return Programme(bundle, programme.source_files)
+    """The programme as if its file were edited: a relabelled state, the given version."""
+    sources = dict(programme.source_files)
+    name = "workflows/excellent_team.yaml"
+    sources[name] = (sources[name].replace("version: 1", f"version: {version}")
+                     .replace("label: 区级初审", "label: 区级审核（新）"))
+    return rebuild_programme(sources)
 
 
 def test_definition_is_stored_once_per_version(app, world, make_application):
@@ -36,7 +36,6 @@ def test_definition_is_stored_once_per_version(app, world, make_application):
 def test_changed_file_with_same_version_is_refused(app, world):
     current = app.extensions[CATALOGUE]["excellent_team"]
     changed = _changed(current, current.version)
-    changed.source_files["workflows/excellent_team.yaml"] += "# edited\n"
     with pytest.raises(DefinitionChanged) as caught:
         record_version(changed)
     assert caught.value.status == 409
@@ -57,3 +56,25 @@ def test_application_in_flight_keeps_its_version(app, world, make_application):
     assert programme_of(new).label("district_review") == "区级审核（新）"
     entry = fire(old, "submit", users["wj1"])
     assert entry.definition_version == 1
+
+
+def test_comments_and_layout_do_not_count_as_a_change(app, world):
+    current = app.extensions[CATALOGUE]["excellent_team"]
+    record_version(current)
+    sources = dict(current.source_files)
+    name = "forms/excellent_team_application.yaml"
+    relaid = sources[name].replace("required: true", "required:   true")
+    sources[name] = "# 说明：仅增加注释\n" + relaid
+    assert rebuild_programme(sources).checksum == current.checksum
+    record_version(rebuild_programme(sources))  # accepted: same content
+
+
+def test_stored_version_is_rebuilt_from_its_own_files(app, world, make_application):
+    entry = make_application("wj1")
+    row = db.session.scalar(select(ProgrammeVersion))
+    app.extensions.pop("pingshen.pinned", None)
+    assert programme_of(entry).checksum == row.checksum
+    assert set(row.sources) == {"workflows/excellent_team.yaml",
+                                "forms/excellent_team_application.yaml",
+                                "forms/district_recommendation.yaml",
+                                "forms/excellent_team_rubric.yaml"}
