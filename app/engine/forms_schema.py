@@ -197,61 +197,7 @@ def _check_table(field: dict[str, Any], path: str, check: Checker) -> dict[str, 
     return {"columns": columns, "min_rows": min_rows, "max_rows": max_rows}
 
 
-def check_rubric(doc: Any, check: Checker) -> dict[str, Any] | None:
-    """Validate a rubric document and return it normalised with its total, or None."""
-    before = len(check.problems)
-    doc = check.mapping(doc, "", {"kind", "key", "title", "criteria"}, {"title_en", "description"})
-    if not doc:
-        return None
-    keys: set[str] = set()
-    criteria = _check_criteria(doc.get("criteria"), "criteria", check, keys)
-    rubric = {
-        "key": check.ident(doc.get("key"), "key"),
-        "title": check.text(doc.get("title"), "title"),
-        "title_en": check.optional_text(doc, "title_en", ""),
-        "description": check.optional_text(doc, "description", ""),
-        "criteria": criteria,
-        "max": _sum(c["max"] for c in criteria),
-    }
-    return rubric if len(check.problems) == before else None
-
-
-def _check_criteria(value: Any, path: str, check: Checker, keys: set[str]) -> list[dict[str, Any]]:
-    """Validate a list of criteria; a criterion with sub-criteria gets its max from them."""
-    result = []
-    for i, item in enumerate(check.sequence(value, path, min_items=1)):
-        where = f"{path}[{i}]"
-        item = check.mapping(item, where, {"key", "label"},
-                             {"label_en", "max", "description", "criteria"})
-        if not item:
-            continue
-        key = check.ident(item.get("key"), f"{where}.key")
-        if key in keys:
-            check.error(f"{where}.key", f"duplicate criterion key {key!r}")
-        keys.add(key or "")
-        children = _check_criteria(item["criteria"], f"{where}.criteria", check, keys) \
-            if "criteria" in item else []
-        maximum = check.number(item["max"], f"{where}.max") if "max" in item else None
-        if children:
-            total = _sum(c["max"] for c in children)
-            if maximum is not None and Decimal(str(maximum)) != Decimal(str(total)):
-                check.error(f"{where}.max", f"is {maximum} but its sub-criteria add up to {total}")
-            maximum = total
-        elif maximum is None:
-            check.error(f"{where}.max", "is required for a criterion without sub-criteria")
-            maximum = 0
-        elif maximum <= 0:
-            check.error(f"{where}.max", "must be greater than 0")
-        result.append({
-            "key": key, "label": check.text(item.get("label"), f"{where}.label"),
-            "label_en": check.optional_text(item, "label_en", where),
-            "description": check.optional_text(item, "description", where),
-            "max": maximum, "criteria": children,
-        })
-    return result
-
-
-def _sum(values: Iterable[float]) -> float:
+def sum_points(values: Iterable[float]) -> float:
     """Add points exactly (0.1 + 0.2 is 0.3 here), returning an int when whole."""
     total = sum((Decimal(str(v)) for v in values), Decimal(0))
     return int(total) if total == total.to_integral_value() else float(total)

@@ -11,8 +11,9 @@ from app.engine import actions, guards  # noqa: F401  (fill the registries first
 from app.engine.checker import Checker
 from app.engine.definitions import Programme
 from app.engine.errors import DefinitionError
-from app.engine.forms_schema import check_form, check_rubric
+from app.engine.forms_schema import check_form
 from app.engine.machines import build_machine
+from app.engine.rubric_schema import check_rubric
 from app.engine.workflow_schema import check_workflow
 
 Document = tuple[str, Any, str]  # (shown file name, parsed YAML, text)

@@ -33,6 +33,8 @@ class ReviewAssignment(Model):
     status: Mapped[str] = mapped_column(String(20), default="assigned")
     scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     total: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    # Keys of the rubric's veto items (一票否决) the expert checked; any one fails the entry.
+    vetoes: Mapped[list[str]] = mapped_column(JSONType, default=list)
     comment: Mapped[str] = mapped_column(Text, default="")
     assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -40,7 +40,7 @@ def assign_expert(application: Application, expert: User, actor: User) -> Review
 
 
 def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, Any],
-                comment: str, submit: bool) -> ReviewAssignment:
+                comment: str, submit: bool, vetoes: list[str] | None = None) -> ReviewAssignment:
     """Save a draft score sheet, or submit it (all criteria required); submitted sheets lock."""
     if assignment.expert_id != expert.id:
         raise Forbidden("这不是您的评审任务")
@@ -51,12 +51,20 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
     if rubric is None or rubric.raw["key"] != assignment.rubric_key:
         raise Conflict("该申报已不在评审阶段，不能评分", {"state": application.state})
     clean, errors = _clean_scores(rubric.leaves, scores, submit)
+    comment = comment.strip()
     if len(comment) > 2000:
         errors["comment"] = "评语不能超过 2000 字"
+    elif submit and not comment and (low := _below_threshold(rubric.leaves, clean)):
+        errors["comment"] = f"{'、'.join(low)}得分偏低，请在评语中说明理由"
+    veto_keys = {v["key"] for v in rubric.raw["vetoes"]}
+    unknown = [key for key in vetoes or [] if key not in veto_keys]
+    if unknown:
+        errors["vetoes"] = f"评分表中没有这些否决项：{'、'.join(unknown)}"
     if errors:
         raise ValidationFailed("评分有误，请检查标出的项目", errors)
     assignment.scores = {k: str(v) for k, v in clean.items()}
-    assignment.comment = comment.strip()
+    assignment.comment = comment
+    assignment.vetoes = [v["key"] for v in rubric.raw["vetoes"] if v["key"] in (vetoes or [])]
     assignment.total = sum(clean.values(), Decimal(0)) if clean else None
     assignment.status = "submitted" if submit else "draft"
     if submit:
@@ -90,6 +98,13 @@ def _clean_scores(leaves: list[dict[str, Any]], scores: dict[str, Any],
         else:
             clean[key] = points
     return clean, errors
+
+
+def _below_threshold(leaves: list[dict[str, Any]], clean: dict[str, Decimal]) -> list[str]:
+    """Labels of criteria scored under their `comment_below` threshold."""
+    return [f"“{leaf['label']}”" for leaf in leaves
+            if leaf["comment_below"] is not None and leaf["key"] in clean
+            and clean[leaf["key"]] < Decimal(str(leaf["comment_below"]))]
 
 
 def application_score(application_id: int) -> Decimal | None:

@@ -184,7 +184,7 @@ def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
     caller = api.login("expert1")
     assert caller.get("/api/v1/programmes").get_json() == [{
         "key": "excellent_team", "title": "社区教育优秀团队遴选",
-        "title_en": "Excellent community-education team selection", "version": 1,
+        "title_en": "Excellent community-education team selection", "version": 2,
         "code": "YXTD", "description": caller.get("/api/v1/programmes/excellent_team")
         .get_json()["description"]}]
     graph = caller.get("/api/v1/programmes/excellent_team").get_json()
@@ -201,7 +201,7 @@ def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
     assert fields["charter"]["accept"] == ["pdf", "docx", "doc"]
     assert [c["key"] for c in fields["members"]["columns"]] == ["name", "gender", "age", "duty"]
     assert graph["rubrics"]["excellent_team_rubric"]["max"] == 100
-    pinned = caller.get("/api/v1/programmes/excellent_team?version=1").get_json()
+    pinned = caller.get(f"/api/v1/programmes/excellent_team?version={graph['version']}").get_json()
     assert pinned == graph
     assert problem(caller.get("/api/v1/programmes/excellent_team?version=9"), 404)
 
@@ -220,7 +220,8 @@ def test_review_input_is_checked(api, world, make_application):
     assert set(wrong["details"]) == {"organisation", "nope", "impact"}
     incomplete = problem(expert.put(url, json={"scores": {"organisation": 5},
                                                "submit": True}), 422)
-    assert set(incomplete["details"]) == {"resources", "activities", "impact"}
+    # 5 is under organisation's comment_below (12): an empty comment is refused too
+    assert set(incomplete["details"]) == {"resources", "activities", "impact", "comment"}
     assert problem(expert.put(url, json={"scores": [1]}), 422)
     assert expert.get(url).get_json()["status"] == "assigned"
     assert api.login("city").get(url).get_json()["expert"] == "expert1"

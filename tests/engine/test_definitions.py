@@ -148,8 +148,8 @@ BROKEN = [
      lambda d: d["sections"][0]["fields"][0].update(type=["text"]),
      "sections[0].fields[0].type: must be one of"),
     ("rubric maxima that do not add up", "forms/excellent_team_rubric.yaml",
-     lambda d: d["criteria"][0].update(max=20, criteria=[
-         {"key": "a", "label": "甲", "max": 5}, {"key": "b", "label": "乙", "max": 5}]),
+     lambda d: d["criteria"].__setitem__(0, {"key": "o", "label": "组织", "max": 20, "criteria": [
+         {"key": "a", "label": "甲", "max": 5}, {"key": "b", "label": "乙", "max": 5}]}),
      "criteria[0].max: is 20 but its sub-criteria add up to 10"),
 ]
 
@@ -173,9 +173,10 @@ def test_duplicate_programme_key_is_refused(copy, tmp_path):
 
 
 def test_decimal_maxima_add_up_exactly(copy, tmp_path):
-    copy.edit("forms/excellent_team_rubric.yaml", lambda d: d["criteria"][0].update(
-        max=0.3, criteria=[{"key": "a", "label": "甲", "max": 0.1},
-                           {"key": "b", "label": "乙", "max": 0.2}]))
+    copy.edit("forms/excellent_team_rubric.yaml", lambda d: d["criteria"].__setitem__(0, {
+        "key": "organisation", "label": "组织管理", "max": 0.3,
+        "criteria": [{"key": "a", "label": "甲", "max": 0.1},
+                     {"key": "b", "label": "乙", "max": 0.2}]}))
     copy.edit("forms/excellent_team_rubric.yaml", lambda d: d["criteria"][1].update(max=34.7))
     catalogue = load_catalogue(tmp_path / "workflows", tmp_path / "forms")
     assert catalogue["excellent_team"].rubrics["excellent_team_rubric"].raw["max"] == 100

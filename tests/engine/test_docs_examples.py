@@ -38,7 +38,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import create_app
-from app.engine import forms_schema, workflow_schema
+from app.engine import forms_schema, rubric_schema, workflow_schema
 from app.engine.checker import Checker
 from app.engine.definitions import FormDef
 from app.engine.errors import DefinitionChanged, DefinitionError, ValidationFailed
@@ -186,6 +186,8 @@ def test_the_page_names_every_key_type_and_value_the_validator_knows():
         | workflow_schema.COMMENT_MODES | forms_schema.FIELD_TYPES | forms_schema.COMMON_KEYS
         | forms_schema.FILE_EXTENSIONS
         | {key for keys in forms_schema.TYPE_KEYS.values() for key in keys}
+        | rubric_schema.RUBRIC_OPTIONAL | rubric_schema.CRITERION_OPTIONAL
+        | rubric_schema.BAND_OPTIONAL | rubric_schema.VETO_OPTIONAL
     )
 
     assert {name for name in names if f"`{name}`" not in PAGE} == set()

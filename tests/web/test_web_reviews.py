@@ -72,3 +72,17 @@ def test_queue_shows_progress_and_next_goes_to_the_open_one(make_application, ad
     queue = expert.get("/reviews/")
     assert "1/2" in queue.text
     assert f"/reviews/{second.id}" in expert.get(f"/reviews/{first.id}").text
+
+
+def test_sheet_shows_bands_and_records_a_checked_veto(make_application, advance, browser):
+    sheet = _sheet(make_application, advance)
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{sheet.id}")
+    assert "优 18–20" in page.text and "良 14–17.5" in page.text
+    assert "低于 21 分时，请在评语中说明理由" in page.text
+    assert "申报材料弄虚作假" in page.text
+    done = expert.submit(page, page.form(), {**FULL, "vetoes": "falsified"},
+                         button=("action", "submit"))
+    assert done.status == 302
+    assert reload(ReviewAssignment, sheet.id).vetoes == ["falsified"]
+    assert "已勾选的否决项：申报材料弄虚作假" in expert.get(f"/reviews/{sheet.id}").text

@@ -121,12 +121,20 @@ SECTION = obj({"title": string(), "title_en": string(), "description": string(),
                "fields": array(ref("Field"))})
 FORM = obj({"key": string(), "title": string(), "title_en": string(), "description": string(),
             "sections": array(ref("FormSection"))})
+BAND = obj({"label": string("e.g. 优, 良"), "label_en": string(), "min": number(),
+            "max": number()}, description="A band of points shown to the expert.")
+VETO = obj({"key": string(), "label": string(), "label_en": string(), "description": string()},
+           description="A veto item (一票否决): checked by any expert, it fails the entry.")
 CRITERION_PROPS = {"key": string(), "label": string(), "label_en": string(),
-                   "description": string(), "max": number("Highest points.")}
+                   "description": string(), "max": number("Highest points."),
+                   "bands": array(BAND, "Point ranges shown to the expert (leaves only)."),
+                   "comment_below": nullable(number("Under this many points the comment "
+                                                    "must explain the score."))}
 CRITERION = obj({**CRITERION_PROPS, "criteria": array(ref("Criterion"), "Sub-criteria; "
                  "experts score the leaves.")})
 RUBRIC = obj({"key": string(), "title": string(), "title_en": string(), "description": string(),
-              "max": number("Highest total."), "criteria": array(ref("Criterion"))})
+              "max": number("Highest total."), "criteria": array(ref("Criterion")),
+              "vetoes": array(VETO)})
 PROGRAMME = obj({
     **PROGRAMME_SUMMARY, "initial": string("State a new application starts in."),
     "form": string("Key of the application form."),
@@ -254,7 +262,9 @@ REVIEW = obj({
     "application": obj({"id": integer(), "title": string()}),
     "rubric": obj({"key": string(), "title": string(), "title_en": string(),
                    "max": number(), "criteria": array(obj(CRITERION_PROPS),
-                                                      "The criteria to score (leaves).")}),
+                                                      "The criteria to score (leaves)."),
+                   "vetoes": array(VETO)}),
+    "vetoes": array(string(), "Keys of the veto items the expert checked."),
     "status": string(enum=["assigned", "draft", "submitted"]),
     "locked": boolean("Submitted sheets can no longer change."),
     "scores": map_of(number(), "Points by criterion key."), "total": nullable(number()),
@@ -264,7 +274,8 @@ REVIEW_REQUEST = obj({
     "scores": map_of(number(), "Points by criterion key, 0 to the criterion's max, at most two "
                      "decimals; every criterion is required when submitting."),
     "comment": string(maxLength=2000), "submit": boolean("Submit and lock (default false)."),
-}, optional=("comment", "submit"))
+    "vetoes": array(string(), "Keys of the rubric's veto items that apply (default none)."),
+}, optional=("comment", "submit", "vetoes"))
 BULK_REQUEST = obj({
     "application_ids": array(integer(), minItems=1, maxItems=500),
     "trigger": string(), "comment": string(),

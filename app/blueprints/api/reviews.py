@@ -74,8 +74,13 @@ def put_review(review_id: int) -> Any:
     user = api_user()
     if sheet.expert_id != user.id:
         raise Forbidden("这不是您的评审任务", {"review_id": review_id})
-    body = json_body({"scores": "object"}, {"comment": "string", "submit": "boolean"})
-    save_review(sheet, user, body["scores"], body.get("comment", ""), body.get("submit", False))
+    body = json_body({"scores": "object"},
+                     {"comment": "string", "submit": "boolean", "vetoes": "array"})
+    vetoes = body.get("vetoes", [])
+    if not all(isinstance(key, str) for key in vetoes):
+        raise ValidationFailed("否决项应为字符串列表", {"vetoes": "应为字符串列表"})
+    save_review(sheet, user, body["scores"], body.get("comment", ""), body.get("submit", False),
+                vetoes=vetoes)
     db.session.commit()
     return review_json(sheet)
 

@@ -198,13 +198,14 @@ def review_json(sheet: ReviewAssignment) -> JSON:
     """A score sheet with the rubric's criteria, as the expert fills it in."""
     application = sheet.application
     rubric = programme_of(application).rubrics[sheet.rubric_key]
-    leaves = [pick(leaf, ("key", "label", "label_en", "description", "max"))
-              for leaf in rubric.leaves]
+    leaves = [pick(leaf, ("key", "label", "label_en", "description", "max", "bands",
+                          "comment_below")) for leaf in rubric.leaves]
     return {"id": sheet.id, "expert": sheet.expert.username,
             "application": {"id": application.id, "title": application.title},
             "rubric": {"key": sheet.rubric_key, "title": rubric.raw["title"],
                        "title_en": rubric.raw["title_en"], "max": number(rubric.raw["max"]),
-                       "criteria": leaves},
+                       "criteria": leaves, "vetoes": rubric.raw["vetoes"]},
+            "vetoes": list(sheet.vetoes or []),
             "status": sheet.status, "locked": sheet.locked,
             "scores": {key: number(value) for key, value in (sheet.scores or {}).items()},
             "total": number(sheet.total), "comment": sheet.comment,

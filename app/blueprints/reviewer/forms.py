@@ -6,10 +6,11 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, TextAreaField
+from wtforms import DecimalField, SelectMultipleField, TextAreaField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.engine.definitions import RubricDef
-from app.web.dynamic_forms import Localised
+from app.web.dynamic_forms import Localised, choice
 
 PREFIX = "criterion_"
 _CACHE: dict[tuple[str, str], type[ScoreForm]] = {}
@@ -19,6 +20,11 @@ class ScoreForm(FlaskForm):
     """Points per criterion and a comment; the limits are checked by services.reviews."""
 
     comment = TextAreaField(_l("Review comment"), render_kw={"maxlength": 2000, "rows": 5})
+
+    def veto_keys(self) -> list[str]:
+        """The veto items the expert checked (none when the rubric has no veto items)."""
+        field = self._fields.get("vetoes")
+        return list(field.data or []) if field is not None else []
 
     def criterion(self, key: str) -> Any:
         """The input of one criterion."""
@@ -43,5 +49,11 @@ def score_form_class(rubric: RubricDef, cache_key: str) -> type[ScoreForm]:
             render_kw={"min": 0, "max": leaf["max"], "step": "0.5", "inputmode": "decimal",
                        "data-score": ""})
             for leaf in rubric.leaves}
+        if rubric.raw["vetoes"]:
+            attrs["vetoes"] = SelectMultipleField(
+                _l("Veto items (一票否决): check any that apply"),
+                choices=[choice(v["key"], Localised(v)) for v in rubric.raw["vetoes"]],
+                widget=ListWidget(prefix_label=False), option_widget=CheckboxInput(),
+                validate_choice=False)
         _CACHE[key] = type(f"{rubric.raw['key']}_sheet", (ScoreForm,), attrs)
     return _CACHE[key]

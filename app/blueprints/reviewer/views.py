@@ -45,11 +45,11 @@ def sheet(assignment_id: int) -> Any:
     submit = request.form.get("action") == "submit"
     try:
         save_review(assignment, current_user, form.scores(rubric), form.comment.data or "",
-                    submit)
+                    submit, vetoes=form.veto_keys())
     except (ValidationFailed, Conflict) as exc:
         db.session.rollback()
         for key, message in (exc.details if isinstance(exc, ValidationFailed) else {}).items():
-            target = form.comment if key == "comment" else form._fields.get(f"criterion_{key}")
+            target = form._fields.get(key if key in ("comment", "vetoes") else f"criterion_{key}")
             if target is not None:
                 target.errors = [message]
         return _sheet_page(assignment, form, error=exc.message), exc.status
@@ -66,7 +66,7 @@ def _score_form(assignment: ReviewAssignment, version_key: str) -> ScoreForm:
     if request.method == "POST":
         return cls()
     return cls(data={f"criterion_{k}": _decimal(v) for k, v in assignment.scores.items()},
-               comment=assignment.comment)
+               comment=assignment.comment, vetoes=assignment.vetoes)
 
 
 def _decimal(value: Any) -> Decimal | None:
