@@ -83,7 +83,7 @@ def _check_max(item: dict[str, Any], children: list[dict[str, Any]], where: str,
 
 def _check_bands(value: Any, maximum: Any, path: str, check: Checker) -> list[dict[str, Any]]:
     """Bands (优/良/一般/差) shown to experts: point ranges within 0..max that do not overlap."""
-    bands = []
+    bands: list[dict[str, Any]] = []
     for i, item in enumerate(check.sequence(value, path)):
         where = f"{path}[{i}]"
         item = check.mapping(item, where, {"label", "min", "max"}, BAND_OPTIONAL)
