@@ -1,0 +1,1 @@
+"""Expert review arithmetic: aggregating score sheets, ranking, award proposals (no database)."""
