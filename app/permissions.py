@@ -9,10 +9,20 @@ from app.models import Application, ReviewAssignment, Role, User
 
 
 def is_assigned(user: User, application: Application) -> bool:
-    """Whether an expert has an assignment on this application."""
+    """Whether an expert may see this entry: assigned, and no conflict of interest.
+
+    When the programme asks experts to declare conflicts, the materials open only once the
+    expert has confirmed having none; a declared conflict closes them for good.
+    """
+    from app.services.programmes import programme_of
+
+    confirmed = ReviewAssignment.conflict_checked_at.is_not(None) \
+        if programme_of(application).workflow["reviews"]["declare_conflicts"] else True
     return bool(db.session.scalar(select(exists().where(
         ReviewAssignment.application_id == application.id,
         ReviewAssignment.expert_id == user.id,
+        ReviewAssignment.status != "conflict",
+        confirmed,
     ))))
 
 

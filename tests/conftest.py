@@ -155,3 +155,11 @@ def csrf_from(html: str) -> str:
 def pdf_upload(name: str = "file.pdf") -> tuple[io.BytesIO, str]:
     """A small real PDF for multipart uploads."""
     return io.BytesIO(SAMPLE_PDF), name
+
+
+def confirmed(sheet: Any) -> Any:
+    """An assignment whose expert has confirmed having no conflict of interest."""
+    from app.services.reviews import declare_conflict
+
+    declare_conflict(sheet, sheet.expert, conflict=False)
+    return sheet

@@ -73,7 +73,8 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
     rows = db.session.execute(
         select(ReviewAssignment.status, func.count())
         .where(ReviewAssignment.application_id == ctx.application.id,
-               ReviewAssignment.rubric_key == rubric)
+               ReviewAssignment.rubric_key == rubric,
+               ReviewAssignment.status != "conflict")  # withdrawn by a declared conflict
         .group_by(ReviewAssignment.status)
     ).all()
     counts = dict(rows)

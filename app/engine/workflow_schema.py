@@ -7,6 +7,7 @@ from typing import Any
 
 from app.engine.checker import Checker
 from app.engine.registry import ACTIONS, GUARDS, Rule
+from app.engine.review_settings import check_review_settings
 from app.models.accounts import Role
 
 OUTCOMES = {"awarded", "passed", "rejected", "withdrawn", "closed"}
@@ -16,7 +17,8 @@ COMMENT_MODES = {"required", "optional", "none"}
 SERIAL_PATTERN = re.compile(r"^(?:[^{}]|\{code\}|\{year\}|\{seq(?::0[1-9]d)?\})+$")
 DEFAULT_SERIAL = "{code}-{year}-{seq:04d}"
 WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "transitions"}
-WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate"}
+WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate",
+                     "reviews"}
 STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description"}
 TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description"}
 
@@ -55,6 +57,7 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
         "transitions": _check_transitions(doc.get("transitions"), check, states, forms, rubrics,
                                           application_form),
         "certificate": None,
+        "reviews": check_review_settings(doc.get("reviews"), check),
     }
     if "certificate" in doc:
         workflow["certificate"] = _check_certificate(doc["certificate"], check, application_form,

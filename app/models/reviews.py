@@ -21,7 +21,7 @@ class ReviewAssignment(Model):
     __tablename__ = "review_assignments"
     __table_args__ = (
         UniqueConstraint("application_id", "expert_id", "rubric_key"),
-        CheckConstraint("status IN ('assigned','draft','submitted')", name="status"),
+        CheckConstraint("status IN ('assigned','draft','submitted','conflict')", name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -39,9 +39,18 @@ class ReviewAssignment(Model):
     assigned_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the expert confirmed having no conflict of interest, or declared one (status
+    # 'conflict', kept on record with the reason); the materials open only after "no conflict".
+    conflict_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    conflict_reason: Mapped[str] = mapped_column(Text, default="")
 
     application: Mapped[Application] = relationship()
     expert: Mapped[User] = relationship(foreign_keys=[expert_id], lazy="joined")
+
+    @property
+    def active(self) -> bool:
+        """Still part of the panel (not withdrawn by a declared conflict)."""
+        return self.status != "conflict"
 
     @property
     def locked(self) -> bool:

@@ -13,7 +13,7 @@ from app.services.accounts import add_organisation, add_user
 from app.services.applications import create_application
 from app.services.attachments import store_attachment
 from app.services.calls import open_call
-from app.services.reviews import assign_expert, save_review
+from app.services.reviews import assign_expert, declare_conflict, save_review
 
 DEMO_PASSWORD = "pingshen-demo"
 # A one-page PDF, small enough to keep inline, standing in for a scanned charter.
@@ -102,8 +102,10 @@ def load_demo() -> list[tuple[str, str]]:
     for number, expert in enumerate(("expert1", "expert2", "expert3")):
         assign_expert(reviewing, users[expert], users["city"])
         sheet = assign_expert(named, users[expert], users["city"])
+        declare_conflict(sheet, users[expert], conflict=False)
         scores = {"organisation": 18, "resources": 13, "activities": 31 - number, "impact": 27}
         save_review(sheet, users[expert], scores, "团队活动扎实，成效明显。", submit=True)
+    declare_conflict(_sheet(reviewing, users["expert1"]), users["expert1"], conflict=False)
     save_review(_sheet(reviewing, users["expert1"]), users["expert1"],
                 {"organisation": 17, "resources": 12}, "", submit=False)
     fire(named, "publish_notice", users["city"])

@@ -27,16 +27,51 @@ def assign_expert(application: Application, expert: User, actor: User) -> Review
         raise Conflict("该申报当前不在评审阶段", {"state": application.state})
     if expert.org_id == application.org_id:
         raise ValidationFailed("专家与申报单位相同，须回避", {"expert": expert.username})
+    if programme_of(application).workflow["reviews"]["exclude_same_district"] \
+            and expert.district_id is not None and expert.district_id == application.district_id:
+        raise ValidationFailed("专家与申报单位同属一个区，须回避", {"expert": expert.username})
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=application.id, expert_id=expert.id, rubric_key=rubric.raw["key"]))
     if existing is not None:
-        raise Conflict("该专家已分配到此申报", {"assignment": existing.id})
+        declared = existing.status == "conflict"
+        raise Conflict("该专家已声明回避此申报" if declared else "该专家已分配到此申报",
+                       {"assignment": existing.id})
     assignment = ReviewAssignment(application=application, expert=expert,
                                   rubric_key=rubric.raw["key"], assigned_by_id=actor.id)
     db.session.add(assignment)
     application.updated_at = utcnow()  # a guard counting reviews must see this change
     db.session.flush()
     return assignment
+
+
+def declare_conflict(assignment: ReviewAssignment, expert: User, conflict: bool,
+                     reason: str = "") -> ReviewAssignment:
+    """Before the materials open: confirm no conflict of interest, or declare one (kept on record).
+
+    A declared conflict withdraws the expert from the entry; the city assigns someone else.
+    """
+    if assignment.expert_id != expert.id:
+        raise Forbidden("这不是您的评审任务")
+    if assignment.conflict_checked_at is not None:
+        raise Conflict("已确认过利益冲突情况，不能再更改")
+    reason = reason.strip()
+    if conflict and not reason:
+        raise ValidationFailed("请说明利益冲突的情况", {"reason": "此项为必填项"})
+    if len(reason) > 500:
+        raise ValidationFailed("说明不能超过 500 字", {"reason": "不能超过 500 字"})
+    assignment.conflict_checked_at = utcnow()
+    if conflict:
+        assignment.status = "conflict"
+        assignment.conflict_reason = reason
+        assignment.application.updated_at = utcnow()  # the panel changed: guards must see it
+    db.session.flush()
+    return assignment
+
+
+def needs_conflict_check(assignment: ReviewAssignment) -> bool:
+    """Whether the expert must still confirm or declare a conflict before seeing materials."""
+    reviews = programme_of(assignment.application).workflow["reviews"]
+    return bool(reviews["declare_conflicts"]) and assignment.conflict_checked_at is None
 
 
 def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, Any],
@@ -46,6 +81,10 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
         raise Forbidden("这不是您的评审任务")
     if assignment.locked:
         raise Conflict("评分已提交，不能再修改")
+    if assignment.status == "conflict":
+        raise Conflict("您已声明回避此申报，不能评分")
+    if needs_conflict_check(assignment):
+        raise Conflict("请先确认与该申报不存在利益冲突", {"conflict": "unconfirmed"})
     application = assignment.application
     rubric = programme_of(application).review_rubric(application.state)
     if rubric is None or rubric.raw["key"] != assignment.rubric_key:

@@ -10,6 +10,7 @@ from app.extensions import db
 from app.models import Application, Certificate
 from app.services.reviews import assign_expert, save_review
 from tests.api.conftest import openapi_path, problem
+from tests.conftest import confirmed
 
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 ROLES = ["anonymous", "wj1", "wj2", "tn1", "wj_admin", "tn_admin", "city", "expert1", "expert2"]
@@ -50,6 +51,7 @@ MATRIX = [
     ("GET", "/api/v1/reviews", None, {"expert1": 200, "expert2": 200, REST: 403}),
     ("GET", "/api/v1/reviews/{S}", None, {"expert1": 200, "city": 200, REST: 403}),
     ("PUT", "/api/v1/reviews/{S}", {}, {"expert1": 400, REST: 403}),
+    ("POST", "/api/v1/reviews/{S}/conflict", {}, {"expert1": 400, REST: 403}),
     ("POST", "/api/v1/bulk-transitions", {},
      {"city": 400, "wj_admin": 400, "tn_admin": 400, REST: 403}),
     ("GET", "/api/v1/openapi.json", None, {REST: 200, "anonymous": 200}),
@@ -74,11 +76,11 @@ def scene(world, make_application):
     review = make_application("wj2", name="乙队")
     fire(review, "submit", users["wj2"])
     fire(review, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    sheet = assign_expert(review, users["expert1"], users["city"])
+    sheet = confirmed(assign_expert(review, users["expert1"], users["city"]))
     named = make_application("tn1", name="丙队")
     fire(named, "submit", users["tn1"])
     fire(named, "recommend", users["tn_admin"], data={"rank": 1, "opinion": "推荐"})
-    save_review(assign_expert(named, users["expert2"], users["city"]), users["expert2"],
+    save_review(confirmed(assign_expert(named, users["expert2"], users["city"])), users["expert2"],
                 SCORES, "", submit=True)
     fire(named, "publish_notice", users["city"])
     fire(named, "name_team", users["city"])
@@ -156,7 +158,7 @@ def test_an_expert_sees_only_assigned_entries_and_sheets(api, world, make_applic
     application = make_application("wj1")
     fire(application, "submit", users["wj1"])
     fire(application, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    sheet = assign_expert(application, users["expert1"], users["city"])
+    sheet = confirmed(assign_expert(application, users["expert1"], users["city"]))
     db.session.commit()
     expert2 = api.login("expert2")
     assert expert2.get("/api/v1/reviews").get_json() == []
@@ -174,8 +176,8 @@ def test_applicants_see_their_score_only_when_final(api, world, make_application
     application = make_application("wj1")
     fire(application, "submit", users["wj1"])
     fire(application, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    save_review(assign_expert(application, users["expert1"], users["city"]), users["expert1"],
-                SCORES, "", submit=True)
+    sheet = confirmed(assign_expert(application, users["expert1"], users["city"]))
+    save_review(sheet, users["expert1"], SCORES, "", submit=True)
     db.session.commit()
     url = f"/api/v1/applications/{application.id}"
     assert api.login("wj1").get(url).get_json()["score"] is None

@@ -138,6 +138,11 @@ def _review_by_two_experts(city, expert1, expert2, app_id):
     assert [s["application"]["id"] for s in sheets] == [app_id]
     sheet_url = f"/api/v1/reviews/{sheets[0]['id']}"
     assert [c["key"] for c in sheets[0]["rubric"]["criteria"]] == list(SCORES_1)
+    assert problem(expert1.get(f"/api/v1/applications/{app_id}"), 403)  # materials still shut
+    assert problem(expert1.put(sheet_url, json={"scores": {"organisation": 18}}), 409)
+    confirmed = expert1.post(f"{sheet_url}/conflict", json={"conflict": False})
+    assert confirmed.status_code == 200 and confirmed.get_json()["conflict"]["declared"] is False
+    assert expert1.get(f"/api/v1/applications/{app_id}").status_code == 200
     draft = expert1.put(sheet_url, json={"scores": {"organisation": 18}, "comment": "初评"})
     assert draft.get_json()["status"] == "draft" and draft.get_json()["total"] == 18
     done = expert1.put(sheet_url, json={"scores": SCORES_1, "comment": "好", "submit": True})
@@ -146,6 +151,7 @@ def _review_by_two_experts(city, expert1, expert2, app_id):
     assert problem(expert1.put(sheet_url, json={"scores": SCORES_1, "submit": True}), 409)
 
     other = expert2.get("/api/v1/reviews").get_json()[0]
+    expert2.post(f"/api/v1/reviews/{other['id']}/conflict", json={"conflict": False})
     assert expert2.put(f"/api/v1/reviews/{other['id']}",
                        json={"scores": SCORES_2, "submit": True}).status_code == 200
     listed = city.get(f"/api/v1/applications/{app_id}/assignments").get_json()

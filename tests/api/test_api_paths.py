@@ -12,6 +12,7 @@ from app.models import Application, AuditEntry
 from app.services.demo import SAMPLE_PDF
 from app.services.reviews import assign_expert, save_review
 from tests.api.conftest import problem
+from tests.conftest import confirmed
 
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 
@@ -117,7 +118,7 @@ def test_bulk_publish_with_dry_run_then_real_run(api, world, make_application):
     for application, district in zip(entries, ("wj_admin", "tn_admin"), strict=True):
         fire(application, "submit", application.applicant)
         fire(application, "recommend", users[district], data={"rank": 1, "opinion": "推荐"})
-        sheet = assign_expert(application, users["expert1"], users["city"])
+        sheet = confirmed(assign_expert(application, users["expert1"], users["city"]))
         save_review(sheet, users["expert1"], SCORES, "", submit=True)
     db.session.commit()
     ids = [entries[0].id, entries[1].id, 999999]
@@ -211,7 +212,7 @@ def test_review_input_is_checked(api, world, make_application):
     application = make_application("wj1")
     fire(application, "submit", users["wj1"])
     fire(application, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    sheet = assign_expert(application, users["expert1"], users["city"])
+    sheet = confirmed(assign_expert(application, users["expert1"], users["city"]))
     db.session.commit()
     expert = api.login("expert1")
     url = f"/api/v1/reviews/{sheet.id}"

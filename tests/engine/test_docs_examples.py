@@ -38,7 +38,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import create_app
-from app.engine import forms_schema, rubric_schema, workflow_schema
+from app.engine import forms_schema, review_settings, rubric_schema, workflow_schema
 from app.engine.checker import Checker
 from app.engine.definitions import FormDef
 from app.engine.errors import DefinitionChanged, DefinitionError, ValidationFailed
@@ -55,6 +55,7 @@ from app.services.applications import create_application
 from app.services.calls import open_call
 from app.services.programmes import CATALOGUE
 from app.services.reviews import application_score, assign_expert, save_review
+from tests.conftest import confirmed
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "definitions.md"
@@ -188,6 +189,7 @@ def test_the_page_names_every_key_type_and_value_the_validator_knows():
         | {key for keys in forms_schema.TYPE_KEYS.values() for key in keys}
         | rubric_schema.RUBRIC_OPTIONAL | rubric_schema.CRITERION_OPTIONAL
         | rubric_schema.BAND_OPTIONAL | rubric_schema.VETO_OPTIONAL
+        | review_settings.REVIEW_KEYS
     )
 
     assert {name for name in names if f"`{name}`" not in PAGE} == set()
@@ -362,7 +364,7 @@ def test_the_example_programme_runs_as_the_page_describes(example_app):
     assert withdrawn.submitted_at is None  # ended straight from the draft: never submitted
     fire(entry, "recommend", users["district"], data={"rank": 1, "opinion": "事迹突出，同意推荐。"})
     for expert in ("expert1", "expert2"):
-        sheet = assign_expert(entry, users[expert], users["city"])
+        sheet = confirmed(assign_expert(entry, users[expert], users["city"]))
         save_review(sheet, users[expert], {"persistence": 18, "achievements": 17.5,
                                            "helping_others": 20, "community_service": 12,
                                            "materials": 16}, "", submit=True)

@@ -26,7 +26,7 @@ from app.services.applications import create_application
 from app.services.attachments import store_attachment
 from app.services.demo import SAMPLE_PDF
 from app.services.reviews import assign_expert, save_review
-from tests.conftest import csrf_from, login
+from tests.conftest import confirmed, csrf_from, login
 
 ROLES = {  # matrix column → username (None: anonymous)
     "anon": None, "owner": "wj1", "applicant": "wj2", "district": "wj_admin",
@@ -63,6 +63,7 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},
     "reviewer.sheet": {"GET": {"expert"}, "POST": {"expert"}},
+    "reviewer.conflict": {"POST": {"expert"}},
 }
 API: dict[str, dict[str, set[str]]] = {
     "api.openapi": {"GET": ALL},
@@ -91,6 +92,7 @@ API: dict[str, dict[str, set[str]]] = {
     "api.list_reviews": {"GET": {"expert", "other_expert"}},
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet
     "api.put_review": {"PUT": {"expert"}},
+    "api.declare_conflict": {"POST": {"expert"}},
 }
 MATRIX = {**HTML, **API}
 
@@ -104,8 +106,8 @@ def scene(app: Flask, world: dict[str, Any], make_application) -> dict[str, Any]
     for entry in (reviewing, named):
         fire(entry, "submit", users["wj1"])
         fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    sheet = assign_expert(reviewing, users["expert1"], users["city"])
-    done = assign_expert(named, users["expert1"], users["city"])
+    sheet = confirmed(assign_expert(reviewing, users["expert1"], users["city"]))
+    done = confirmed(assign_expert(named, users["expert1"], users["city"]))
     save_review(done, users["expert1"], {"organisation": 18, "resources": 12,
                                          "activities": 30, "impact": 25}, "", submit=True)
     fire(named, "publish_notice", users["city"])

@@ -8,6 +8,7 @@ from app.engine.runtime import available_transitions, fire
 from app.extensions import db
 from app.models import AuditEntry, Certificate
 from app.services.reviews import application_score, assign_expert, save_review
+from tests.conftest import confirmed
 
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 
@@ -18,7 +19,7 @@ def test_excellent_team_runs_from_application_to_certificate(world, make_applica
     fire(app, "submit", users["wj1"])
     fire(app, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
     for expert in ("expert1", "expert2"):
-        sheet = assign_expert(app, users[expert], users["city"])
+        sheet = confirmed(assign_expert(app, users[expert], users["city"]))
         save_review(sheet, users[expert], SCORES, "好", submit=True)
     fire(app, "publish_notice", users["city"])
     fire(app, "name_team", users["city"])
@@ -77,7 +78,7 @@ def test_a_name_no_font_covers_is_refused_before_issuing(world, make_application
 def _name_entry(application, users):
     fire(application, "submit", users["wj1"])
     fire(application, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    sheet = assign_expert(application, users["expert1"], users["city"])
+    sheet = confirmed(assign_expert(application, users["expert1"], users["city"]))
     save_review(sheet, users["expert1"], SCORES, "", submit=True)
     fire(application, "publish_notice", users["city"])
     fire(application, "name_team", users["city"])

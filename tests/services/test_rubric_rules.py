@@ -10,6 +10,7 @@ from app.engine.rubric_schema import check_rubric
 from app.engine.runtime import fire
 from app.extensions import db
 from app.services.reviews import assign_expert, save_review
+from tests.conftest import confirmed
 
 GOOD = {"organisation": 18, "resources": 13, "activities": 30, "impact": 26}
 
@@ -54,7 +55,7 @@ def sheet(world, make_application):
     entry = make_application("wj1")
     fire(entry, "submit", users["wj1"])
     fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    sheet = assign_expert(entry, users["expert1"], users["city"])
+    sheet = confirmed(assign_expert(entry, users["expert1"], users["city"]))
     db.session.commit()
     return sheet
 

@@ -12,6 +12,7 @@ from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application
 from app.services.reviews import assign_expert, save_review
+from tests.conftest import confirmed
 from tests.web.browser import Browser
 
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
@@ -37,7 +38,7 @@ def advance(world: dict[str, Any]) -> Callable[..., Application]:
             fire(application, "recommend", users[district_admin],
                  data={"rank": rank, "opinion": "推荐"})
         for expert in experts:
-            sheet = assign_expert(application, users[expert], users["city"])
+            sheet = confirmed(assign_expert(application, users[expert], users["city"]))
             if submit_sheets:
                 save_review(sheet, users[expert], SCORES, "好", submit=True)
         db.session.commit()

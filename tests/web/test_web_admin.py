@@ -11,6 +11,7 @@ from app.models import Application, AuditEntry, Call, ReviewAssignment
 from app.models.base import utcnow
 from app.services.applications import create_application
 from app.services.reviews import assign_expert, save_review
+from tests.conftest import confirmed
 from tests.web.conftest import SCORES, reload
 
 
@@ -75,7 +76,7 @@ def test_a_stale_page_gets_a_conflict_and_no_double_move(world, make_application
     stale = city.get(f"/applications/{entry.id}")
     form = stale.form("/transitions/publish_notice")
     users = world["users"]
-    sheet = assign_expert(reload(Application, entry.id), users["expert2"], users["city"])
+    sheet = confirmed(assign_expert(reload(Application, entry.id), users["expert2"], users["city"]))
     save_review(sheet, users["expert2"], SCORES, "", submit=True)  # the entry changed meanwhile
     db.session.commit()
     conflict = city.submit(stale, form)

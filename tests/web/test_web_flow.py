@@ -78,6 +78,10 @@ def _assign_and_score(world, browser, city, app_id: int) -> None:
         assert "0/1" in reviewer.get("/reviews/").text
         sheet_id = db.session.scalar(select(ReviewAssignment.id).where(
             ReviewAssignment.expert_id == world["users"][expert].id))
+        question = reviewer.get(f"/reviews/{sheet_id}")
+        assert "利益冲突" in question.text and "团队章程.pdf" not in question.text
+        opened = reviewer.submit(question, question.form("/conflict"), {"answer": "none"})
+        assert opened.status == 302
         sheet = reviewer.get(f"/reviews/{sheet_id}")
         assert "湖塘太极拳队" in sheet.text and "团队章程.pdf" in sheet.text
         scores = {"criterion_organisation": "18", "criterion_resources": "12.5",

@@ -207,7 +207,19 @@ PATHS: dict[str, dict[str, Any]] = {
         "put": op("put_review", "reviews", "Save or submit the scores (the sheet's expert)",
                   {200: answer("The sheet.", ref("Review"))}, (400, 403, 404, 409, 422),
                   body=ref("ReviewRequest"),
-                  description="A submitted sheet is locked: changing it again gives 409."),
+                  description="A submitted sheet is locked: changing it again gives 409. "
+                              "Scores can be saved only after the expert confirmed having no "
+                              "conflict of interest (409 before)."),
+    },
+    "/reviews/{review_id}/conflict": {
+        "parameters": [in_path("review_id", "Score sheet (assignment) id.")],
+        "post": op("declare_conflict", "reviews",
+                   "Confirm no conflict of interest, or declare one (the sheet's expert)",
+                   {200: answer("The sheet.", ref("Review"))}, (400, 403, 404, 409, 422),
+                   body=ref("ConflictRequest"),
+                   description="Before the materials open, the expert answers once: with "
+                               "`conflict: false` the entry opens; with `conflict: true` and a "
+                               "reason the expert withdraws and the declaration is kept."),
     },
     "/bulk-transitions": {
         "post": op("bulk_transition", "applications",

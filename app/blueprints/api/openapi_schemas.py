@@ -265,6 +265,10 @@ REVIEW = obj({
                                                       "The criteria to score (leaves)."),
                    "vetoes": array(VETO)}),
     "vetoes": array(string(), "Keys of the veto items the expert checked."),
+    "conflict": obj({"checked_at": nullable(DATETIME), "declared": boolean(),
+                     "reason": string()},
+                    description="The expert's conflict-of-interest answer; materials open only "
+                                "after `checked_at` with `declared: false`."),
     "status": string(enum=["assigned", "draft", "submitted"]),
     "locked": boolean("Submitted sheets can no longer change."),
     "scores": map_of(number(), "Points by criterion key."), "total": nullable(number()),
@@ -276,6 +280,10 @@ REVIEW_REQUEST = obj({
     "comment": string(maxLength=2000), "submit": boolean("Submit and lock (default false)."),
     "vetoes": array(string(), "Keys of the rubric's veto items that apply (default none)."),
 }, optional=("comment", "submit", "vetoes"))
+CONFLICT_REQUEST = obj({
+    "conflict": boolean("True to declare a conflict of interest and withdraw."),
+    "reason": string("Required when declaring a conflict.", maxLength=500),
+}, optional=("reason",))
 BULK_REQUEST = obj({
     "application_ids": array(integer(), minItems=1, maxItems=500),
     "trigger": string(), "comment": string(),
@@ -310,5 +318,6 @@ SCHEMAS: dict[str, Schema] = {
     "TransitionRequest": TRANSITION_REQUEST, "TransitionResult": TRANSITION_RESULT,
     "Upload": UPLOAD, "AssignmentRequest": ASSIGNMENT_REQUEST, "Assignment": ASSIGNMENT,
     "Review": REVIEW, "ReviewRequest": REVIEW_REQUEST, "BulkRequest": BULK_REQUEST,
+    "ConflictRequest": CONFLICT_REQUEST,
     "BulkItem": BULK_ITEM, "BulkResult": BULK_RESULT,
 }

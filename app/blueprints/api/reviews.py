@@ -23,6 +23,7 @@ from app.permissions import can_view_application
 from app.services.bulk import BulkItem, bulk_fire
 from app.services.programmes import programme_of
 from app.services.reviews import assign_expert, assignments_for, save_review
+from app.services.reviews import declare_conflict as record_conflict
 
 MAX_BULK = 500
 
@@ -81,6 +82,19 @@ def put_review(review_id: int) -> Any:
         raise ValidationFailed("否决项应为字符串列表", {"vetoes": "应为字符串列表"})
     save_review(sheet, user, body["scores"], body.get("comment", ""), body.get("submit", False),
                 vetoes=vetoes)
+    db.session.commit()
+    return review_json(sheet)
+
+
+@bp.post("/reviews/<int:review_id>/conflict")
+def declare_conflict(review_id: int) -> Any:
+    """Confirm no conflict of interest (the materials open), or declare one and withdraw."""
+    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    user = api_user()
+    if sheet.expert_id != user.id:
+        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+    body = json_body({"conflict": "boolean"}, {"reason": "string"})
+    record_conflict(sheet, user, body["conflict"], body.get("reason", ""))
     db.session.commit()
     return review_json(sheet)
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, SelectMultipleField, TextAreaField
+from wtforms import DecimalField, RadioField, SelectMultipleField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.engine.definitions import RubricDef
@@ -14,6 +14,17 @@ from app.web.dynamic_forms import Localised, choice
 
 PREFIX = "criterion_"
 _CACHE: dict[tuple[str, str], type[ScoreForm]] = {}
+
+
+class ConflictForm(FlaskForm):
+    """Before the materials open: no conflict of interest, or a declared one with its reason."""
+
+    answer = RadioField(_l("Conflict of interest"), choices=[
+        choice("none", _l("I have no conflict of interest with this entry")),
+        choice("declare", _l("I have a conflict of interest and withdraw from this entry")),
+    ], default="none", validate_choice=False)
+    reason = TextAreaField(_l("Reason (required when you declare a conflict)"),
+                           render_kw={"maxlength": 500, "rows": 3})
 
 
 class ScoreForm(FlaskForm):

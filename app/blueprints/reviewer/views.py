@@ -9,12 +9,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.blueprints.reviewer.forms import ScoreForm, score_form_class
+from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_class
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import ReviewAssignment, Role
 from app.services.programmes import programme_of
-from app.services.reviews import assignments_for, save_review
+from app.services.reviews import (
+    assignments_for,
+    declare_conflict,
+    needs_conflict_check,
+    save_review,
+)
 from app.web.access import roles_required
 
 bp = Blueprint("reviewer", __name__)
@@ -25,18 +30,20 @@ bp = Blueprint("reviewer", __name__)
 def queue() -> Any:
     """My assignments, open ones first, with how many I have submitted."""
     assignments = assignments_for(current_user)
+    active = [a for a in assignments if a.active]
     return render_template("reviewer/queue.html",
                            rows=[(a, programme_of(a.application)) for a in assignments],
-                           done=sum(a.locked for a in assignments), total=len(assignments))
+                           done=sum(a.locked for a in active), total=len(active))
 
 
 @bp.route("/<int:assignment_id>", methods=["GET", "POST"])
 @roles_required(Role.EXPERT)
 def sheet(assignment_id: int) -> Any:
     """Score an entry (save a draft or submit); a submitted sheet is shown read-only."""
-    assignment = db.get_or_404(ReviewAssignment, assignment_id)
-    if assignment.expert_id != current_user.id:
-        abort(403)
+    assignment = _own_assignment(assignment_id)
+    if not assignment.active or needs_conflict_check(assignment):
+        return render_template("reviewer/conflict.html", assignment=assignment,
+                               form=ConflictForm())
     programme = programme_of(assignment.application)
     rubric = programme.rubrics[assignment.rubric_key]
     form = _score_form(assignment, programme.checksum)
@@ -57,6 +64,37 @@ def sheet(assignment_id: int) -> Any:
     flash(_("Your scores have been submitted. Thank you.") if submit
           else _("Draft saved. You can change it until you submit."), "success")
     return redirect(url_for("reviewer.sheet", assignment_id=assignment.id))
+
+
+@bp.route("/<int:assignment_id>/conflict", methods=["POST"])
+@roles_required(Role.EXPERT)
+def conflict(assignment_id: int) -> Any:
+    """Confirm no conflict of interest (the materials open), or declare one and withdraw."""
+    assignment = _own_assignment(assignment_id)
+    form = ConflictForm()
+    declared = form.answer.data == "declare"
+    try:
+        declare_conflict(assignment, current_user, declared, form.reason.data or "")
+    except (ValidationFailed, Conflict) as exc:
+        db.session.rollback()
+        if isinstance(exc, ValidationFailed):
+            form.reason.errors = [exc.message]
+        return render_template("reviewer/conflict.html", assignment=assignment, form=form,
+                               error=exc.message), exc.status
+    db.session.commit()
+    if declared:
+        flash(_("Your conflict of interest is recorded; the entry will be given to another "
+                "expert."), "success")
+        return redirect(url_for("reviewer.queue"))
+    return redirect(url_for("reviewer.sheet", assignment_id=assignment.id))
+
+
+def _own_assignment(assignment_id: int) -> ReviewAssignment:
+    """Load an assignment of the logged-in expert (403 for anyone else's)."""
+    assignment = db.get_or_404(ReviewAssignment, assignment_id)
+    if assignment.expert_id != current_user.id:
+        abort(403)
+    return assignment
 
 
 def _score_form(assignment: ReviewAssignment, version_key: str) -> ScoreForm:
@@ -83,7 +121,7 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
     programme = programme_of(application)
     current = programme.review_rubric(application.state)
     open_ones = [a for a in assignments_for(current_user)
-                 if not a.locked and a.id != assignment.id]
+                 if not a.locked and a.active and a.id != assignment.id]
     return render_template(
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,

@@ -1,0 +1,81 @@
+"""Conflicts of interest: automatic exclusions and declarations before the materials open."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.engine.errors import Conflict, GuardsFailed, ValidationFailed
+from app.engine.runtime import fire
+from app.extensions import db
+from app.permissions import can_view_application
+from app.services.programmes import CATALOGUE
+from app.services.reviews import assign_expert, declare_conflict, save_review
+from tests.conftest import confirmed
+
+SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
+
+
+@pytest.fixture
+def entry(world, make_application):
+    users = world["users"]
+    application = make_application("wj1")
+    fire(application, "submit", users["wj1"])
+    fire(application, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    db.session.commit()
+    return application
+
+
+def test_materials_stay_shut_until_the_expert_confirms_no_conflict(world, entry):
+    expert = world["users"]["expert1"]
+    sheet = assign_expert(entry, expert, world["users"]["city"])
+    assert not can_view_application(expert, entry)
+    with pytest.raises(Conflict):
+        save_review(sheet, expert, SCORES, "", submit=False)
+    declare_conflict(sheet, expert, conflict=False)
+    assert can_view_application(expert, entry)
+    with pytest.raises(Conflict):  # answered once, for good
+        declare_conflict(sheet, expert, conflict=True, reason="改变主意")
+
+
+def test_a_declared_conflict_withdraws_the_expert_and_is_kept(world, entry):
+    users = world["users"]
+    sheet = assign_expert(entry, users["expert1"], users["city"])
+    with pytest.raises(ValidationFailed):
+        declare_conflict(sheet, users["expert1"], conflict=True, reason=" ")
+    declare_conflict(sheet, users["expert1"], conflict=True, reason="本人曾指导该团队")
+    db.session.commit()
+    assert sheet.status == "conflict" and sheet.conflict_reason == "本人曾指导该团队"
+    assert not can_view_application(users["expert1"], entry)
+    with pytest.raises(Conflict) as again:
+        assign_expert(entry, users["expert1"], users["city"])
+    assert again.value.message == "该专家已声明回避此申报"
+    with pytest.raises(GuardsFailed) as nobody:  # the withdrawn sheet does not count
+        fire(entry, "publish_notice", users["city"])
+    assert "至少需要 1 份专家评分" in nobody.value.message
+    db.session.rollback()
+    other = confirmed(assign_expert(entry, users["expert2"], users["city"]))
+    save_review(other, users["expert2"], SCORES, "", submit=True)
+    fire(entry, "publish_notice", users["city"])
+    assert entry.state == "notice"
+
+
+def test_own_unit_always_and_own_district_when_the_programme_says_so(app, world, entry):
+    from app.services.accounts import add_user
+
+    same_unit = add_user("insider", "expert", "WJ-U1", "a-long-password")
+    same_district = add_user("neighbour", "expert", "WJ-U3", "a-long-password")
+    with pytest.raises(ValidationFailed, match="专家与申报单位相同"):
+        assign_expert(entry, same_unit, world["users"]["city"])
+    programme = app.extensions[CATALOGUE]["excellent_team"]
+    assert programme.workflow["reviews"] == {"exclude_same_district": False,
+                                             "declare_conflicts": True}
+    assign_expert(entry, same_district, world["users"]["city"])  # allowed by default
+    db.session.rollback()
+    from app.services.programmes import programme_of
+
+    programme_of(entry).workflow["reviews"]["exclude_same_district"] = True
+    try:
+        with pytest.raises(ValidationFailed, match="同属一个区"):
+            assign_expert(entry, same_district, world["users"]["city"])
+    finally:
+        programme_of(entry).workflow["reviews"]["exclude_same_district"] = False
