@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Application, ReviewAssignment, Role, User
@@ -16,14 +16,12 @@ def is_assigned(user: User, application: Application) -> bool:
     """
     from app.services.programmes import programme_of
 
-    confirmed = ReviewAssignment.conflict_checked_at.is_not(None) \
-        if programme_of(application).workflow["reviews"]["declare_conflicts"] else True
-    return bool(db.session.scalar(select(exists().where(
-        ReviewAssignment.application_id == application.id,
-        ReviewAssignment.expert_id == user.id,
-        ReviewAssignment.status != "conflict",
-        confirmed,
-    ))))
+    conditions = [ReviewAssignment.application_id == application.id,
+                  ReviewAssignment.expert_id == user.id,
+                  ReviewAssignment.status != "conflict"]
+    if programme_of(application).workflow["reviews"]["declare_conflicts"]:
+        conditions.append(ReviewAssignment.conflict_checked_at.is_not(None))
+    return db.session.scalar(select(ReviewAssignment.id).where(*conditions).limit(1)) is not None
 
 
 def in_scope(user: User, application: Application) -> bool:
