@@ -72,8 +72,11 @@ def orgs_list() -> None:
               type=click.Choice(["applicant", "district_admin", "city_admin", "expert"]))
 @click.option("--org", "org_code", required=True, help="Code of the user's organisation.")
 @click.option("--name", default="", help="The person's name (姓名).")
+@click.option("--title", default="", help="Professional title (职称), for experts.")
+@click.option("--expertise", default="", help="Comma-separated expertise tags, for experts.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
-def users_add(username: str, role: str, org_code: str, name: str, password_stdin: bool) -> None:
+def users_add(username: str, role: str, org_code: str, name: str, title: str, expertise: str,
+              password_stdin: bool) -> None:
     """Add a user; the password is read from stdin or prompted for, never an argument."""
     from app.services.accounts import add_user
 
@@ -82,7 +85,8 @@ def users_add(username: str, role: str, org_code: str, name: str, password_stdin
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = add_user(username, role, org_code, password, name)
+        tags = [tag for tag in expertise.replace("，", ",").split(",") if tag.strip()]
+        user = add_user(username, role, org_code, password, name, title, tags)
         db.session.commit()
     except PingshenError as exc:
         _fail(exc.message)

@@ -24,6 +24,12 @@ def test_orgs_and_users_are_added_from_the_command_line(app):
     assert user.name == "李明" and user.role == "district_admin"
     assert user.check_password("a-long-secret")
     assert user.district_id == db.session.scalar(select(Organisation.id).filter_by(code="WJ"))
+    result = runner.invoke(args=["users", "add", "wang", "--role", "expert", "--org", "WJ",
+                                 "--title", "教授", "--expertise", "美育与艺术鉴赏，体育与健康养生",
+                                 "--password-stdin"], input="a-long-secret\n")
+    assert result.exit_code == 0, result.output
+    expert = db.session.scalar(select(User).filter_by(username="wang"))
+    assert expert.title == "教授" and expert.expertise == ["体育与健康养生", "美育与艺术鉴赏"]
 
 
 def test_bad_input_is_refused_with_a_message(app):

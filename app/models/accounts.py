@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from app.extensions import Model
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import JSONType, UTCDateTime, utcnow
 
 
 class OrgKind(StrEnum):
@@ -80,6 +80,9 @@ class User(UserMixin, Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Expert profile: professional title (职称) and expertise tags used to match entries.
+    title: Mapped[str] = mapped_column(String(100), default="")
+    expertise: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # Changing it invalidates every session and token issued before.
     session_nonce: Mapped[str] = mapped_column(String(32), default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -50,7 +50,8 @@ def add_organisation(code: str, name: str, kind: str, parent_code: str | None) -
     return org
 
 
-def add_user(username: str, role: str, org_code: str, password: str, name: str = "") -> User:
+def add_user(username: str, role: str, org_code: str, password: str, name: str = "",
+             title: str = "", expertise: list[str] | None = None) -> User:
     """Create a user in an organisation; district admins must sit in a district."""
     if role not in {r.value for r in Role}:
         raise ValidationFailed(f"未知的角色：{role}", {"role": role})
@@ -62,8 +63,11 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
     if role == Role.DISTRICT_ADMIN and org.district_id is None:
         raise ValidationFailed("区级管理员必须属于某个区", {"org": org_code})
     check_password_rules(password)
-    user = User(username=username, role=role, org=org, name=name,
-                session_nonce=secrets.token_hex(8))
+    tags = sorted({tag.strip() for tag in expertise or [] if tag.strip()})
+    if any(len(tag) > 30 for tag in tags) or len(tags) > 20:
+        raise ValidationFailed("专长标签每个不超过 30 字，最多 20 个", {"expertise": tags})
+    user = User(username=username, role=role, org=org, name=name, title=title.strip()[:100],
+                expertise=tags, session_nonce=secrets.token_hex(8))
     user.set_password(password)
     db.session.add(user)
     db.session.flush()

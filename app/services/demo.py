@@ -53,6 +53,13 @@ USERS = [
 ]
 
 
+EXPERT_PROFILES = {
+    "expert1": ("教授", ["美育与艺术鉴赏", "地方特色与文化"]),
+    "expert2": ("副教授", ["体育与健康养生", "德育与公民素质"]),
+    "expert3": ("高级讲师", ["智育与职业技能", "美育与艺术鉴赏"]),
+}
+
+
 def team_data(name: str, centre: str, leader: str) -> dict[str, Any]:
     """A complete application form for a demo team."""
     return {
@@ -72,7 +79,8 @@ def load_demo() -> list[tuple[str, str]]:
     """Create the demo organisations, users, call and applications; return the logins."""
     for code, name, kind, parent in ORGS:
         add_organisation(code, name, kind, parent)
-    users = {username: add_user(username, role, org, DEMO_PASSWORD, name)
+    users = {username: add_user(username, role, org, DEMO_PASSWORD, name,
+                                *EXPERT_PROFILES.get(username, ("", [])))
              for username, role, org, name in USERS}
     now = utcnow()
     call = open_call("excellent_team", f"{now.year}年度X市社区教育优秀团队遴选", now.year,
