@@ -79,3 +79,15 @@ def test_own_unit_always_and_own_district_when_the_programme_says_so(app, world,
             assign_expert(entry, same_district, world["users"]["city"])
     finally:
         programme_of(entry).workflow["reviews"]["exclude_same_district"] = False
+
+
+def test_the_city_sees_the_declared_conflict_and_its_reason(client, world, entry):
+    from tests.conftest import login
+
+    users = world["users"]
+    sheet = assign_expert(entry, users["expert1"], users["city"])
+    declare_conflict(sheet, users["expert1"], conflict=True, reason="本人曾指导该团队")
+    db.session.commit()
+    login(client, "city")
+    page = client.get(f"/applications/{entry.id}").get_data(as_text=True)
+    assert "已声明回避" in page and "本人曾指导该团队" in page
