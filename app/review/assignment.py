@@ -14,17 +14,20 @@ as a preview and applies its pairs. The planner treats assignment as a flow prob
 
 What "balanced within ±1" means: no chain of legal reassignments of the new pairs can move work
 from an expert with load L to one with load L - 2 or less. Such a plan is the most balanced of all
-plans making the same number of pairs: it minimises the highest load, maximises the lowest and
+legal plans making the most pairs: it minimises the highest load, maximises the lowest and
 minimises the sum of squares at once. When every expert may review every entry (no unit, district,
 tag, cap or earlier pair in the way) the loads differ by at most 1. A wider spread forced by the
-rules is reported in `Plan.warnings`. Loads count the existing pairs, which never move.
+rules is reported in `Plan.warnings`; entries left short are in `Plan.unfilled` with `Plan.reasons`.
+
+Existing pairs never move; they count towards their entry's N and their expert's load. An unknown
+district (None) is nobody's district. Ties break by id, so input order never changes the plan.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
@@ -92,6 +95,7 @@ class Plan:
 
 
 Item = TypeVar("Item", Entry, Expert)
+Key = TypeVar("Key", int, str)
 
 
 def plan_assignments(entries: Iterable[Entry], experts: Iterable[Expert], rules: Rules) -> Plan:
@@ -112,6 +116,21 @@ def _by_id(items: Iterable[Item], kind: str) -> dict[int, Item]:
     if len(index) != len(ordered):
         raise ValueError(f"duplicate {kind} ids")
     return index
+
+
+def _group(pairs: Iterable[tuple[Key, int]]) -> dict[Key, set[int]]:
+    """Collect the second items of pairs under their first items."""
+    groups: dict[Key, set[int]] = {}
+    for key, value in pairs:
+        groups.setdefault(key, set()).add(value)
+    return groups
+
+
+def _rule_obstacle(entry: Entry, expert: Expert, rules: Rules) -> str | None:
+    """Return which conflict rule keeps the expert from the entry (declared ones too), or None."""
+    if (entry.id, expert.id) in rules.declared_conflicts:
+        return _static_obstacle(entry, expert, rules) or "declared"
+    return _static_obstacle(entry, expert, rules)
 
 
 def _static_obstacle(entry: Entry, expert: Expert, rules: Rules) -> str | None:
@@ -142,9 +161,15 @@ class _Planner:
         self.work: dict[int, set[int]] = {x: set() for x in experts}  # new entries of an expert
         self.full = {x for x in experts if not self._room(x)}
         self.eligible = self._eligible_lists()
-        distinct = {id(experts): experts for experts in self.eligible.values()}.values()
-        self.allowed = {x for experts in distinct for x in experts}  # eligible for some entry
+        distinct = {id(listed): listed for listed in self.eligible.values()}.values()
+        self.allowed = {x for listed in distinct for x in listed}  # eligible for some entry
         self.order = sorted(entries, key=lambda e: (len(self.eligible[e]), e))
+        self.topics = {e: entry.topics for e, entry in entries.items()}
+        self.tags = {x: expert.tags for x, expert in experts.items()}
+        self.by_tag = _group((tag, x.id) for x in experts.values() for tag in x.tags)
+        self.may: dict[int, set[int]] = {}  # eligible experts as sets (filled for "prefer")
+        self.loose: dict[int, set[int]] = {}  # an expert's new entries sharing no tag with them
+        self.audience: dict[int, set[int]] = {}  # the entries sharing a tag with an expert
 
     def _room(self, expert_id: int) -> bool:
         """Tell whether the expert's load is under their cap."""
@@ -153,9 +178,7 @@ class _Planner:
 
     def _eligible_lists(self) -> dict[int, list[int]]:
         """List, in id order, the experts each entry may still get; entries share equal lists."""
-        blocked: dict[int, set[int]] = {}
-        for entry_id, expert_id in self.rules.existing | self.rules.declared_conflicts:
-            blocked.setdefault(entry_id, set()).add(expert_id)
+        blocked = _group(self.rules.existing | self.rules.declared_conflicts)
         shared: dict[tuple[object, ...], list[int]] = {}
         eligible = {}
         for entry_id, entry in self.entries.items():
@@ -174,7 +197,11 @@ class _Planner:
 
     def _matches(self, entry_id: int, expert_id: int) -> bool:
         """Tell whether the expert shares a tag with the entry's tags or category."""
-        return bool(self.experts[expert_id].tags & self.entries[entry_id].topics)
+        return not self.tags[expert_id].isdisjoint(self.topics[entry_id])
+
+    def _fans(self, entry_id: int) -> set[int]:
+        """Return the experts (eligible or not) sharing a tag with the entry's tags or category."""
+        return set().union(*(self.by_tag.get(topic, ()) for topic in self.topics[entry_id]))
 
     def _add(self, entry_id: int, expert_id: int) -> None:
         """Record a new pair and its load."""
@@ -196,11 +223,11 @@ class _Planner:
         """Give each entry, fewest eligible first, the free experts with the lowest load."""
         prefer = self.rules.match_tags == "prefer"
         for entry_id in self.order:
-            topics = self.entries[entry_id].topics if prefer else frozenset()
-            free = [x for x in self.eligible[entry_id] if x not in self.full]
-            chosen = heapq.nsmallest(self.target[entry_id], free, key=lambda x: (
-                self.load[x], not self.experts[x].tags & topics, x))
-            for expert_id in chosen:
+            free = [x for x in self.eligible[entry_id] if x not in self.full]  # in id order
+            if prefer:  # sorts are stable: a shared tag first, then the lower id
+                free.sort(key=self._fans(entry_id).__contains__, reverse=True)
+            for expert_id in heapq.nsmallest(self.target[entry_id], free,
+                                             key=self.load.__getitem__):
                 self._add(entry_id, expert_id)
 
     def fill(self) -> None:
@@ -210,8 +237,7 @@ class _Planner:
         for entry_id in self.order:
             while self._short(entry_id) > 0 and entry_id not in dead_entries:
                 found, seen_entries, seen_experts = self._chain(
-                    {entry_id: None}, set(), lambda x: x not in self.full,
-                    dead_entries, dead_experts)
+                    {entry_id: None}, set(), None, dead_entries, dead_experts)
                 if not found:
                     dead_entries |= seen_entries
                     dead_experts |= seen_experts
@@ -225,8 +251,7 @@ class _Planner:
             for source in sources:
                 for entry_id in sorted(self.work[source]):
                     starts.setdefault(entry_id, source)
-            found, _, _ = self._chain(starts, set(sources), lambda x, most=level - 2: (
-                x not in self.full and self.load[x] <= most))
+            found, _, _ = self._chain(starts, set(sources), level - 2)
             if not found:  # experts at `level` or above cannot pass work on: look lower
                 level = self._next_level(level)
 
@@ -239,10 +264,10 @@ class _Planner:
             return None
         return max(levels)
 
-    def _chain(self, starts: dict[int, int | None], seen_experts: set[int],
-               is_goal: Callable[[int], bool], dead_entries: AbstractSet[int] = frozenset(),
+    def _chain(self, starts: dict[int, int | None], seen_experts: set[int], most: int | None,
+               dead_entries: AbstractSet[int] = frozenset(),
                dead_experts: AbstractSet[int] = frozenset()) -> tuple[bool, set[int], set[int]]:
-        """Search breadth-first for moves from the start entries to a goal expert; apply one."""
+        """Search moves breadth-first from the start entries to a free expert with load <= most."""
         leaves = {e: holder for e, holder in starts.items() if holder is not None}
         reached_by: dict[int, int] = {}  # expert -> the entry it would take
         seen_entries = set(starts)
@@ -255,7 +280,7 @@ class _Planner:
                     continue
                 seen_experts.add(expert_id)
                 reached_by[expert_id] = entry_id
-                if is_goal(expert_id):
+                if expert_id not in self.full and (most is None or self.load[expert_id] <= most):
                     self._apply(expert_id, reached_by, leaves)
                     return True, seen_entries, seen_experts
                 for other in sorted(self.work[expert_id] - seen_entries - dead_entries):
@@ -276,32 +301,49 @@ class _Planner:
 
     def prefer_tags(self) -> None:
         """Hand unmatched pairs to experts sharing a tag where the loads stay as balanced."""
+        as_sets = {id(listed): set(listed) for listed in self.eligible.values()}
+        self.may = {e: as_sets[id(listed)] for e, listed in self.eligible.items()}
+        self.loose = {x: {e for e in work if not self._matches(e, x)}
+                      for x, work in self.work.items()}
+        by_topic = _group((topic, e) for e, topics in self.topics.items() for topic in topics)
+        self.audience = {x: set().union(*(by_topic.get(tag, ()) for tag in tags))
+                         for x, tags in self.tags.items()}
         improved = True
-        while improved:
+        while improved:  # every change adds a match, so this ends
             improved = False
-            for entry_id in self.entries:
-                for holder in sorted(self.on[entry_id]):
-                    if not self._matches(entry_id, holder) and self._retag(entry_id, holder):
+            for holder, loose in self.loose.items():
+                for entry_id in sorted(loose):
+                    if entry_id in loose and self._retag(entry_id, holder):
                         improved = True
 
     def _retag(self, entry_id: int, holder: int) -> bool:
         """Move the pair to a matching expert one load lighter, or swap it with one of theirs."""
-        for expert_id in self.eligible[entry_id]:
-            if expert_id in self.on[entry_id] or not self._matches(entry_id, expert_id):
-                continue
+        for expert_id in sorted(self._fans(entry_id) & self.may[entry_id] - self.on[entry_id]):
             if expert_id not in self.full and self.load[expert_id] == self.load[holder] - 1:
-                self._drop(entry_id, holder)
-                self._add(entry_id, expert_id)
+                self._move(entry_id, holder, expert_id)  # the two loads trade places
                 return True
-            for other in sorted(self.work[expert_id]):
-                if (holder not in self.on[other] and holder in self.eligible[other]
-                        and self._matches(other, holder) >= self._matches(other, expert_id)):
-                    self._drop(entry_id, holder)
-                    self._drop(other, expert_id)
-                    self._add(entry_id, expert_id)
-                    self._add(other, holder)
-                    return True
+            other = self._swappable(holder, expert_id)
+            if other is not None:
+                self._move(entry_id, holder, expert_id)
+                self._move(other, expert_id, holder)
+                return True
         return False
+
+    def _swappable(self, holder: int, expert_id: int) -> int | None:
+        """Find an entry of the expert's that `holder` may take without losing a tag match."""
+        matched = self.audience[holder] & self.work[expert_id] - self.loose[expert_id]
+        for other in sorted(self.loose[expert_id]) + sorted(matched):
+            if holder not in self.on[other] and holder in self.may[other]:
+                return other
+        return None
+
+    def _move(self, entry_id: int, old: int, new: int) -> None:
+        """Hand a new pair from one expert to another, keeping the unmatched index current."""
+        self._drop(entry_id, old)
+        self.loose[old].discard(entry_id)
+        self._add(entry_id, new)
+        if not self._matches(entry_id, new):
+            self.loose[new].add(entry_id)
 
     def plan(self) -> Plan:
         """Freeze the working state into a Plan with shortfalls, reasons and warnings."""
@@ -315,17 +357,11 @@ class _Planner:
 
     def _obstacle(self, entry: Entry, expert: Expert) -> str | None:
         """Return what stands between the entry and the expert now, or None if they may pair."""
-        pair = (entry.id, expert.id)
-        if pair in self.rules.existing:
+        if (entry.id, expert.id) in self.rules.existing:
             return "held"
-        reason = _static_obstacle(entry, expert, self.rules)
-        if reason is None and pair in self.rules.declared_conflicts:
-            reason = "declared"
-        if reason is None and expert.id in self.on[entry.id]:
-            reason = "assigned"
-        if reason is None and expert.id in self.full:
-            reason = "full"
-        return reason
+        return (_rule_obstacle(entry, expert, self.rules)
+                or ("assigned" if expert.id in self.on[entry.id] else None)
+                or ("full" if expert.id in self.full else None))
 
     def _explain(self, entry_id: int) -> str:
         """Count the pool by obstacle to say why the entry could not get all its experts."""
@@ -339,10 +375,8 @@ class _Planner:
         warnings = []
         for entry_id, expert_id in sorted(self.rules.existing):
             if entry_id in self.entries and expert_id in self.experts:
-                entry, expert = self.entries[entry_id], self.experts[expert_id]
-                reason = _static_obstacle(entry, expert, self.rules)
-                if reason is None and (entry_id, expert_id) in self.rules.declared_conflicts:
-                    reason = "declared"
+                reason = _rule_obstacle(self.entries[entry_id], self.experts[expert_id],
+                                        self.rules)
                 if reason is not None:
                     warnings.append(f"已有分配（申报 {entry_id}，专家 {expert_id}）须回避："
                                     f"{OBSTACLES[reason]}")
