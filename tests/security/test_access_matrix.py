@@ -59,6 +59,7 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.bulk": {"POST": {"city"}},
     "admin.call_ranking": {"GET": {"city"}},
     "admin.assign": {"POST": {"city"}},
+    "admin.auto_assign": {"GET": {"city"}, "POST": {"city"}},
     "admin.programmes": {"GET": {"city"}},
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},
@@ -88,6 +89,7 @@ API: dict[str, dict[str, set[str]]] = {
     "api.transition": {"POST": {"city"}},
     "api.list_assignments": {"GET": {"city"}},
     "api.create_assignment": {"POST": {"city"}},
+    "api.auto_assign": {"POST": {"city"}},
     "api.bulk_transition": {"POST": {"city", "district", "other_district"}},
     "api.list_reviews": {"GET": {"expert", "other_expert"}},
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet

@@ -91,3 +91,61 @@ def test_the_city_sees_the_declared_conflict_and_its_reason(client, world, entry
     login(client, "city")
     page = client.get(f"/applications/{entry.id}").get_data(as_text=True)
     assert "已声明回避" in page and "本人曾指导该团队" in page
+
+
+def test_automatic_assignment_previews_then_assigns_without_conflicts(client, world,
+                                                                      make_application):
+    from sqlalchemy import select
+
+    from app.models import ReviewAssignment
+    from app.services.accounts import add_user
+    from tests.conftest import csrf_from, login
+
+    users = world["users"]
+    add_user("expert3", "expert", "TN-U1", "a-long-password", "专家三", "教授", ["美育与艺术鉴赏"])
+    add_user("expert_wj", "expert", "WJ-U2", "a-long-password", "同区专家")
+    add_user("expert_own", "expert", "WJ-U1", "a-long-password", "本单位专家")
+    for n, who in enumerate(("wj1", "tn1")):
+        entry = make_application(who, name=f"队{n}")
+        fire(entry, "submit", users[who])
+        admin = users["wj_admin"] if who.startswith("wj") else users["tn_admin"]
+        fire(entry, "recommend", admin, data={"rank": 1, "opinion": "推荐"})
+    db.session.commit()
+    login(client, "city")
+    call = world["call"].id
+    preview = client.get(f"/admin/calls/{call}/auto-assign?per_entry=2&match_tags=prefer")
+    text = preview.get_data(as_text=True)
+    assert preview.status_code == 200
+    assert "将为 2 份待评审申报新增 4 项分配" in text
+    assert db.session.scalar(select(ReviewAssignment.id)) is None  # a preview changes nothing
+    made = client.post(f"/admin/calls/{call}/auto-assign", data={
+        "per_entry": "2", "match_tags": "prefer", "csrf_token": csrf_from(text)})
+    assert made.status_code == 302
+    sheets = db.session.scalars(select(ReviewAssignment)).all()
+    assert len(sheets) == 4
+    for sheet in sheets:
+        assert sheet.expert.org_id != sheet.application.org_id  # never the own unit
+    loads = sorted(sum(s.expert_id == e for s in sheets) for e in {s.expert_id for s in sheets})
+    assert loads[-1] - loads[0] <= 1
+
+
+def test_automatic_assignment_over_the_api(client, world, entry):
+    from sqlalchemy import func, select
+
+    from app.models import ReviewAssignment
+    from app.services.accounts import issue_token
+
+    token = issue_token(world["users"]["city"])
+    db.session.commit()
+    url = f"/api/v1/calls/{world['call'].id}/auto-assign"
+    headers = {"Authorization": f"Bearer {token}"}
+    plan = client.post(url, json={"per_entry": 2}, headers=headers).get_json()
+    assert plan["dry_run"] is True and len(plan["assignments"]) == 2
+    assert db.session.scalar(select(func.count()).select_from(ReviewAssignment)) == 0
+    made = client.post(url, json={"per_entry": 2, "dry_run": False}, headers=headers).get_json()
+    assert made["assignments"] == plan["assignments"]
+    assert db.session.scalar(select(func.count()).select_from(ReviewAssignment)) == 2
+    again = client.post(url, json={"per_entry": 2}, headers=headers).get_json()
+    assert again["assignments"] == [] and again["loads"] == {"expert1": 1, "expert2": 1}
+    bad = client.post(url, json={"per_entry": 0}, headers=headers)
+    assert bad.status_code == 422 and bad.get_json()["error"] == "validation_failed"

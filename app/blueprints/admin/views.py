@@ -134,4 +134,4 @@ def assign(application_id: int) -> Any:
     return redirect(url_for("applications.detail", application_id=application_id))
 
 
-from app.blueprints.admin import bulk, programmes  # noqa: E402,F401  (routes on bp)
+from app.blueprints.admin import auto_assign, bulk, programmes  # noqa: E402,F401  (routes on bp)

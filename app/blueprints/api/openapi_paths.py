@@ -121,6 +121,18 @@ PATHS: dict[str, dict[str, Any]] = {
                   "Entries with submitted score sheets, best first (city administrators)",
                   {200: answer("Ranking.", LIST(ref("RankingEntry")))}, (403, 404)),
     },
+    "/calls/{call_id}/auto-assign": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "post": op("auto_assign", "reviews",
+                   "Plan or make automatic expert assignments for a call (city administrators)",
+                   {200: answer("The plan (and whether it was applied).", ref("AutoAssignment"))},
+                   (400, 403, 404, 409, 422), body=ref("AutoAssignRequest"),
+                   description="Every entry of the call in a review state gets `per_entry` "
+                               "experts in all (existing assignments count), never of its own "
+                               "unit, of its own district when the programme excludes it, or "
+                               "with a declared conflict; loads are balanced within one where "
+                               "the rules allow. `dry_run` (default true) changes nothing."),
+    },
     "/applications": {
         "get": op("list_applications", "applications", "Applications the caller may see",
                   {200: answer("A page, newest first.", ref("ApplicationPage"))}, (422,),

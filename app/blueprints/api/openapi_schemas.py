@@ -280,6 +280,21 @@ REVIEW_REQUEST = obj({
     "comment": string(maxLength=2000), "submit": boolean("Submit and lock (default false)."),
     "vetoes": array(string(), "Keys of the rubric's veto items that apply (default none)."),
 }, optional=("comment", "submit", "vetoes"))
+AUTO_ASSIGN_REQUEST = obj({
+    "per_entry": integer("Experts per entry, 1 to 15 (default 3).", minimum=1, maximum=15),
+    "match_tags": string("Use experts' expertise tags (default prefer).",
+                         enum=["off", "prefer", "require"]),
+    "dry_run": boolean("Only plan (default true)."),
+}, optional=("per_entry", "match_tags", "dry_run"))
+AUTO_ASSIGNMENT = obj({
+    "dry_run": boolean(),
+    "assignments": array(obj({"application_id": integer(), "expert": string("Username.")}),
+                         "New assignments (made unless dry_run)."),
+    "loads": map_of(integer(), "Assignments per expert username, existing ones included."),
+    "unfilled": array(obj({"application_id": integer(), "missing": integer(),
+                           "reason": string()}), "Entries that cannot get enough experts."),
+    "warnings": array(string()),
+})
 CONFLICT_REQUEST = obj({
     "conflict": boolean("True to declare a conflict of interest and withdraw."),
     "reason": string("Required when declaring a conflict.", maxLength=500),
@@ -318,6 +333,7 @@ SCHEMAS: dict[str, Schema] = {
     "TransitionRequest": TRANSITION_REQUEST, "TransitionResult": TRANSITION_RESULT,
     "Upload": UPLOAD, "AssignmentRequest": ASSIGNMENT_REQUEST, "Assignment": ASSIGNMENT,
     "Review": REVIEW, "ReviewRequest": REVIEW_REQUEST, "BulkRequest": BULK_REQUEST,
-    "ConflictRequest": CONFLICT_REQUEST,
+    "ConflictRequest": CONFLICT_REQUEST, "AutoAssignRequest": AUTO_ASSIGN_REQUEST,
+    "AutoAssignment": AUTO_ASSIGNMENT,
     "BulkItem": BULK_ITEM, "BulkResult": BULK_RESULT,
 }

@@ -18,8 +18,9 @@ from app.blueprints.api.common import (
 from app.blueprints.api.serializers import assignment_json, review_json
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
-from app.models import Application, ReviewAssignment, Role, User
+from app.models import Application, Call, ReviewAssignment, Role, User
 from app.permissions import can_view_application
+from app.services.auto_assign import apply_plan, plan_for_call
 from app.services.bulk import BulkItem, bulk_fire
 from app.services.programmes import programme_of
 from app.services.reviews import assign_expert, assignments_for, save_review
@@ -138,3 +139,26 @@ def _bulk_item(item: BulkItem, visible: bool) -> dict[str, Any]:
             "state_label": programme_of(application).label(application.state)
             if application else None,
             "reasons": list(item.reasons)}
+
+
+@bp.post("/calls/<int:call_id>/auto-assign")
+def auto_assign(call_id: int) -> Any:
+    """Plan N experts per entry under review (dry run, the default) or make the assignments."""
+    require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    body = json_body({}, {"per_entry": "integer", "match_tags": "string", "dry_run": "boolean"})
+    planned = plan_for_call(call, api_user(), body.get("per_entry", 3),
+                            body.get("match_tags", "prefer"))
+    dry_run = body.get("dry_run", True)
+    if not dry_run:
+        apply_plan(planned, api_user())
+        db.session.commit()
+    plan = planned.plan
+    return {"dry_run": dry_run,
+            "assignments": [{"application_id": entry, "expert": planned.experts[expert].username}
+                            for entry, expert in plan.pairs],
+            "loads": {planned.experts[e].username: n for e, n in sorted(plan.loads.items())},
+            "unfilled": [{"application_id": entry, "missing": n,
+                          "reason": plan.reasons.get(entry, "")}
+                         for entry, n in sorted(plan.unfilled.items())],
+            "warnings": list(plan.warnings)}
