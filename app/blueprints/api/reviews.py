@@ -72,10 +72,7 @@ def get_review(review_id: int) -> Any:
 @bp.put("/reviews/<int:review_id>")
 def put_review(review_id: int) -> Any:
     """Save the expert's scores as a draft, or submit them; a submitted sheet is locked (409)."""
-    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
-    user = api_user()
-    if sheet.expert_id != user.id:
-        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+    sheet, user = _own_sheet(review_id)
     body = json_body({"scores": "object"},
                      {"comment": "string", "submit": "boolean", "vetoes": "array"})
     vetoes = body.get("vetoes", [])
@@ -90,10 +87,7 @@ def put_review(review_id: int) -> Any:
 @bp.post("/reviews/<int:review_id>/conflict")
 def declare_conflict(review_id: int) -> Any:
     """Confirm no conflict of interest (the materials open), or declare one and withdraw."""
-    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
-    user = api_user()
-    if sheet.expert_id != user.id:
-        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+    sheet, user = _own_sheet(review_id)
     body = json_body({"conflict": "boolean"}, {"reason": "string"})
     record_conflict(sheet, user, body["conflict"], body.get("reason", ""))
     db.session.commit()
@@ -162,3 +156,12 @@ def auto_assign(call_id: int) -> Any:
                           "reason": plan.reasons.get(entry, "")}
                          for entry, n in sorted(plan.unfilled.items())],
             "warnings": list(plan.warnings)}
+
+
+def _own_sheet(review_id: int) -> tuple[ReviewAssignment, User]:
+    """Load a score sheet that belongs to the calling expert (403 for anyone else's)."""
+    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    user = api_user()
+    if sheet.expert_id != user.id:
+        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+    return sheet, user
