@@ -4,7 +4,7 @@ from app.models.accounts import ApiToken, LoginAttempt, Organisation, OrgKind, R
 from app.models.applications import Application, Attachment, AuditEntry
 from app.models.certificates import Certificate, SerialCounter
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
-from app.models.reviews import ReviewAssignment
+from app.models.reviews import ReviewAssignment, SheetRevision
 
 __all__ = [
     "ApiToken",
@@ -21,5 +21,6 @@ __all__ = [
     "ReviewAssignment",
     "Role",
     "SerialCounter",
+    "SheetRevision",
     "User",
 ]

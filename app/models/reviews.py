@@ -46,6 +46,8 @@ class ReviewAssignment(Model):
 
     application: Mapped[Application] = relationship()
     expert: Mapped[User] = relationship(foreign_keys=[expert_id], lazy="joined")
+    revisions: Mapped[list[SheetRevision]] = relationship(
+        back_populates="assignment", order_by="SheetRevision.id", cascade="all, delete-orphan")
 
     @property
     def active(self) -> bool:
@@ -56,3 +58,24 @@ class ReviewAssignment(Model):
     def locked(self) -> bool:
         """A submitted sheet can no longer be changed by the expert."""
         return self.status == "submitted"
+
+
+class SheetRevision(Model):
+    """A submitted sheet as it was when a city administrator reopened it; never changed."""
+
+    __tablename__ = "sheet_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("review_assignments.id", ondelete="CASCADE"), index=True)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    total: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    vetoes: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    reopened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+
+    assignment: Mapped[ReviewAssignment] = relationship(back_populates="revisions")
+    reopened_by: Mapped[User] = relationship(lazy="joined")

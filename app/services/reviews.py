@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
-from app.models import Application, ReviewAssignment, Role, User
+from app.models import Application, ReviewAssignment, Role, SheetRevision, User
 from app.models.base import utcnow
 from app.services.programmes import programme_of
 
@@ -66,6 +66,34 @@ def declare_conflict(assignment: ReviewAssignment, expert: User, conflict: bool,
         assignment.application.updated_at = utcnow()  # the panel changed: guards must see it
     db.session.flush()
     return assignment
+
+
+def reopen_sheet(assignment: ReviewAssignment, actor: User, reason: str) -> SheetRevision:
+    """Give a submitted sheet back to its expert (city administrators, with a reason).
+
+    The sheet as submitted is kept as a revision, so the old and the new scores both stay on
+    record; the entry's version is bumped, so a guard racing with this sees the change.
+    """
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以退回专家评分")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("请说明退回评分的理由", {"reason": "此项为必填项"})
+    if not assignment.locked:
+        raise Conflict("该评分尚未提交，无需退回")
+    rubric = programme_of(assignment.application).review_rubric(assignment.application.state)
+    if rubric is None or rubric.raw["key"] != assignment.rubric_key:
+        raise Conflict("该申报已不在此评审阶段，不能退回评分")
+    revision = SheetRevision(assignment=assignment, scores=dict(assignment.scores),
+                             total=assignment.total, comment=assignment.comment,
+                             vetoes=list(assignment.vetoes or []),
+                             submitted_at=assignment.submitted_at, reopened_by_id=actor.id,
+                             reason=reason[:500])
+    db.session.add(revision)
+    assignment.status, assignment.submitted_at = "draft", None
+    assignment.application.updated_at = utcnow()
+    db.session.flush()
+    return revision
 
 
 def needs_conflict_check(assignment: ReviewAssignment) -> bool:

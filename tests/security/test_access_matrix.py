@@ -60,6 +60,7 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.call_ranking": {"GET": {"city"}},
     "admin.assign": {"POST": {"city"}},
     "admin.auto_assign": {"GET": {"city"}, "POST": {"city"}},
+    "admin.reopen_sheet": {"POST": {"city"}},
     "admin.programmes": {"GET": {"city"}},
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},
@@ -90,6 +91,7 @@ API: dict[str, dict[str, set[str]]] = {
     "api.list_assignments": {"GET": {"city"}},
     "api.create_assignment": {"POST": {"city"}},
     "api.auto_assign": {"POST": {"city"}},
+    "api.reopen_review": {"POST": {"city"}},
     "api.bulk_transition": {"POST": {"city", "district", "other_district"}},
     "api.list_reviews": {"GET": {"expert", "other_expert"}},
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet

@@ -13,11 +13,12 @@ from sqlalchemy.orm import selectinload
 from app.blueprints.admin.forms import as_utc, call_form
 from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
-from app.models import Application, Call, Organisation, OrgKind, Role, User
+from app.models import Application, Call, Organisation, OrgKind, ReviewAssignment, Role, User
 from app.services.applications import visible_applications
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.reviews import assign_expert, ranking
+from app.services.reviews import reopen_sheet as reopen
 from app.web.access import roles_required
 
 bp = Blueprint("admin", __name__)
@@ -132,6 +133,23 @@ def assign(application_id: int) -> Any:
         flash(_("%(name)s has been asked to review this entry.", name=expert.display_name),
               "success")
     return redirect(url_for("applications.detail", application_id=application_id))
+
+
+@bp.route("/reviews/<int:assignment_id>/reopen", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def reopen_sheet(assignment_id: int) -> Any:
+    """Give a submitted score sheet back to its expert, keeping the submitted one on record."""
+    sheet = db.get_or_404(ReviewAssignment, assignment_id)
+    try:
+        reopen(sheet, current_user, request.form.get("reason", ""))
+    except PingshenError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("The sheet has been returned to %(name)s.", name=sheet.expert.display_name),
+              "success")
+    return redirect(url_for("applications.detail", application_id=sheet.application_id))
 
 
 from app.blueprints.admin import auto_assign, bulk, programmes  # noqa: E402,F401  (routes on bp)

@@ -121,6 +121,16 @@ PATHS: dict[str, dict[str, Any]] = {
                   "Entries with submitted score sheets, best first (city administrators)",
                   {200: answer("Ranking.", LIST(ref("RankingEntry")))}, (403, 404)),
     },
+    "/reviews/{review_id}/reopen": {
+        "parameters": [in_path("review_id", "Score sheet (assignment) id.")],
+        "post": op("reopen_review", "reviews",
+                   "Return a submitted sheet to its expert (city administrators)",
+                   {200: answer("The sheet, now a draft, with the submitted one in `revisions`.",
+                                ref("Review"))},
+                   (400, 403, 404, 409, 422), body=ref("ReopenRequest"),
+                   description="Only while the entry is in the sheet's review state; the reason "
+                               "is required and kept with the earlier submission."),
+    },
     "/calls/{call_id}/auto-assign": {
         "parameters": [in_path("call_id", "Call id.")],
         "post": op("auto_assign", "reviews",

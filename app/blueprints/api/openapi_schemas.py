@@ -265,6 +265,11 @@ REVIEW = obj({
                                                       "The criteria to score (leaves)."),
                    "vetoes": array(VETO)}),
     "vetoes": array(string(), "Keys of the veto items the expert checked."),
+    "revisions": array(obj({
+        "scores": map_of(number()), "total": nullable(number()), "comment": string(),
+        "vetoes": array(string()), "submitted_at": nullable(DATETIME), "reopened_at": DATETIME,
+        "reopened_by": string("Username of the city administrator."), "reason": string()}),
+        "Earlier submissions, kept when the city returned the sheet to its expert."),
     "conflict": obj({"checked_at": nullable(DATETIME), "declared": boolean(),
                      "reason": string()},
                     description="The expert's conflict-of-interest answer; materials open only "
@@ -280,6 +285,7 @@ REVIEW_REQUEST = obj({
     "comment": string(maxLength=2000), "submit": boolean("Submit and lock (default false)."),
     "vetoes": array(string(), "Keys of the rubric's veto items that apply (default none)."),
 }, optional=("comment", "submit", "vetoes"))
+REOPEN_REQUEST = obj({"reason": string("Why the sheet goes back to its expert.")})
 AUTO_ASSIGN_REQUEST = obj({
     "per_entry": integer("Experts per entry, 1 to 15 (default 3).", minimum=1, maximum=15),
     "match_tags": string("Use experts' expertise tags (default prefer).",
@@ -334,6 +340,7 @@ SCHEMAS: dict[str, Schema] = {
     "Upload": UPLOAD, "AssignmentRequest": ASSIGNMENT_REQUEST, "Assignment": ASSIGNMENT,
     "Review": REVIEW, "ReviewRequest": REVIEW_REQUEST, "BulkRequest": BULK_REQUEST,
     "ConflictRequest": CONFLICT_REQUEST, "AutoAssignRequest": AUTO_ASSIGN_REQUEST,
+    "ReopenRequest": REOPEN_REQUEST,
     "AutoAssignment": AUTO_ASSIGNMENT,
     "BulkItem": BULK_ITEM, "BulkResult": BULK_RESULT,
 }

@@ -23,7 +23,7 @@ from app.permissions import can_view_application
 from app.services.auto_assign import apply_plan, plan_for_call
 from app.services.bulk import BulkItem, bulk_fire
 from app.services.programmes import programme_of
-from app.services.reviews import assign_expert, assignments_for, save_review
+from app.services.reviews import assign_expert, assignments_for, reopen_sheet, save_review
 from app.services.reviews import declare_conflict as record_conflict
 
 MAX_BULK = 500
@@ -156,6 +156,17 @@ def auto_assign(call_id: int) -> Any:
                           "reason": plan.reasons.get(entry, "")}
                          for entry, n in sorted(plan.unfilled.items())],
             "warnings": list(plan.warnings)}
+
+
+@bp.post("/reviews/<int:review_id>/reopen")
+def reopen_review(review_id: int) -> Any:
+    """Return a submitted sheet to its expert, keeping the submitted one (city administrators)."""
+    require_role(Role.CITY_ADMIN)
+    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    body = json_body({"reason": "string"})
+    reopen_sheet(sheet, api_user(), body["reason"])
+    db.session.commit()
+    return review_json(sheet)
 
 
 def _own_sheet(review_id: int) -> tuple[ReviewAssignment, User]:

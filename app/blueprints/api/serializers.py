@@ -206,6 +206,13 @@ def review_json(sheet: ReviewAssignment) -> JSON:
                        "title_en": rubric.raw["title_en"], "max": number(rubric.raw["max"]),
                        "criteria": leaves, "vetoes": rubric.raw["vetoes"]},
             "vetoes": list(sheet.vetoes or []),
+            "revisions": [{"scores": {k: number(v) for k, v in old.scores.items()},
+                           "total": number(old.total), "comment": old.comment,
+                           "vetoes": list(old.vetoes or []),
+                           "submitted_at": iso(old.submitted_at),
+                           "reopened_at": iso(old.reopened_at),
+                           "reopened_by": old.reopened_by.username, "reason": old.reason}
+                          for old in sheet.revisions],
             "conflict": {"checked_at": iso(sheet.conflict_checked_at),
                          "declared": sheet.status == "conflict",
                          "reason": sheet.conflict_reason},
