@@ -57,7 +57,7 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
         "transitions": _check_transitions(doc.get("transitions"), check, states, forms, rubrics,
                                           application_form),
         "certificate": None,
-        "reviews": check_review_settings(doc.get("reviews"), check),
+        "reviews": check_review_settings(doc.get("reviews"), check, _leaf_keys(states, rubrics)),
     }
     if "certificate" in doc:
         workflow["certificate"] = _check_certificate(doc["certificate"], check, application_form,
@@ -246,6 +246,23 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
         "holder_field": holder,
         "serial": serial,
     }
+
+
+def _leaf_keys(states: list[dict[str, Any]], rubrics: dict[str, Any]) -> set[str]:
+    """Keys of the scored criteria of every rubric the workflow's review states use."""
+    keys: set[str] = set()
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for item in items:
+            if item["criteria"]:
+                walk(item["criteria"])
+            else:
+                keys.add(item["key"])
+
+    for state in states:
+        if isinstance(state.get("review"), str) and state["review"] in rubrics:
+            walk(rubrics[state["review"]]["criteria"])
+    return keys
 
 
 def _check_form_ref(key: Any, path: str, check: Checker, forms: dict[str, Any],

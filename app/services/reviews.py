@@ -182,26 +182,6 @@ def application_score(application_id: int) -> Decimal | None:
     return None if value is None else Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
 
 
-def ranking(call_id: int) -> list[tuple[Application, Decimal | None, int]]:
-    """Entries of a call with submitted sheets: (entry, mean score, sheets), best first."""
-    sheets = (
-        select(ReviewAssignment.application_id.label("application_id"),
-               func.avg(ReviewAssignment.total).label("mean"),
-               func.count(ReviewAssignment.id).label("sheets"))
-        .where(ReviewAssignment.status == "submitted")
-        .group_by(ReviewAssignment.application_id)
-        .subquery()
-    )
-    rows = db.session.execute(
-        select(Application, sheets.c.mean, sheets.c.sheets)
-        .join(sheets, sheets.c.application_id == Application.id)
-        .where(Application.call_id == call_id)
-        .order_by(sheets.c.mean.desc(), Application.submitted_at, Application.id)
-    ).all()
-    return [(app, None if m is None else Decimal(str(m)).quantize(CENT, ROUND_HALF_UP), n)
-            for app, m, n in rows]
-
-
 def assignments_for(expert: User) -> list[ReviewAssignment]:
     """An expert's assignments, open ones first."""
     return list(db.session.scalars(

@@ -17,7 +17,8 @@ from app.models import Application, Call, Organisation, OrgKind, ReviewAssignmen
 from app.services.applications import visible_applications
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, programme_of
-from app.services.reviews import assign_expert, ranking
+from app.services.ranking import rank_call
+from app.services.reviews import assign_expert
 from app.services.reviews import reopen_sheet as reopen
 from app.web.access import roles_required
 
@@ -111,10 +112,11 @@ def admin_triggers(programme: Any) -> list[dict[str, Any]]:
 @bp.route("/calls/<int:call_id>/ranking")
 @roles_required(Role.CITY_ADMIN)
 def call_ranking(call_id: int) -> Any:
-    """Entries of a call with submitted score sheets, best mean score first."""
+    """Entries of a call with submitted score sheets, ranked as the programme defines."""
     call = db.get_or_404(Call, call_id)
-    rows = [(app, programme_of(app), mean, n) for app, mean, n in ranking(call.id)]
-    return render_template("admin/ranking.html", call=call, rows=rows)
+    rows, settings = rank_call(call)
+    return render_template("admin/ranking.html", call=call, rows=rows, settings=settings,
+                           programme_of=programme_of)
 
 
 @bp.route("/applications/<int:application_id>/assign", methods=["POST"])

@@ -165,8 +165,14 @@ CALL = obj({"id": integer(), "programme": string("Programme key."), "title": str
             "closes_at": DATETIME, "open": boolean("Accepting applications now."),
             "quotas": QUOTAS})
 RANKING_ENTRY = obj({
-    "rank": integer(), "score": nullable(number("Mean of submitted sheet totals.")),
+    "rank": nullable(integer("Place; tied entries share it; null when vetoed (一票否决).")),
+    "score": nullable(number("Aggregated score (the programme's method, two decimals).")),
     "sheets": integer("Submitted sheets."),
+    "tied_with": array(integer(), "Application ids sharing this place."),
+    "vetoed": boolean("A sheet checked a veto item: the entry fails whatever its score."),
+    "method": string("Aggregation used: mean, trimmed_mean or median."),
+    "spread": number("Highest minus lowest sheet total."),
+    "dispersion_flagged": boolean("The spread exceeds the programme's threshold."),
     "application": obj({"id": integer(), "title": string(), "state": string(),
                         "state_label": string(), "district": nullable(string())}),
 })

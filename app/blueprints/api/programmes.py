@@ -20,7 +20,7 @@ from app.extensions import db
 from app.models import Call, ProgrammeVersion, Role
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, pinned_programme
-from app.services.reviews import ranking
+from app.services.ranking import rank_call
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 CALL_FIELDS = {"programme": "string", "title": "string", "year": "integer",
@@ -76,8 +76,9 @@ def get_call(call_id: int) -> Any:
 def call_ranking(call_id: int) -> Any:
     """Entries with submitted score sheets, best mean first (city administrators)."""
     require_role(Role.CITY_ADMIN)
-    get_or_404(Call, call_id, "批次不存在")
-    return [ranking_json(place, *row) for place, row in enumerate(ranking(call_id), start=1)]
+    call = get_or_404(Call, call_id, "批次不存在")
+    rows, _settings = rank_call(call)
+    return [ranking_json(row) for row in rows]
 
 
 def _moments(body: dict[str, Any]) -> tuple[datetime, datetime]:

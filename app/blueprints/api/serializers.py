@@ -26,6 +26,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services.certificates import verify_url
 from app.services.programmes import programme_of
+from app.services.ranking import RankingRow
 from app.services.reviews import application_score
 
 JSON = dict[str, Any]
@@ -222,9 +223,13 @@ def review_json(sheet: ReviewAssignment) -> JSON:
             "assigned_at": iso(sheet.assigned_at), "submitted_at": iso(sheet.submitted_at)}
 
 
-def ranking_json(rank: int, application: Application, mean: Decimal | None, sheets: int) -> JSON:
-    """One line of a call's ranking."""
-    return {"rank": rank, "score": number(mean), "sheets": sheets,
+def ranking_json(row: RankingRow) -> JSON:
+    """One line of a call's ranking: the place, the aggregated score and how it was reached."""
+    application, place, result = row.application, row.place, row.result
+    return {"rank": place.position, "score": number(result.score), "sheets": result.n,
+            "tied_with": list(place.tied_with), "vetoed": place.vetoed,
+            "method": result.method_used, "spread": number(result.spread),
+            "dispersion_flagged": result.flagged_dispersion,
             "application": {"id": application.id, "title": application.title,
                             "state": application.state,
                             "state_label": programme_of(application).label(application.state),
