@@ -61,6 +61,7 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.assign": {"POST": {"city"}},
     "admin.auto_assign": {"GET": {"city"}, "POST": {"city"}},
     "admin.reopen_sheet": {"POST": {"city"}},
+    "admin.review_progress_page": {"GET": {"city"}},
     "admin.programmes": {"GET": {"city"}},
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},

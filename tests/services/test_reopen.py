@@ -79,3 +79,15 @@ def test_the_api_returns_a_sheet_and_shows_the_earlier_submission(client, world,
     body = answer.get_json()
     assert answer.status_code == 200 and body["status"] == "draft"
     assert body["revisions"][0]["total"] == 85 and body["revisions"][0]["reason"] == "复核"
+
+
+def test_review_progress_counts_every_sheet_by_stage(client, world, sheet):
+    users = world["users"]
+    assign_expert(sheet.application, users["expert2"], users["city"])  # not yet confirmed
+    db.session.commit()
+    login(client, "city")
+    page = client.get(f"/admin/calls/{world['call'].id}/review-progress")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert "专家一" in text and "专家二" in text
+    assert "1 / 2" in text  # the entry: one of two active sheets submitted

@@ -154,4 +154,9 @@ def reopen_sheet(assignment_id: int) -> Any:
     return redirect(url_for("applications.detail", application_id=sheet.application_id))
 
 
-from app.blueprints.admin import auto_assign, bulk, programmes  # noqa: E402,F401  (routes on bp)
+from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
+    auto_assign,
+    bulk,
+    programmes,
+    progress,
+)
