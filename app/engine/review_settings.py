@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from app.engine.checker import Checker
@@ -24,8 +25,7 @@ DEFAULTS: dict[str, Any] = {
 
 def check_review_settings(value: Any, check: Checker, leaf_keys: set[str]) -> dict[str, Any]:
     """Validate the optional `reviews` mapping and fill in its defaults."""
-    settings = {key: (list(v) if isinstance(v, list) else dict(v) if isinstance(v, dict) else v)
-                for key, v in DEFAULTS.items()}
+    settings = copy.deepcopy(DEFAULTS)
     if value is None:
         return settings
     value = check.mapping(value, "reviews", set(), REVIEW_KEYS)

@@ -43,10 +43,7 @@ def _check_criteria(value: Any, path: str, check: Checker, keys: set[str]) -> li
         item = check.mapping(item, where, {"key", "label"}, CRITERION_OPTIONAL)
         if not item:
             continue
-        key = check.ident(item.get("key"), f"{where}.key")
-        if key in keys:
-            check.error(f"{where}.key", f"duplicate criterion key {key!r}")
-        keys.add(key or "")
+        key = _unique_key(item, where, check, keys, "duplicate criterion key {key!r}")
         children = _check_criteria(item["criteria"], f"{where}.criteria", check, keys) \
             if "criteria" in item else []
         maximum = _check_max(item, children, where, check)
@@ -124,11 +121,19 @@ def _check_vetoes(value: Any, check: Checker, keys: set[str]) -> list[dict[str, 
         item = check.mapping(item, where, {"key", "label"}, VETO_OPTIONAL)
         if not item:
             continue
-        key = check.ident(item.get("key"), f"{where}.key")
-        if key in keys:
-            check.error(f"{where}.key", f"duplicate key {key!r} (criteria and vetoes share keys)")
-        keys.add(key or "")
+        key = _unique_key(item, where, check, keys,
+                          "duplicate key {key!r} (criteria and vetoes share keys)")
         vetoes.append({"key": key, "label": check.text(item.get("label"), f"{where}.label"),
                        "label_en": check.optional_text(item, "label_en", where),
                        "description": check.optional_text(item, "description", where)})
     return vetoes
+
+
+def _unique_key(item: dict[str, Any], where: str, check: Checker, keys: set[str],
+                duplicate: str) -> str | None:
+    """Check an item's key and that no other criterion or veto item of the rubric uses it."""
+    key = check.ident(item.get("key"), f"{where}.key")
+    if key in keys:
+        check.error(f"{where}.key", duplicate.format(key=key))
+    keys.add(key or "")
+    return key

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from app.engine.checker import Checker
+from app.engine.definitions import RubricDef
 from app.engine.registry import ACTIONS, GUARDS, Rule
 from app.engine.review_settings import check_review_settings
 from app.models.accounts import Role
@@ -250,19 +251,9 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
 
 def _leaf_keys(states: list[dict[str, Any]], rubrics: dict[str, Any]) -> set[str]:
     """Keys of the scored criteria of every rubric the workflow's review states use."""
-    keys: set[str] = set()
-
-    def walk(items: list[dict[str, Any]]) -> None:
-        for item in items:
-            if item["criteria"]:
-                walk(item["criteria"])
-            else:
-                keys.add(item["key"])
-
-    for state in states:
-        if isinstance(state.get("review"), str) and state["review"] in rubrics:
-            walk(rubrics[state["review"]]["criteria"])
-    return keys
+    return {leaf["key"] for state in states
+            if isinstance(state.get("review"), str) and state["review"] in rubrics
+            for leaf in RubricDef(rubrics[state["review"]]).leaves}
 
 
 def _check_form_ref(key: Any, path: str, check: Checker, forms: dict[str, Any],
