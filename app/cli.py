@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 from flask import Flask, current_app
@@ -136,7 +136,7 @@ def workflows_show(key: str) -> None:
     for state in workflow["states"]:
         marks = [f"final/{state['outcome']}" if state["final"] else "",
                  "editable" if state["editable"] else "",
-                 f"review:{state['review']}" if state["review"] else ""]
+                 _round_text(state["review"]) if state["review"] else ""]
         click.echo(f"  {state['name']:<20} {state['label']}  {' '.join(m for m in marks if m)}")
     click.echo("\ntransitions:")
     for t in workflow["transitions"]:
@@ -180,3 +180,11 @@ def demo_load(if_empty: bool) -> None:
     click.echo("demo data loaded. Log in at http://127.0.0.1:5000 with:")
     for username, role in accounts:
         click.echo(f"  {username:<18} {role:<15} password: {DEMO_PASSWORD}")
+
+
+def _round_text(review: dict[str, Any]) -> str:
+    """A review round in one token: its rubric, and its weight when it is not the only round."""
+    text = f"review:{review['rubric']}"
+    if review["weight"] != "1":
+        text += f"×{review['weight']}"
+    return text + ("/blind" if review["blind"] else "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
@@ -63,6 +64,19 @@ class RubricDef:
         return float(self.raw["max"])
 
 
+@dataclass(frozen=True)
+class ReviewRound:
+    """A review state seen as a round: its rubric, weight, aggregation, blindness and quorum."""
+
+    name: str  # the review state
+    label: str
+    rubric: RubricDef
+    weight: Decimal
+    aggregation: dict[str, Any]  # the round's own, else the workflow's `reviews.aggregation`
+    blind: bool
+    quorum: int | None  # submitted sheets per entry needed to close; None: every active sheet
+
+
 class Programme:
     """A workflow with its forms and rubrics: the unit that is versioned and pinned."""
 
@@ -119,10 +133,28 @@ class Programme:
         """Whether nothing can leave `state`."""
         return bool(self.states[state]["final"])
 
+    @cached_property
+    def rounds(self) -> dict[str, ReviewRound]:
+        """The review rounds by state name, in the order the states are listed."""
+        rounds = {}
+        for state in self.workflow["states"]:
+            review = state["review"]
+            if review:
+                rounds[state["name"]] = ReviewRound(
+                    name=state["name"], label=review["label"] or state["label"],
+                    rubric=self.rubrics[review["rubric"]], weight=Decimal(review["weight"]),
+                    aggregation=review["aggregation"] or self.workflow["reviews"]["aggregation"],
+                    blind=review["blind"], quorum=review["quorum"])
+        return rounds
+
+    def review_round(self, state: str) -> ReviewRound | None:
+        """The round running while an entry is in `state`, if it is a review state."""
+        return self.rounds.get(state)
+
     def review_rubric(self, state: str) -> RubricDef | None:
         """The rubric experts score with while an entry is in `state`, if it is a review state."""
-        key = self.states[state]["review"]
-        return self.rubrics[key] if key else None
+        found = self.rounds.get(state)
+        return found.rubric if found else None
 
     def editable(self, state: str) -> bool:
         """Whether the applicant may change the form in `state`."""

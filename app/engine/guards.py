@@ -64,22 +64,28 @@ def within_quota(ctx: Context, states: list[str]) -> str | None:
 
 
 @guard("all_reviews_submitted",
-       "Every expert assigned in the current review state has submitted, and at least `min` did.",
+       "Every expert assigned in the current review round has submitted, and at least `min` did; "
+       "in a round with a quorum, that many sheets (or `min`, if larger) suffice.",
        {"min": Param("int", default=1, minimum=1,
                      help="the fewest submitted score sheets accepted")})
 def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A002
-    """Refuse while assigned experts have not submitted their scores."""
-    rubric = ctx.programme.states[ctx.application.state]["review"]
+    """Refuse while assigned experts have not submitted their scores (or the round's quorum)."""
+    review_round = ctx.programme.rounds[ctx.application.state]
     rows = db.session.execute(
         select(ReviewAssignment.status, func.count())
         .where(ReviewAssignment.application_id == ctx.application.id,
-               ReviewAssignment.rubric_key == rubric,
+               ReviewAssignment.round == review_round.name,
                ReviewAssignment.status != "conflict")  # withdrawn by a declared conflict
         .group_by(ReviewAssignment.status)
     ).all()
     counts = dict(rows)
     submitted = counts.pop("submitted", 0)
     pending = sum(counts.values())
+    if review_round.quorum is not None:
+        needed = max(min, review_round.quorum)
+        if submitted < needed:
+            return f"本轮评审至少需要 {needed} 份专家评分，目前 {submitted} 份"
+        return None
     if pending:
         return f"尚有 {pending} 位专家未提交评分（已提交 {submitted} 份）"
     if submitted < min:

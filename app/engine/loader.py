@@ -95,7 +95,7 @@ def _bundle(workflow: dict[str, Any], forms: dict[str, Any], rubrics: dict[str, 
     """Collect the forms and rubrics a workflow uses into one versioned bundle."""
     form_keys = sorted({workflow["form"]} | {t["form"] for t in workflow["transitions"]
                                              if t["form"]})
-    rubric_keys = sorted({s["review"] for s in workflow["states"] if s["review"]})
+    rubric_keys = sorted({s["review"]["rubric"] for s in workflow["states"] if s["review"]})
     bundle = {
         "workflow": workflow,
         "forms": {key: forms[key] for key in form_keys},

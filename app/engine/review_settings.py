@@ -1,14 +1,21 @@
-"""The `reviews` block of a workflow: conflicts of interest, aggregation and tie-breaks."""
+"""Review settings of a workflow: the `reviews` block and each review state's round.
+
+A review state is a round (网评, 现场答辩): `review: <rubric>` or a mapping with the rubric, the
+round's weight in the final score, its aggregation (else the `reviews` default), whether it is
+blind and the quorum of sheets per entry it needs to close.
+"""
 
 from __future__ import annotations
 
 import copy
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.engine.checker import Checker
 from app.review.aggregate import AggregationSettings
 
 REVIEW_KEYS = {"exclude_same_district", "declare_conflicts", "aggregation", "tie_break"}
+ROUND_KEYS = {"rubric", "label", "weight", "aggregation", "blind", "quorum"}
 AGGREGATION_KEYS = {"method", "trim", "min_panel", "fallback", "normalise",
                     "normalise_min_sheets", "dispersion_threshold"}
 DEFAULTS: dict[str, Any] = {
@@ -23,7 +30,69 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
-def check_review_settings(value: Any, check: Checker, leaf_keys: set[str]) -> dict[str, Any]:
+def check_round(value: Any, path: str, check: Checker,
+                rubrics: dict[str, Any]) -> dict[str, Any] | None:
+    """Validate a state's `review`: a rubric key, or a mapping with `rubric` and round settings."""
+    if value is None:
+        return None
+    shorthand = isinstance(value, str)
+    value = {"rubric": value} if shorthand else check.mapping(value, path, {"rubric"},
+                                                              ROUND_KEYS - {"rubric"})
+    if not value:
+        return None
+    check.known(value.get("rubric"), path if shorthand else f"{path}.rubric", rubrics, "rubric")
+    weight = None
+    if "weight" in value:
+        weight = _weight(value["weight"], f"{path}.weight", check)
+    if "blind" in value:
+        check.boolean(value["blind"], f"{path}.blind")
+    quorum = None
+    if "quorum" in value:
+        quorum = check.integer(value["quorum"], f"{path}.quorum", minimum=1)
+    return {
+        "rubric": value.get("rubric"),
+        "label": check.optional_text(value, "label", path),
+        "weight": None if weight is None else str(weight),
+        "aggregation": (_check_aggregation(value["aggregation"], check, f"{path}.aggregation")
+                        if "aggregation" in value else None),
+        "blind": bool(value.get("blind", False)),
+        "quorum": quorum,
+    }
+
+
+def _weight(value: Any, path: str, check: Checker) -> Decimal | None:
+    """A round's weight: a number from 0 to 1, read exactly (0.3 is 3/10, not a binary float)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        check.error(path, f"must be a number from 0 to 1, got {value!r}")
+        return None
+    try:
+        weight = Decimal(str(value))
+    except InvalidOperation:
+        weight = Decimal("NaN")
+    if not weight.is_finite() or not 0 <= weight <= 1:
+        check.error(path, f"must be a number from 0 to 1, got {value!r}")
+        return None
+    return weight
+
+
+def check_round_weights(states: list[dict[str, Any]], check: Checker) -> None:
+    """One round weighs 1 unless told; several rounds each need a weight, summing to exactly 1."""
+    rounds = [(i, s["review"]) for i, s in enumerate(states) if s.get("review")]
+    if len(rounds) == 1 and rounds[0][1]["weight"] is None:
+        rounds[0][1]["weight"] = "1"
+        return
+    missing = [i for i, review in rounds if review["weight"] is None]
+    for i in missing:
+        check.error(f"states[{i}].review.weight", "is required when the workflow has several "
+                                                  "review rounds (the weights must sum to 1)")
+    if rounds and not missing:
+        total = sum((Decimal(review["weight"]) for _i, review in rounds), Decimal(0))
+        if total != 1:
+            check.error("states", f"the review rounds' weights must sum to 1, got {total}")
+
+
+def check_review_settings(value: Any, check: Checker, leaf_keys: set[str],
+                          round_names: set[str]) -> dict[str, Any]:
     """Validate the optional `reviews` mapping and fill in its defaults."""
     settings = copy.deepcopy(DEFAULTS)
     if value is None:
@@ -33,19 +102,21 @@ def check_review_settings(value: Any, check: Checker, leaf_keys: set[str]) -> di
         if key in value and check.boolean(value[key], f"reviews.{key}") is not None:
             settings[key] = value[key]
     if "aggregation" in value:
-        settings["aggregation"] = _check_aggregation(value["aggregation"], check)
+        settings["aggregation"] = _check_aggregation(value["aggregation"], check,
+                                                     "reviews.aggregation")
     if "tie_break" in value:
-        settings["tie_break"] = _check_tie_break(value["tie_break"], check, leaf_keys)
+        settings["tie_break"] = _check_tie_break(value["tie_break"], check, leaf_keys,
+                                                 round_names)
     return settings
 
 
-def _check_aggregation(value: Any, check: Checker) -> dict[str, Any]:
+def _check_aggregation(value: Any, check: Checker, path: str) -> dict[str, Any]:
     """Check the aggregation settings by building them, as the ranking will."""
-    value = check.mapping(value, "reviews.aggregation", {"method"}, AGGREGATION_KEYS - {"method"})
+    value = check.mapping(value, path, {"method"}, AGGREGATION_KEYS - {"method"})
     try:
         AggregationSettings.from_dict(aggregation_input(value))
     except (ValueError, TypeError) as exc:
-        check.error("reviews.aggregation", str(exc))
+        check.error(path, str(exc))
     return dict(value)
 
 
@@ -55,17 +126,19 @@ def aggregation_input(value: dict[str, Any]) -> dict[str, Any]:
             for k, v in value.items()}
 
 
-def _check_tie_break(value: Any, check: Checker, leaf_keys: set[str]) -> list[str]:
-    """Each key is submitted_at or criterion:<a scored criterion of the rubric>, once."""
+def _check_tie_break(value: Any, check: Checker, leaf_keys: set[str],
+                     round_names: set[str]) -> list[str]:
+    """Each key is submitted_at, round:<review state> or criterion:<scored criterion>, once."""
     keys = []
     for i, key in enumerate(check.sequence(value, "reviews.tie_break")):
         where = f"reviews.tie_break[{i}]"
-        if key == "submitted_at" or (isinstance(key, str) and key.startswith("criterion:")
-                                     and key.split(":", 1)[1] in leaf_keys):
+        kind, _, name = key.partition(":") if isinstance(key, str) else ("", "", "")
+        if key == "submitted_at" or (kind == "criterion" and name in leaf_keys) \
+                or (kind == "round" and name in round_names):
             if key in keys:
                 check.error(where, f"{key!r} is listed twice")
             keys.append(key)
         else:
-            check.error(where, f"must be submitted_at or criterion:<key of a scored criterion>, "
-                               f"got {key!r}")
+            check.error(where, "must be submitted_at, round:<a review state> or "
+                               f"criterion:<key of a scored criterion>, got {key!r}")
     return keys

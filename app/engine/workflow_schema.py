@@ -8,7 +8,7 @@ from typing import Any
 from app.engine.checker import Checker
 from app.engine.definitions import RubricDef
 from app.engine.registry import ACTIONS, GUARDS, Rule
-from app.engine.review_settings import check_review_settings
+from app.engine.review_settings import check_review_settings, check_round, check_round_weights
 from app.models.accounts import Role
 
 OUTCOMES = {"awarded", "passed", "rejected", "withdrawn", "closed"}
@@ -38,6 +38,7 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
     if not isinstance(code, str) or not re.fullmatch(r"[A-Z0-9]{2,12}", code):
         check.error("code", f"must be 2-12 capital letters or digits, got {code!r}")
     states = _check_states(doc.get("states"), check, rubrics)
+    check_round_weights(states, check)
     names = [s["name"] for s in states]
     initial = doc.get("initial", names[0] if names else None)
     if not isinstance(initial, str) or initial not in names:
@@ -58,7 +59,8 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
         "transitions": _check_transitions(doc.get("transitions"), check, states, forms, rubrics,
                                           application_form),
         "certificate": None,
-        "reviews": check_review_settings(doc.get("reviews"), check, _leaf_keys(states, rubrics)),
+        "reviews": check_review_settings(doc.get("reviews"), check, _leaf_keys(states, rubrics),
+                                         {s["name"] for s in states if s["review"]}),
     }
     if "certificate" in doc:
         workflow["certificate"] = _check_certificate(doc["certificate"], check, application_form,
@@ -92,9 +94,9 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
             check.error(f"{path}.outcome", "only final states have an outcome")
         elif outcome is not None:
             check.one_of(outcome, f"{path}.outcome", OUTCOMES)
-        review = item.get("review")
-        if review is not None:
-            check.known(review, f"{path}.review", rubrics, "rubric")
+        review = check_round(item.get("review"), f"{path}.review", check, rubrics)
+        if review is not None and final:
+            check.error(f"{path}.review", "a final state cannot be a review round")
         if "editable" in item:
             check.boolean(item["editable"], f"{path}.editable")
         states.append({
@@ -252,8 +254,8 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
 def _leaf_keys(states: list[dict[str, Any]], rubrics: dict[str, Any]) -> set[str]:
     """Keys of the scored criteria of every rubric the workflow's review states use."""
     return {leaf["key"] for state in states
-            if isinstance(state.get("review"), str) and state["review"] in rubrics
-            for leaf in RubricDef(rubrics[state["review"]]).leaves}
+            if state.get("review") and state["review"]["rubric"] in rubrics
+            for leaf in RubricDef(rubrics[state["review"]["rubric"]]).leaves}
 
 
 def _check_form_ref(key: Any, path: str, check: Checker, forms: dict[str, Any],

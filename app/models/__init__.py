@@ -4,7 +4,13 @@ from app.models.accounts import ApiToken, LoginAttempt, Organisation, OrgKind, R
 from app.models.applications import Application, Attachment, AuditEntry
 from app.models.certificates import Certificate, SerialCounter
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
-from app.models.reviews import ReviewAssignment, SheetRevision
+from app.models.reviews import (
+    CallRound,
+    DispersionWaiver,
+    ReviewAssignment,
+    ReviewResult,
+    SheetRevision,
+)
 
 __all__ = [
     "ApiToken",
@@ -13,12 +19,15 @@ __all__ = [
     "AuditEntry",
     "Call",
     "CallQuota",
+    "CallRound",
     "Certificate",
+    "DispersionWaiver",
     "LoginAttempt",
     "OrgKind",
     "Organisation",
     "ProgrammeVersion",
     "ReviewAssignment",
+    "ReviewResult",
     "Role",
     "SerialCounter",
     "SheetRevision",

@@ -16,11 +16,11 @@ from app.models.base import JSONType, UTCDateTime, utcnow
 
 
 class ReviewAssignment(Model):
-    """An expert asked to score one application on one rubric; locked once submitted."""
+    """An expert asked to score one application in one review round; locked once submitted."""
 
     __tablename__ = "review_assignments"
     __table_args__ = (
-        UniqueConstraint("application_id", "expert_id", "rubric_key"),
+        UniqueConstraint("application_id", "expert_id", "round"),
         CheckConstraint("status IN ('assigned','draft','submitted','conflict')", name="status"),
     )
 
@@ -29,7 +29,11 @@ class ReviewAssignment(Model):
         ForeignKey("applications.id", ondelete="CASCADE"), index=True
     )
     expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The round is the review state the entry was in; the rubric is the one that round used.
+    round: Mapped[str] = mapped_column(String(64))
     rubric_key: Mapped[str] = mapped_column(String(64))
+    # An extra expert asked because the panel's scores spread too far (the dispersion rule).
+    extra: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(20), default="assigned")
     scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     total: Mapped[Decimal | None] = mapped_column(Numeric(7, 2))
@@ -79,3 +83,67 @@ class SheetRevision(Model):
 
     assignment: Mapped[ReviewAssignment] = relationship(back_populates="revisions")
     reopened_by: Mapped[User] = relationship(lazy="joined")
+
+
+class CallRound(Model):
+    """A review round of one call: its deadline, and whether it is closed with results released."""
+
+    __tablename__ = "call_rounds"
+    __table_args__ = (UniqueConstraint("call_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    round: Mapped[str] = mapped_column(String(64))
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    result_id: Mapped[int | None] = mapped_column(
+        ForeignKey("review_results.id"))
+
+    result: Mapped[ReviewResult | None] = relationship(foreign_keys=[result_id])
+    closed_by: Mapped[User | None] = relationship(foreign_keys=[closed_by_id])
+
+    @property
+    def closed(self) -> bool:
+        """Closed rounds have their results frozen and released."""
+        return self.closed_at is not None
+
+
+class ReviewResult(Model):
+    """A computed result, kept with everything needed to recompute it and get the same answer.
+
+    `round` is a review state for one round's scores, or None for the final, weighted score of
+    all rounds. `inputs` holds the sheets (or the rounds' scores) exactly as they were used.
+    """
+
+    __tablename__ = "review_results"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    round: Mapped[str | None] = mapped_column(String(64))
+    programme_version_id: Mapped[int] = mapped_column(ForeignKey("programme_versions.id"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    inputs: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    results: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    computed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    computed_by: Mapped[User | None] = relationship(lazy="joined")
+
+
+class DispersionWaiver(Model):
+    """An administrator's recorded reason not to add an extra expert to a widely spread panel."""
+
+    __tablename__ = "dispersion_waivers"
+    __table_args__ = (UniqueConstraint("application_id", "round"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    round: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    created_by: Mapped[User] = relationship(lazy="joined")

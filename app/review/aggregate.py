@@ -125,7 +125,7 @@ class EntryResult:
     vetoed: bool
 
 
-def _mean(values: Sequence[Decimal]) -> Decimal:
+def sorted_mean(values: Sequence[Decimal]) -> Decimal:
     """Arithmetic mean, summed in sorted order so the input order cannot matter."""
     return sum(sorted(values), Decimal(0)) / len(values)
 
@@ -139,7 +139,7 @@ def _median(values: Sequence[Decimal]) -> Decimal:
     return (ordered[middle - 1] + ordered[middle]) / 2
 
 
-def _pstdev(values: Sequence[Decimal], mean: Decimal) -> Decimal:
+def pstdev(values: Sequence[Decimal], mean: Decimal) -> Decimal:
     """Population standard deviation around a given mean."""
     return (sum(sorted((v - mean) ** 2 for v in values), Decimal(0)) / len(values)).sqrt()
 
@@ -161,7 +161,7 @@ def _combine(values: Mapping[str, Decimal], method: str,
     else:
         kept, dropped = ordered, []
     scores = [value for _, value in kept]
-    value = _median(scores) if method == "median" else _mean(scores)
+    value = _median(scores) if method == "median" else sorted_mean(scores)
     return value, tuple(sorted(e for e, _ in kept)), tuple(e for e, _ in dropped)
 
 
@@ -220,16 +220,16 @@ def normalise(sheets: Sequence[Sheet],
     if not sheets:
         return {}
     pool = [sheet.total for sheet in sheets]
-    mean = _mean(pool)
-    stdev = _pstdev(pool, mean)
+    mean = sorted_mean(pool)
+    stdev = pstdev(pool, mean)
     by_expert: dict[str, list[Sheet]] = defaultdict(list)
     for sheet in sheets:
         by_expert[sheet.expert].append(sheet)
     result: dict[tuple[str, int], Decimal] = {}
     for expert, own in by_expert.items():
         totals = [sheet.total for sheet in own]
-        own_mean = _mean(totals)
-        own_stdev = _pstdev(totals, own_mean)
+        own_mean = sorted_mean(totals)
+        own_stdev = pstdev(totals, own_mean)
         for sheet in own:
             if len(own) < settings.normalise_min_sheets:
                 value = sheet.total

@@ -37,9 +37,11 @@ def plan_for_call(call: Call, actor: User, per_entry: int, match_tags: str) -> A
         if programme_of(a).review_rubric(a.state) is not None}
     experts = {u.id: u for u in db.session.scalars(
         select(User).where(User.role == Role.EXPERT, User.active.is_(True)).order_by(User.id))}
-    sheets = db.session.execute(select(ReviewAssignment.application_id,
-                                       ReviewAssignment.expert_id, ReviewAssignment.status)
-                                .where(ReviewAssignment.application_id.in_(entries))).all()
+    rows = db.session.execute(select(ReviewAssignment.application_id, ReviewAssignment.expert_id,
+                                     ReviewAssignment.status, ReviewAssignment.round)
+                              .where(ReviewAssignment.application_id.in_(entries))).all()
+    # a declared conflict holds in every round; other sheets count only in the current one
+    sheets = [(a, e, s) for a, e, s, r in rows if s == "conflict" or r == entries[a].state]
     reviews = current_programme(call.programme_key).workflow["reviews"]
     rules = Rules(per_entry=per_entry, exclude_same_district=reviews["exclude_same_district"],
                   match_tags=match_tags,  # type: ignore[arg-type]

@@ -16,14 +16,18 @@ from app.services.programmes import programme_of
 CENT = Decimal("0.01")
 
 
-def assign_expert(application: Application, expert: User, actor: User) -> ReviewAssignment:
-    """Ask an expert to score an entry in its current review state (city administrators)."""
+def assign_expert(application: Application, expert: User, actor: User,
+                  extra: bool = False) -> ReviewAssignment:
+    """Ask an expert to score an entry in its current review round (city administrators).
+
+    `extra` marks an expert added because the panel's scores spread too far (dispersion rule).
+    """
     if actor.role != Role.CITY_ADMIN:
         raise Forbidden("只有市级管理员可以分配评审专家")
     if expert.role != Role.EXPERT or not expert.active:
         raise ValidationFailed("所选用户不是可用的评审专家", {"expert": expert.username})
-    rubric = programme_of(application).review_rubric(application.state)
-    if rubric is None:
+    review_round = programme_of(application).review_round(application.state)
+    if review_round is None:
         raise Conflict("该申报当前不在评审阶段", {"state": application.state})
     if expert.org_id == application.org_id:
         raise ValidationFailed("专家与申报单位相同，须回避", {"expert": expert.username})
@@ -31,13 +35,14 @@ def assign_expert(application: Application, expert: User, actor: User) -> Review
             and expert.district_id is not None and expert.district_id == application.district_id:
         raise ValidationFailed("专家与申报单位同属一个区，须回避", {"expert": expert.username})
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
-        application_id=application.id, expert_id=expert.id, rubric_key=rubric.raw["key"]))
+        application_id=application.id, expert_id=expert.id, round=review_round.name))
     if existing is not None:
         declared = existing.status == "conflict"
         raise Conflict("该专家已声明回避此申报" if declared else "该专家已分配到此申报",
                        {"assignment": existing.id})
-    assignment = ReviewAssignment(application=application, expert=expert,
-                                  rubric_key=rubric.raw["key"], assigned_by_id=actor.id)
+    assignment = ReviewAssignment(application=application, expert=expert, round=review_round.name,
+                                  rubric_key=review_round.rubric.raw["key"],
+                                  assigned_by_id=actor.id, extra=extra)
     db.session.add(assignment)
     application.updated_at = utcnow()  # a guard counting reviews must see this change
     db.session.flush()
@@ -81,8 +86,7 @@ def reopen_sheet(assignment: ReviewAssignment, actor: User, reason: str) -> Shee
         raise ValidationFailed("请说明退回评分的理由", {"reason": "此项为必填项"})
     if not assignment.locked:
         raise Conflict("该评分尚未提交，无需退回")
-    rubric = programme_of(assignment.application).review_rubric(assignment.application.state)
-    if rubric is None or rubric.raw["key"] != assignment.rubric_key:
+    if not in_current_round(assignment):
         raise Conflict("该申报已不在此评审阶段，不能退回评分")
     revision = SheetRevision(assignment=assignment, scores=dict(assignment.scores),
                              total=assignment.total, comment=assignment.comment,
@@ -94,6 +98,11 @@ def reopen_sheet(assignment: ReviewAssignment, actor: User, reason: str) -> Shee
     assignment.application.updated_at = utcnow()
     db.session.flush()
     return revision
+
+
+def in_current_round(assignment: ReviewAssignment) -> bool:
+    """Whether the entry is still in the round the sheet belongs to (else the sheet is closed)."""
+    return assignment.application.state == assignment.round
 
 
 def needs_conflict_check(assignment: ReviewAssignment) -> bool:
@@ -114,9 +123,9 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
     if needs_conflict_check(assignment):
         raise Conflict("请先确认与该申报不存在利益冲突", {"conflict": "unconfirmed"})
     application = assignment.application
-    rubric = programme_of(application).review_rubric(application.state)
-    if rubric is None or rubric.raw["key"] != assignment.rubric_key:
+    if not in_current_round(assignment):
         raise Conflict("该申报已不在评审阶段，不能评分", {"state": application.state})
+    rubric = programme_of(application).rubrics[assignment.rubric_key]
     clean, errors = _clean_scores(rubric.leaves, scores, submit)
     comment = comment.strip()
     if len(comment) > 2000:

@@ -191,7 +191,8 @@ def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
     graph = caller.get("/api/v1/programmes/excellent_team").get_json()
     states = {s["name"]: s for s in graph["states"]}
     assert states["named"]["final"] and states["named"]["outcome"] == "awarded"
-    assert states["city_review"]["review"] == "excellent_team_rubric"
+    assert states["city_review"]["review"]["rubric"] == "excellent_team_rubric"
+    assert states["city_review"]["review"]["weight"] == "1"
     recommend = next(t for t in graph["transitions"] if t["trigger"] == "recommend")
     assert recommend["source"] == ["district_review"] and recommend["roles"] == ["district_admin"]
     assert recommend["form"] == "district_recommendation"

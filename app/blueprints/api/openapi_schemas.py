@@ -85,8 +85,20 @@ STATE = obj({
     "outcome": nullable(string("Outcome of a final state.",
                                enum=["awarded", "passed", "rejected", "withdrawn", "closed"])),
     "editable": boolean("The applicant may change the form in this state."),
-    "review": nullable(string("Key of the rubric experts score with in this state.")),
+    "review": nullable(ref("ReviewRound")),
 })
+REVIEW_ROUND = obj({
+    "rubric": string("Key of the rubric experts score with in this round."),
+    "label": string("The round's own label (empty: the state's label)."),
+    "weight": string("Weight of the round in the final score, as an exact decimal (e.g. \"0.3\"); "
+                     "the weights of all rounds sum to 1."),
+    "aggregation": nullable(FREE | {"description": "The round's own aggregation settings; null: "
+                                    "the workflow's reviews.aggregation."}),
+    "blind": boolean("Identifying fields, file names and the applicant's unit are hidden from "
+                     "experts in this round."),
+    "quorum": nullable(integer("Submitted sheets per entry that let the round close; null: every "
+                               "active sheet.")),
+}, description="A review state seen as a round (see docs/definitions.md).")
 TRANSITION = obj({
     "trigger": string(), "label": string("Chinese label."), "label_en": string(),
     "description": string(), "source": array(string(), "States it may be fired from."),
@@ -334,7 +346,8 @@ ERROR = obj({
 SCHEMAS: dict[str, Schema] = {
     "Error": ERROR, "Organisation": ORGANISATION, "User": USER, "TokenRequest": TOKEN_REQUEST,
     "Token": TOKEN, "ProgrammeSummary": obj(PROGRAMME_SUMMARY), "Programme": PROGRAMME,
-    "RuleRef": RULE_REF, "State": STATE, "Transition": TRANSITION, "Choice": CHOICE,
+    "RuleRef": RULE_REF, "State": STATE, "ReviewRound": REVIEW_ROUND, "Transition": TRANSITION,
+    "Choice": CHOICE,
     "Field": FIELD, "FormSection": SECTION, "Form": FORM, "Criterion": CRITERION,
     "Rubric": RUBRIC, "CallRequest": CALL_REQUEST, "Call": CALL, "RankingEntry": RANKING_ENTRY,
     "ApplicationSummary": obj(APPLICATION_SUMMARY), "Application": APPLICATION,

@@ -129,11 +129,11 @@ def certificates(application: Application) -> list[Certificate]:
         Certificate.application_id == application.id).order_by(Certificate.id)))
 
 
-def assignable_experts(application: Application, rubric_key: str) -> list[User]:
-    """Active experts not yet on this entry and not from the applicant's unit (回避)."""
+def assignable_experts(application: Application) -> list[User]:
+    """Active experts not yet on this entry's current round, not from its unit (回避)."""
     assigned = select(ReviewAssignment.expert_id).where(
         ReviewAssignment.application_id == application.id,
-        ReviewAssignment.rubric_key == rubric_key)
+        ReviewAssignment.round == application.state)
     return list(db.session.scalars(select(User).where(
         User.role == Role.EXPERT, User.active.is_(True), User.org_id != application.org_id,
         User.id.not_in(assigned)).order_by(User.name, User.username)))
@@ -166,7 +166,7 @@ def detail_context(application: Application, user: User) -> dict[str, Any]:
         "sheets": review_sheets(application) if admin else [],
         "score": application_score(application.id) if admin else None,
         "rubric": rubric,
-        "experts": assignable_experts(application, rubric.raw["key"]) if admin and rubric else [],
+        "experts": assignable_experts(application) if admin and rubric else [],
         "certificates": certificates(application), "back": back_link(user, application),
         "is_admin": admin,
     }

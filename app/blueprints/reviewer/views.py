@@ -17,6 +17,7 @@ from app.services.programmes import programme_of
 from app.services.reviews import (
     assignments_for,
     declare_conflict,
+    in_current_round,
     needs_conflict_check,
     save_review,
 )
@@ -119,12 +120,10 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
     """Render the sheet beside the entry's materials."""
     application = assignment.application
     programme = programme_of(application)
-    current = programme.review_rubric(application.state)
     open_ones = [a for a in assignments_for(current_user)
                  if not a.locked and a.active and a.id != assignment.id]
     return render_template(
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
-        can_score=not assignment.locked and current is not None
-        and current.raw["key"] == assignment.rubric_key,
+        can_score=not assignment.locked and in_current_round(assignment),
         next_assignment=open_ones[0] if open_ones else None, **extra)
