@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from app import create_app
+from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application, Call, User
 from app.models.base import utcnow
@@ -22,7 +23,7 @@ from app.services.accounts import add_organisation, add_user
 from app.services.applications import create_application
 from app.services.attachments import store_attachment
 from app.services.calls import open_call
-from app.services.demo import SAMPLE_PDF, team_data
+from app.services.demo import SAMPLE_PDF, contest_data, team_data
 
 PASSWORD = "correct-horse-1"
 
@@ -133,6 +134,37 @@ def make_application(world: dict[str, Any]) -> Callable[..., Application]:
         return application
 
     return make
+
+
+@pytest.fixture
+def contest(world: dict[str, Any]) -> dict[str, Any]:
+    """A teacher-contest call (two rounds: blind online 30 %, live final 70 %) and seven judges.
+
+    `contest["enter"](applicant, course)` makes an entry and takes it to the preliminary round.
+    """
+    users = world["users"]
+    now = utcnow()
+    call = open_call("teacher_contest", "2026年X市社区教育教师能力大赛", 2026,
+                     now - timedelta(days=1), now + timedelta(days=30),
+                     {"WJ": 3, "TN": 3}, users["city"])
+    judges = [add_user(f"judge{n}", "expert", "X-OU", PASSWORD, f"评委{n}")
+              for n in range(1, 8)]
+    db.session.commit()
+
+    def enter(applicant: str, course: str, **data: Any) -> Application:
+        user: User = users[applicant]
+        entry = create_application(call, user, {**contest_data(f"{applicant}老师", user.org.name,
+                                                               course), **data})
+        store_attachment(entry, "lesson_plan", f"{applicant}的教案.pdf", io.BytesIO(SAMPLE_PDF),
+                         user)
+        fire(entry, "submit", user)
+        admin = users["wj_admin"] if applicant.startswith("wj") else users["tn_admin"]
+        fire(entry, "recommend", admin, data={"rank": 1, "opinion": "推荐"})
+        fire(entry, "qualify", users["city"])
+        db.session.commit()
+        return entry
+
+    return {"call": call, "judges": judges, "enter": enter}
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:

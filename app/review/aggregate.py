@@ -278,6 +278,39 @@ def sheet_as_dict(sheet: Sheet) -> dict[str, Any]:
             "vetoed": sheet.vetoed, "submitted_at": None if moment is None else _json_value(moment)}
 
 
+def sheet_from_dict(data: Mapping[str, Any]) -> Sheet:
+    """Read back a sheet written by `sheet_as_dict`."""
+    moment = data.get("submitted_at")
+    return Sheet(expert=str(data["expert"]), entry=int(data["entry"]),
+                 total=Decimal(str(data["total"])),
+                 criteria={k: Decimal(str(v)) for k, v in dict(data.get("criteria") or {}).items()},
+                 vetoed=bool(data.get("vetoed", False)),
+                 submitted_at=None if moment is None else datetime.fromisoformat(str(moment)))
+
+
+def result_as_dict(result: EntryResult) -> dict[str, Any]:
+    """JSON-ready entry result, to store and to compare with a recomputation."""
+    data: dict[str, Any] = {}
+    for item in fields(result):
+        value = getattr(result, item.name)
+        if isinstance(value, Decimal):
+            value = canonical_decimal(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        data[item.name] = value
+    return data
+
+
+def result_from_dict(data: Mapping[str, Any]) -> EntryResult:
+    """Read back an entry result written by `result_as_dict`."""
+    values = dict(data)
+    for name in ("score", "raw_score", "spread"):
+        values[name] = Decimal(str(values[name]))
+    for name in ("sheets_used", "dropped"):
+        values[name] = tuple(values[name])
+    return EntryResult(**values)
+
+
 def _json_value(value: object) -> str:
     """Canonical JSON text for the Decimals and datetimes of a fingerprint's context."""
     if isinstance(value, Decimal):

@@ -75,6 +75,19 @@ def team_data(name: str, centre: str, leader: str) -> dict[str, Any]:
     }
 
 
+def contest_data(teacher: str, unit: str, course: str,
+                 category: str = "技能课程说课展示") -> dict[str, Any]:
+    """A complete entry form for the teacher contest."""
+    return {
+        "teacher_name": teacher, "gender": "女", "birth_month": "1985-06-01",
+        "work_unit": unit, "teacher_type": "兼职教师", "professional_title": "一级教师",
+        "mobile": "13812345678", "category": category, "field": "美育与艺术鉴赏",
+        "course_title": course, "audience": "社区中老年居民",
+        "summary": f"《{course}》面向社区居民，分六次课完成，注重示范与练习。",
+        "consent": True,
+    }
+
+
 def load_demo() -> list[tuple[str, str]]:
     """Create the demo organisations, users, call and applications; return the logins."""
     for code, name, kind, parent in ORGS:

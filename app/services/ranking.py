@@ -1,4 +1,9 @@
-"""A call's ranking: the definition's aggregation over submitted sheets, then its tie-breaks."""
+"""A call's ranking: each round's scores (frozen when closed), weighted into a final score.
+
+Closed rounds contribute their stored result; open rounds are computed live from the submitted
+sheets and marked provisional. Entries missing from a round of positive weight get no final score
+and are listed apart; an entry vetoed in any round comes last, unranked.
+"""
 
 from __future__ import annotations
 
@@ -9,50 +14,109 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from app.engine.review_settings import aggregation_input
+from app.engine.definitions import ReviewRound
 from app.extensions import db
-from app.models import Application, Call, ReviewAssignment
+from app.models import Application, Call, CallRound
 from app.review.aggregate import AggregationSettings, EntryResult, Sheet, aggregate_round
-from app.review.ranking import Ranked, RankInput, rank
+from app.review.ranking import Ranked, RankInput, combine_rounds, incomplete_entries, rank
 from app.services.programmes import current_programme
+from app.services.rounds import round_sheets, settings_for, stored_results
+
+
+@dataclass(frozen=True)
+class RoundColumn:
+    """A round as the ranking shows it: where its scores come from and how they were made."""
+
+    round: ReviewRound
+    settings: AggregationSettings
+    closed: bool
+    result_id: int | None  # the stored result used, when the round is closed
 
 
 @dataclass(frozen=True)
 class RankingRow:
-    """One entry's place, its aggregated result and the entry itself."""
+    """One entry: its place (None when incomplete), final score and each round's result."""
 
     application: Application
-    place: Ranked
-    result: EntryResult
+    place: Ranked | None
+    final: Decimal | None
+    rounds: dict[str, EntryResult]
+    missing: tuple[str, ...]  # rounds of positive weight the entry has no score in
+
+    @property
+    def flagged(self) -> bool:
+        """Any round's sheets spread more than its threshold."""
+        return any(r.flagged_dispersion for r in self.rounds.values())
 
 
-def rank_call(call: Call) -> tuple[list[RankingRow], AggregationSettings]:
-    """Rank the call's entries that have submitted sheets, as the programme's settings say."""
-    reviews = current_programme(call.programme_key).workflow["reviews"]
-    settings = AggregationSettings.from_dict(aggregation_input(reviews["aggregation"]))
-    rows = db.session.execute(
-        select(ReviewAssignment, Application)
-        .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.call_id == call.id, ReviewAssignment.status == "submitted")
-        .order_by(ReviewAssignment.id)).all()
-    if not rows:
-        return [], settings
-    entries = {application.id: application for _sheet, application in rows}
-    sheets = [Sheet(expert=sheet.expert.username, entry=sheet.application_id,
-                    total=Decimal(str(sheet.total)),
-                    criteria={k: Decimal(str(v)) for k, v in (sheet.scores or {}).items()},
-                    vetoed=bool(sheet.vetoes), submitted_at=sheet.submitted_at)
-              for sheet, _application in rows]
-    results = {r.entry: r for r in aggregate_round(sheets, settings)}
-    places = rank([RankInput(entry, results[entry].score, results[entry].vetoed,
-                             _tie_values(entry, sheets, entries[entry], reviews["tie_break"]))
-                   for entry in results], reviews["tie_break"])
-    return [RankingRow(entries[p.entry], p, results[p.entry]) for p in places], settings
+@dataclass(frozen=True)
+class Ranking:
+    """The ranked entries, then the incomplete ones, and the rounds behind them."""
+
+    rows: list[RankingRow]
+    columns: list[RoundColumn]
+    tie_break: list[str]
+
+    @property
+    def ranked(self) -> list[RankingRow]:
+        """Entries with a final score (vetoed ones last)."""
+        return [row for row in self.rows if row.place is not None]
+
+    @property
+    def incomplete(self) -> list[RankingRow]:
+        """Entries without a score in every weighted round."""
+        return [row for row in self.rows if row.place is None]
 
 
-def _tie_values(entry: int, sheets: list[Sheet], application: Application,
-                tie_break: list[str]) -> dict[str, Decimal | datetime]:
-    """The values the tie-break chain compares: criterion means and the submission time."""
+def rank_call(call: Call) -> Ranking:
+    """Rank the call's entries by the programme's rounds, weights and tie-break chain."""
+    programme = current_programme(call.programme_key)
+    tie_break = list(programme.workflow["reviews"]["tie_break"])
+    records = {r.round: r for r in db.session.scalars(
+        select(CallRound).where(CallRound.call_id == call.id))}
+    columns, by_round, all_sheets = [], {}, []
+    for review_round in programme.rounds.values():
+        record = records.get(review_round.name)
+        sheets = round_sheets(call, review_round.name)
+        all_sheets += sheets
+        if record is not None and record.closed and record.result is not None:
+            results = stored_results(record.result)
+        else:
+            results = {r.entry: r for r in aggregate_round(sheets, settings_for(review_round))}
+        by_round[review_round.name] = results
+        columns.append(RoundColumn(review_round, settings_for(review_round),
+                                   record is not None and record.closed,
+                                   record.result_id if record is not None and record.closed
+                                   else None))
+    entries = {e for results in by_round.values() for e in results}
+    if not entries:
+        return Ranking([], columns, tie_break)
+    applications = {a.id: a for a in db.session.scalars(
+        select(Application).where(Application.id.in_(entries)))}
+    scores = {name: {e: r.score for e, r in results.items()} for name, results in by_round.items()}
+    weights = {c.round.name: c.round.weight for c in columns}
+    final = combine_rounds(scores, weights)
+    missing = incomplete_entries(scores, weights)
+    vetoed = {e for results in by_round.values() for e, r in results.items() if r.vetoed}
+    places = rank([RankInput(entry, score, entry in vetoed,
+                             _tie_values(entry, by_round, all_sheets, applications[entry],
+                                         tie_break))
+                   for entry, score in final.items()], tie_break)
+    rows = [RankingRow(applications[p.entry], p, final[p.entry], _rounds_of(p.entry, by_round),
+                       ()) for p in places]
+    rows += [RankingRow(applications[e], None, None, _rounds_of(e, by_round), missing[e])
+             for e in sorted(missing)]
+    return Ranking(rows, columns, tie_break)
+
+
+def _rounds_of(entry: int, by_round: dict[str, dict[int, EntryResult]]) -> dict[str, EntryResult]:
+    """The entry's result in each round it has one in."""
+    return {name: results[entry] for name, results in by_round.items() if entry in results}
+
+
+def _tie_values(entry: int, by_round: dict[str, dict[int, EntryResult]], sheets: list[Sheet],
+                application: Application, tie_break: list[str]) -> dict[str, Decimal | datetime]:
+    """What the tie-break chain compares: round scores, criterion means, the submission time."""
     values: dict[str, Decimal | datetime] = {}
     if application.submitted_at is not None:
         values["submitted_at"] = application.submitted_at
@@ -62,7 +126,9 @@ def _tie_values(entry: int, sheets: list[Sheet], application: Application,
             for key, value in sheet.criteria.items():
                 points[key].append(value)
     for key in tie_break:
-        if key.startswith("criterion:") and points.get(key.split(":", 1)[1]):
-            found = points[key.split(":", 1)[1]]
-            values[key] = sum(found, Decimal(0)) / len(found)
+        kind, _, name = key.partition(":")
+        if kind == "round" and entry in by_round.get(name, {}):
+            values[key] = by_round[name][entry].score
+        elif kind == "criterion" and points.get(name):
+            values[key] = sum(points[name], Decimal(0)) / len(points[name])
     return values

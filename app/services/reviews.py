@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
-from app.models import Application, ReviewAssignment, Role, SheetRevision, User
+from app.models import Application, CallRound, ReviewAssignment, Role, SheetRevision, User
 from app.models.base import utcnow
 from app.services.programmes import programme_of
 
@@ -34,6 +34,7 @@ def assign_expert(application: Application, expert: User, actor: User,
     if programme_of(application).workflow["reviews"]["exclude_same_district"] \
             and expert.district_id is not None and expert.district_id == application.district_id:
         raise ValidationFailed("专家与申报单位同属一个区，须回避", {"expert": expert.username})
+    _refuse_closed_round(application, review_round.name)
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=application.id, expert_id=expert.id, round=review_round.name))
     if existing is not None:
@@ -88,6 +89,7 @@ def reopen_sheet(assignment: ReviewAssignment, actor: User, reason: str) -> Shee
         raise Conflict("该评分尚未提交，无需退回")
     if not in_current_round(assignment):
         raise Conflict("该申报已不在此评审阶段，不能退回评分")
+    _refuse_closed_round(assignment.application, assignment.round)
     revision = SheetRevision(assignment=assignment, scores=dict(assignment.scores),
                              total=assignment.total, comment=assignment.comment,
                              vetoes=list(assignment.vetoes or []),
@@ -98,6 +100,15 @@ def reopen_sheet(assignment: ReviewAssignment, actor: User, reason: str) -> Shee
     assignment.application.updated_at = utcnow()
     db.session.flush()
     return revision
+
+
+def _refuse_closed_round(application: Application, name: str) -> None:
+    """A closed round's result is frozen: no new experts, sheets or reopened sheets in it."""
+    closed = db.session.scalar(select(CallRound.closed_at).filter_by(
+        call_id=application.call_id, round=name))
+    if closed is not None:
+        raise Conflict("本轮评审已经结束，结果已保存；如需改动，请先重新开启本轮",
+                       {"round": name})
 
 
 def in_current_round(assignment: ReviewAssignment) -> bool:
@@ -125,6 +136,7 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
     application = assignment.application
     if not in_current_round(assignment):
         raise Conflict("该申报已不在评审阶段，不能评分", {"state": application.state})
+    _refuse_closed_round(application, assignment.round)
     rubric = programme_of(application).rubrics[assignment.rubric_key]
     clean, errors = _clean_scores(rubric.leaves, scores, submit)
     comment = comment.strip()
@@ -181,14 +193,6 @@ def _below_threshold(leaves: list[dict[str, Any]], clean: dict[str, Decimal]) ->
     return [f"“{leaf['label']}”" for leaf in leaves
             if leaf["comment_below"] is not None and leaf["key"] in clean
             and clean[leaf["key"]] < Decimal(str(leaf["comment_below"]))]
-
-
-def application_score(application_id: int) -> Decimal | None:
-    """The mean of the submitted sheets' totals, to two decimals (None without any)."""
-    value = db.session.scalar(select(func.avg(ReviewAssignment.total)).where(
-        ReviewAssignment.application_id == application_id,
-        ReviewAssignment.status == "submitted"))
-    return None if value is None else Decimal(str(value)).quantize(CENT, ROUND_HALF_UP)
 
 
 def assignments_for(expert: User) -> list[ReviewAssignment]:

@@ -28,6 +28,15 @@ MATRIX = [
     ("POST", "/api/v1/calls", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/calls/{call}", None, {REST: 200}),
     ("GET", "/api/v1/calls/{call}/ranking", None, {"city": 200, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/rounds", None, {"city": 200, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/rounds/{round}", None, {"city": 200, REST: 403}),
+    ("PUT", "/api/v1/calls/{call}/rounds/{round}", {"deadline": "soon"},
+     {"city": 422, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/rounds/{round}/close", {}, {"city": 409, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/rounds/{round}/reopen", {}, {"city": 409, REST: 403}),
+    ("GET", "/api/v1/results/{res}", None, {"city": 404, REST: 403}),
+    ("POST", "/api/v1/results/{res}/verify", {}, {"city": 404, REST: 403}),
+    ("POST", "/api/v1/applications/{R}/dispersion-waiver", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/applications", None, {REST: 200}),
     ("POST", "/api/v1/applications", {}, {"wj1": 400, "wj2": 400, "tn1": 400, REST: 403}),
     ("GET", "/api/v1/applications/{D}", None, {"wj1": 200, REST: 403}),
@@ -90,7 +99,8 @@ def scene(world, make_application):
     certificate = db.session.scalar(select(Certificate))
     return {"call": world["call"].id, "D": draft.id, "R": review.id, "S": sheet.id,
             "N": named.id, "C": certificate.id, "code": certificate.code,
-            "att_D": draft.attachments[0].id, "att_R": review.attachments[0].id}
+            "att_D": draft.attachments[0].id, "att_R": review.attachments[0].id,
+            "res": 999999, "round": "city_review"}
 
 
 def test_the_matrix_covers_every_api_route(app):
@@ -106,7 +116,8 @@ def _template(path):
     names = {"{call}": "{call_id}", "{D}": "{application_id}", "{R}": "{application_id}",
              "{N}": "{application_id}", "{S}": "{review_id}", "{C}": "{certificate_id}",
              "{att_D}": "{attachment_id}", "{att_R}": "{attachment_id}",
-             "999999": "{attachment_id}", "excellent_team": "{key}"}
+             "999999": "{attachment_id}", "excellent_team": "{key}", "{res}": "{result_id}",
+             "{round}": "{name}"}
     for short, long in names.items():
         path = path.replace(short, long)
     return path

@@ -29,6 +29,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -54,7 +55,8 @@ from app.services.accounts import add_organisation, add_user
 from app.services.applications import create_application
 from app.services.calls import open_call
 from app.services.programmes import CATALOGUE
-from app.services.reviews import application_score, assign_expert, save_review
+from app.services.reviews import assign_expert, save_review
+from app.services.rounds import entry_scores
 from tests.conftest import confirmed
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -372,7 +374,7 @@ def test_the_example_programme_runs_as_the_page_describes(example_app):
     fire(entry, "confer", users["city"])
 
     assert entry.state == "named"
-    assert application_score(entry.id) == 83.5
+    assert entry_scores(entry).final == Decimal("83.50")
     certificate = db.session.scalar(select(Certificate))
     assert certificate.holder == "李秀兰"
     assert certificate.award == "百姓学习之星"

@@ -62,6 +62,13 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.auto_assign": {"GET": {"city"}, "POST": {"city"}},
     "admin.reopen_sheet": {"POST": {"city"}},
     "admin.review_progress_page": {"GET": {"city"}},
+    "admin.round_page": {"GET": {"city"}},
+    "admin.round_deadline": {"POST": {"city"}},
+    "admin.round_close": {"POST": {"city"}},
+    "admin.round_reopen": {"POST": {"city"}},
+    "admin.dispersion_waiver": {"POST": {"city"}},
+    "admin.result_page": {"GET": {"city"}},
+    "admin.result_verify": {"POST": {"city"}},
     "admin.programmes": {"GET": {"city"}},
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},
@@ -93,6 +100,14 @@ API: dict[str, dict[str, set[str]]] = {
     "api.create_assignment": {"POST": {"city"}},
     "api.auto_assign": {"POST": {"city"}},
     "api.reopen_review": {"POST": {"city"}},
+    "api.list_rounds": {"GET": {"city"}},
+    "api.get_round": {"GET": {"city"}},
+    "api.put_round": {"PUT": {"city"}},
+    "api.close_round": {"POST": {"city"}},
+    "api.reopen_round": {"POST": {"city"}},
+    "api.get_result": {"GET": {"city"}},
+    "api.verify_result": {"POST": {"city"}},
+    "api.waive_dispersion": {"POST": {"city"}},
     "api.bulk_transition": {"POST": {"city", "district", "other_district"}},
     "api.list_reviews": {"GET": {"expert", "other_expert"}},
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet
@@ -143,6 +158,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "certificate_id": scene["certificate"].id, "assignment_id": scene["sheet"].id,
         "review_id": scene["sheet"].id, "call_id": scene["call"].id, "key": "excellent_team",
         "trigger": "publish_notice", "code": scene["certificate"].code, "filename": "app.css",
+        "name": "city_review", "result_id": 999999,
     }
 
 

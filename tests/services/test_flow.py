@@ -7,7 +7,8 @@ from sqlalchemy import select
 from app.engine.runtime import available_transitions, fire
 from app.extensions import db
 from app.models import AuditEntry, Certificate
-from app.services.reviews import application_score, assign_expert, save_review
+from app.services.reviews import assign_expert, save_review
+from app.services.rounds import entry_scores
 from tests.conftest import confirmed
 
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
@@ -26,7 +27,7 @@ def test_excellent_team_runs_from_application_to_certificate(world, make_applica
     db.session.commit()
 
     assert app.state == "named"
-    assert application_score(app.id) == 85
+    assert entry_scores(app).final == 85
     triggers = [e.trigger for e in db.session.scalars(
         select(AuditEntry).where(AuditEntry.application_id == app.id).order_by(AuditEntry.id))]
     assert triggers == ["create", "submit", "recommend", "publish_notice", "name_team"]

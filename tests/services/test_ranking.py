@@ -46,12 +46,14 @@ def test_mean_by_default_ties_by_submission_and_vetoed_last(world, make_applicat
     c = _scored(world, make_application, "tn1", "丙", [95], vetoes=["falsified"])
     d = _scored(world, make_application, "wj3", "丁", [80, 80])
     db.session.commit()
-    rows, settings = rank_call(world["call"])
-    assert settings.method == "mean"
-    assert [(r.application.id, r.place.position, r.result.score) for r in rows] == [
+    ranking = rank_call(world["call"])
+    assert [c.settings.method for c in ranking.columns] == ["mean"]
+    rows = ranking.rows
+    assert [(r.application.id, r.place.position, r.final) for r in rows] == [
         (b.id, 1, Decimal("85.00")), (a.id, 2, Decimal("80.00")), (d.id, 3, Decimal("80.00")),
         (c.id, None, Decimal("95.00"))]
     assert rows[1].place.decided_by == "submitted_at" and rows[3].place.vetoed
+    assert ranking.incomplete == []
 
 
 def test_trimmed_mean_and_dispersion_from_the_definition(app, world, make_application,
@@ -62,8 +64,8 @@ def test_trimmed_mean_and_dispersion_from_the_definition(app, world, make_applic
     wide = _scored(world, make_application, "wj1", "甲", [98, 90, 86, 84, 70])
     few = _scored(world, make_application, "wj2", "乙", [88, 86])
     db.session.commit()
-    rows, _settings = rank_call(world["call"])
-    by_id = {r.application.id: r.result for r in rows}
+    rows = rank_call(world["call"]).rows
+    by_id = {r.application.id: r.rounds["city_review"] for r in rows}
     assert by_id[wide.id].score == Decimal("86.67") and by_id[wide.id].flagged_dispersion
     assert by_id[few.id].fallback_used and by_id[few.id].score == Decimal("87.00")
     assert [r.application.id for r in rows] == [few.id, wide.id]

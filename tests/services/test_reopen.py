@@ -7,7 +7,8 @@ import pytest
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.engine.runtime import fire
 from app.extensions import db
-from app.services.reviews import application_score, assign_expert, reopen_sheet, save_review
+from app.services.reviews import assign_expert, reopen_sheet, save_review
+from app.services.rounds import entry_scores
 from tests.conftest import confirmed, login
 
 FIRST = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
@@ -35,13 +36,13 @@ def test_reopened_sheet_keeps_the_first_submission_and_takes_a_new_one(world, sh
     revision = reopen_sheet(sheet, users["city"], "组织管理一项打分依据不足，请复核")
     db.session.commit()
     assert sheet.status == "draft" and not sheet.locked
-    assert application_score(sheet.application_id) is None  # no submitted sheet for now
+    assert entry_scores(sheet.application).final is None  # no submitted sheet for now
     assert revision.total == 85 and revision.scores["organisation"] == "18"
     with pytest.raises(Conflict, match="尚未提交"):  # a draft has nothing to return
         reopen_sheet(sheet, users["city"], "再退一次")
     save_review(sheet, users["expert1"], SECOND, "复核后调整", submit=True)
     db.session.commit()
-    assert application_score(sheet.application_id) == 80
+    assert entry_scores(sheet.application).final == 80
     assert [r.reason for r in sheet.revisions] == ["组织管理一项打分依据不足，请复核"]
 
 

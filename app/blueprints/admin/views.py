@@ -20,6 +20,7 @@ from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.ranking import rank_call
 from app.services.reviews import assign_expert
 from app.services.reviews import reopen_sheet as reopen
+from app.services.rounds import round_status
 from app.web.access import roles_required
 
 bp = Blueprint("admin", __name__)
@@ -81,6 +82,7 @@ def call(call_id: int) -> Any:
         Organisation.kind == OrgKind.DISTRICT).order_by(Organisation.code)))
     return render_template("admin/call.html", call=call, programme=programme, page=page,
                            rows=[(a, programme_of(a)) for a in page.items],
+                           rounds=[round_status(call, name) for name in programme.rounds],
                            districts=districts, triggers=admin_triggers(programme),
                            args=request.args)
 
@@ -114,8 +116,7 @@ def admin_triggers(programme: Any) -> list[dict[str, Any]]:
 def call_ranking(call_id: int) -> Any:
     """Entries of a call with submitted score sheets, ranked as the programme defines."""
     call = db.get_or_404(Call, call_id)
-    rows, settings = rank_call(call)
-    return render_template("admin/ranking.html", call=call, rows=rows, settings=settings,
+    return render_template("admin/ranking.html", call=call, ranking=rank_call(call),
                            programme_of=programme_of)
 
 
@@ -126,7 +127,7 @@ def assign(application_id: int) -> Any:
     application = db.get_or_404(Application, application_id)
     expert = db.get_or_404(User, request.form.get("expert", type=int) or 0)
     try:
-        assign_expert(application, expert, current_user)
+        assign_expert(application, expert, current_user, extra=bool(request.form.get("extra")))
     except PingshenError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -159,4 +160,5 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     bulk,
     programmes,
     progress,
+    rounds,
 )

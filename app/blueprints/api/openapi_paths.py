@@ -74,6 +74,7 @@ def in_query(name: str, description: str, schema: Schema) -> dict[str, Any]:
 
 
 APPLICATION_ID = in_path("application_id", "Application id.")
+ROUND_NAME = in_path("name", "Round: the name of a review state.", string())
 ITEMS_DESCRIPTION = "The caller sees: applicants their own, district administrators their " \
                     "district's submitted entries, experts their assigned ones, the city all."
 
@@ -117,9 +118,54 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/calls/{call_id}/ranking": {
         "parameters": [in_path("call_id", "Call id.")],
-        "get": op("call_ranking", "calls",
-                  "Entries with submitted score sheets, best first (city administrators)",
-                  {200: answer("Ranking.", LIST(ref("RankingEntry")))}, (403, 404)),
+        "get": op("call_ranking", "rounds",
+                  "Entries ranked by final (weighted) score, then incomplete ones (city)",
+                  {200: answer("Ranking.", LIST(ref("RankingEntry")))}, (403, 404),
+                  description="Closed rounds count with their stored result, open ones as "
+                              "computed now. Vetoed entries come last with rank null; entries "
+                              "missing a weighted round follow with score null."),
+    },
+    "/calls/{call_id}/rounds": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("list_rounds", "rounds", "The call's review rounds (city administrators)",
+                  {200: answer("Rounds in definition order.", LIST(ref("Round")))}, (403, 404)),
+    },
+    "/calls/{call_id}/rounds/{name}": {
+        "parameters": [in_path("call_id", "Call id."), ROUND_NAME],
+        "get": op("get_round", "rounds", "A round with each entry's sheets (city administrators)",
+                  {200: answer("The round, with `entries`.", ref("Round"))}, (403, 404)),
+        "put": op("put_round", "rounds", "Set or clear the round's deadline",
+                  {200: answer("The round.", ref("Round"))}, (400, 403, 404, 409, 422),
+                  body=ref("RoundRequest")),
+    },
+    "/calls/{call_id}/rounds/{name}/close": {
+        "parameters": [in_path("call_id", "Call id."), ROUND_NAME],
+        "post": op("close_round", "rounds", "Close the round and store its result",
+                   {201: answer("The stored result.", ref("ReviewResult"))}, (403, 404, 409),
+                   description="Refused (409, details.reasons) while an entry in the round "
+                               "lacks sheets (or the quorum) or has an unresolved spread flag."),
+    },
+    "/calls/{call_id}/rounds/{name}/reopen": {
+        "parameters": [in_path("call_id", "Call id."), ROUND_NAME],
+        "post": op("reopen_round", "rounds", "Open a closed round again (its result stays)",
+                   {200: answer("The round.", ref("Round"))}, (403, 404, 409)),
+    },
+    "/results/{result_id}": {
+        "parameters": [in_path("result_id", "Stored result id.")],
+        "get": op("get_result", "rounds", "A stored result with its input sheets",
+                  {200: answer("The result.", ref("ReviewResult"))}, (403, 404)),
+    },
+    "/results/{result_id}/verify": {
+        "parameters": [in_path("result_id", "Stored result id.")],
+        "post": op("verify_result", "rounds", "Recompute a stored result and compare",
+                   {200: answer("The comparison.", ref("Verification"))}, (403, 404, 422)),
+    },
+    "/applications/{application_id}/dispersion-waiver": {
+        "parameters": [APPLICATION_ID],
+        "post": op("waive_dispersion", "rounds",
+                   "Record why a widely spread panel gets no extra expert",
+                   {201: answer("The recorded waiver.", ref("Waiver"))},
+                   (400, 403, 404, 409, 422), body=ref("WaiverRequest")),
     },
     "/reviews/{review_id}/reopen": {
         "parameters": [in_path("review_id", "Score sheet (assignment) id.")],

@@ -176,18 +176,76 @@ CALL = obj({"id": integer(), "programme": string("Programme key."), "title": str
             "year": integer(), "description": string(), "opens_at": DATETIME,
             "closes_at": DATETIME, "open": boolean("Accepting applications now."),
             "quotas": QUOTAS})
-RANKING_ENTRY = obj({
-    "rank": nullable(integer("Place; tied entries share it; null when vetoed (一票否决).")),
-    "score": nullable(number("Aggregated score (the programme's method, two decimals).")),
+ROUND_SCORE = obj({
+    "score": number("The entry's score in the round (what the final score weighs)."),
+    "raw_score": number("The score before per-expert normalisation (equal without it)."),
     "sheets": integer("Submitted sheets."),
+    "method": string("Aggregation used: mean, trimmed_mean or median."),
+    "fallback_used": boolean("Too few sheets for the trimmed mean: the fallback was used."),
+    "normalised": boolean("Per-expert normalisation was applied."),
+    "spread": number("Highest minus lowest sheet total."),
+    "dispersion_flagged": boolean("The spread exceeds the round's threshold."),
+    "vetoed": boolean("A sheet checked a veto item (一票否决)."),
+    "dropped": array(string(), "Experts (usernames) whose sheets the trimmed mean dropped."),
+})
+RANKING_ENTRY = obj({
+    "rank": nullable(integer("Place; tied entries share it; null when vetoed (一票否决) or "
+                             "incomplete.")),
+    "score": nullable(number("Final score: Σ weight × round score, two decimals; null when the "
+                             "entry misses a weighted round.")),
     "tied_with": array(integer(), "Application ids sharing this place."),
     "vetoed": boolean("A sheet checked a veto item: the entry fails whatever its score."),
-    "method": string("Aggregation used: mean, trimmed_mean or median."),
-    "spread": number("Highest minus lowest sheet total."),
-    "dispersion_flagged": boolean("The spread exceeds the programme's threshold."),
+    "decided_by": nullable(string("The deepest tie-break key needed to separate the entry from "
+                                  "others with its score.")),
+    "dispersion_flagged": boolean("In some round, the spread exceeds the threshold."),
+    "missing_rounds": array(string(), "Weighted rounds the entry has no score in."),
+    "rounds": map_of(ref("RoundScore"), "The entry's result in each round, by round name."),
     "application": obj({"id": integer(), "title": string(), "state": string(),
                         "state_label": string(), "district": nullable(string())}),
 })
+ROUND = obj({
+    "name": string("The round's state name."), "label": string(),
+    "rubric": string("Rubric key."), "weight": string("Exact decimal weight, e.g. \"0.3\"."),
+    "blind": boolean(), "quorum": nullable(integer()),
+    "aggregation": FREE | {"description": "The aggregation settings in force (scale_max is the "
+                                          "rubric's maximum)."},
+    "deadline": nullable(DATETIME), "overdue": boolean("Deadline passed with sheets missing."),
+    "closed": boolean("Closed: the result is frozen and released."),
+    "closed_at": nullable(DATETIME), "result_id": nullable(integer("The stored result.")),
+    "entries_in_round": integer("Entries now in the round's state."),
+    "entries_complete": integer("Of those, entries with enough sheets."),
+    "blockers": array(string(), "Why the round cannot close now."),
+    "entries": array(obj({
+        "application_id": integer(), "title": string(), "state": string(),
+        "in_round": boolean(), "submitted": integer(), "pending": integer(),
+        "needed": integer(), "complete": boolean(), "score": nullable(number()),
+        "spread": nullable(number()), "dispersion_flagged": boolean(),
+        "dispersion_open": boolean("Flagged with neither an extra expert's sheet nor a waiver."),
+        "extra_submitted": boolean(), "waiver": nullable(string("The recorded reason."))}),
+        "Only in GET /calls/{call_id}/rounds/{name}."),
+}, optional=("entries",))
+ROUND_REQUEST = obj({"deadline": nullable(string(
+    "ISO 8601 time, e.g. 2026-05-20T17:00:00+08:00 (without an offset: Beijing time); "
+    "null clears it."))},
+    optional=("deadline",))
+REVIEW_RESULT = obj({
+    "id": integer(), "call_id": integer(), "round": nullable(string()),
+    "programme": string(), "version": integer(), "checksum": string("Definition checksum."),
+    "settings": FREE | {"description": "Aggregation settings used."},
+    "fingerprint": string("SHA-256 over the sheets, settings, algorithm version and context."),
+    "computed_at": DATETIME, "computed_by": nullable(string()),
+    "results": array(FREE, "Entry results as computed (decimals as exact strings)."),
+    "inputs": FREE | {"description": "The sheets and context used (GET /results/{id} only)."},
+}, optional=("inputs",))
+VERIFICATION = obj({
+    "result_id": integer(), "same": boolean("Same inputs and the same answer."),
+    "fingerprint_matches": boolean(), "results_match": boolean(),
+    "differences": array(FREE, "Entries whose recomputed result differs."),
+})
+WAIVER_REQUEST = obj({"round": string("The round (review state)."),
+                      "reason": string("Why no extra expert is added.")})
+WAIVER = obj({"id": integer(), "application_id": integer(), "round": string(),
+              "reason": string(), "created_by": string(), "created_at": DATETIME})
 
 # --- applications ---------------------------------------------------------------------------
 APPLICATION_SUMMARY = {
@@ -242,7 +300,9 @@ APPLICATION = obj({
     "history": array(ref("HistoryEntry"), "Oldest first."),
     "available_transitions": array(ref("AvailableTransition"),
                                    "Moves the caller's role could make from the current state."),
-    "score": nullable(number("Mean of submitted score sheets; shown to administrators, to "
+    "score": nullable(number("Final score (each round aggregated as the programme says, weighted; "
+                             "null until every weighted round has scored the entry); shown to "
+                             "administrators, to "
                              "others only once the application is in a final state.")),
     "attachments": array(ref("Attachment")), "certificates": array(ref("Certificate")),
 })
@@ -350,6 +410,9 @@ SCHEMAS: dict[str, Schema] = {
     "Choice": CHOICE,
     "Field": FIELD, "FormSection": SECTION, "Form": FORM, "Criterion": CRITERION,
     "Rubric": RUBRIC, "CallRequest": CALL_REQUEST, "Call": CALL, "RankingEntry": RANKING_ENTRY,
+    "RoundScore": ROUND_SCORE, "Round": ROUND, "RoundRequest": ROUND_REQUEST,
+    "ReviewResult": REVIEW_RESULT, "Verification": VERIFICATION,
+    "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER,
     "ApplicationSummary": obj(APPLICATION_SUMMARY), "Application": APPLICATION,
     "ApplicationPage": APPLICATION_PAGE, "ApplicationCreate": APPLICATION_CREATE,
     "ApplicationPatch": APPLICATION_PATCH, "HistoryEntry": HISTORY_ENTRY,

@@ -1,4 +1,4 @@
-"""Programme definitions, calls (批次) and the ranking of a call."""
+"""Programme definitions and calls (批次)."""
 
 from __future__ import annotations
 
@@ -9,18 +9,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from app.blueprints.api.common import bp, get_or_404, json_body, query_int, require_role
-from app.blueprints.api.serializers import (
-    call_json,
-    programme_json,
-    programme_summary,
-    ranking_json,
-)
+from app.blueprints.api.serializers import call_json, programme_json, programme_summary
 from app.engine.errors import NotFound, ValidationFailed
 from app.extensions import db
 from app.models import Call, ProgrammeVersion, Role
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, pinned_programme
-from app.services.ranking import rank_call
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 CALL_FIELDS = {"programme": "string", "title": "string", "year": "integer",
@@ -70,15 +64,6 @@ def create_call() -> Any:
 def get_call(call_id: int) -> Any:
     """One call."""
     return call_json(get_or_404(Call, call_id, "批次不存在"))
-
-
-@bp.get("/calls/<int:call_id>/ranking")
-def call_ranking(call_id: int) -> Any:
-    """Entries with submitted score sheets, best mean first (city administrators)."""
-    require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
-    rows, _settings = rank_call(call)
-    return [ranking_json(row) for row in rows]
 
 
 def _moments(body: dict[str, Any]) -> tuple[datetime, datetime]:

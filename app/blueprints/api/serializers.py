@@ -26,8 +26,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.services.certificates import verify_url
 from app.services.programmes import programme_of
-from app.services.ranking import RankingRow
-from app.services.reviews import application_score
+from app.services.rounds import entry_scores
 
 JSON = dict[str, Any]
 STATE_KEYS = ("name", "label", "label_en", "description", "final", "outcome", "editable",
@@ -134,10 +133,10 @@ def application_json(application: Application, viewer: User) -> JSON:
 
 
 def _score(application: Application, viewer: User, final: bool) -> int | float | None:
-    """The mean of submitted sheets: administrators always, others once the entry is final."""
+    """The final (weighted) score: administrators always, others once the entry is final."""
     if viewer.role not in ADMINS and not final:
         return None
-    return number(application_score(application.id))
+    return number(entry_scores(application).final)
 
 
 def history_json(entry: AuditEntry) -> JSON:
@@ -221,17 +220,3 @@ def review_json(sheet: ReviewAssignment) -> JSON:
             "scores": {key: number(value) for key, value in (sheet.scores or {}).items()},
             "total": number(sheet.total), "comment": sheet.comment,
             "assigned_at": iso(sheet.assigned_at), "submitted_at": iso(sheet.submitted_at)}
-
-
-def ranking_json(row: RankingRow) -> JSON:
-    """One line of a call's ranking: the place, the aggregated score and how it was reached."""
-    application, place, result = row.application, row.place, row.result
-    return {"rank": place.position, "score": number(result.score), "sheets": result.n,
-            "tied_with": list(place.tied_with), "vetoed": place.vetoed,
-            "method": result.method_used, "spread": number(result.spread),
-            "dispersion_flagged": result.flagged_dispersion,
-            "application": {"id": application.id, "title": application.title,
-                            "state": application.state,
-                            "state_label": programme_of(application).label(application.state),
-                            "district": application.district.code if application.district
-                            else None}}

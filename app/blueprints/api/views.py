@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.blueprints.api import applications, auth, files, programmes, reviews  # noqa: F401
+from app.blueprints.api import (  # noqa: F401  (routes on bp)
+    applications,
+    auth,
+    files,
+    programmes,
+    reviews,
+    rounds,
+)
 from app.blueprints.api.common import bp, public
 from app.blueprints.api.openapi import openapi_document
 

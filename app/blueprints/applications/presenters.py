@@ -15,7 +15,7 @@ from app.extensions import db
 from app.models import Application, AuditEntry, Certificate, ReviewAssignment, Role, User
 from app.permissions import can_administer, can_edit_application
 from app.services.programmes import programme_of
-from app.services.reviews import application_score
+from app.services.rounds import entry_scores
 
 STYLE_ORDER = {"primary": 0, "secondary": 1, "danger": 2}  # the main move first
 
@@ -164,7 +164,7 @@ def detail_context(application: Application, user: User) -> dict[str, Any]:
         "opens_page": opens_page, "reason": return_reason(programme, application),
         "can_edit": can_edit_application(user, application),
         "sheets": review_sheets(application) if admin else [],
-        "score": application_score(application.id) if admin else None,
+        "scores": entry_scores(application) if admin else None,
         "rubric": rubric,
         "experts": assignable_experts(application) if admin and rubric else [],
         "certificates": certificates(application), "back": back_link(user, application),

@@ -1,0 +1,90 @@
+"""Rounds over the API: progress, deadline, closing with a stored result, verifying, ranking."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import ReviewAssignment
+from app.services.reviews import assign_expert, save_review
+from tests.api.conftest import problem
+from tests.conftest import confirmed
+
+ONLINE = {"design": 30, "materials": 25, "presentation": 25}  # 80
+
+
+def test_a_round_over_the_api_from_deadline_to_verified_result(api, world, contest):
+    users, judges = world["users"], contest["judges"]
+    entry = contest["enter"]("wj1", "太极拳入门")
+    for judge, design in zip(judges[:3], (30, 34, 38), strict=True):  # totals 80, 84, 88
+        sheet = confirmed(assign_expert(entry, judge, users["city"]))
+        save_review(sheet, judge, {**ONLINE, "design": design}, "", submit=design != 38)
+    db.session.commit()
+    city = api.login("city")
+    base = f"/api/v1/calls/{contest['call'].id}/rounds"
+
+    rounds = city.get(base).get_json()
+    assert [(r["name"], r["weight"], r["blind"], r["quorum"]) for r in rounds] == [
+        ("city_preliminary", "0.3", True, 3), ("city_final", "0.7", False, None)]
+    assert rounds[0]["entries_in_round"] == 1 and rounds[0]["entries_complete"] == 0
+
+    moved = city.put(f"{base}/city_preliminary", json={"deadline": "2026-05-20T17:00:00"})
+    assert moved.get_json()["deadline"] == "2026-05-20T09:00:00+00:00"  # Beijing time, stored UTC
+    assert problem(city.put(f"{base}/city_preliminary", json={"deadline": "next week"}),
+                   422)["details"] == {
+        "deadline": "应为 ISO 8601 时间，例如 2026-05-20T17:00:00+08:00"}
+
+    refused = problem(city.post(f"{base}/city_preliminary/close"), 409)
+    assert refused["details"]["reasons"] == ["1 个申报的专家评分尚未收齐"]
+    detail = city.get(f"{base}/city_preliminary").get_json()
+    assert detail["entries"][0]["submitted"] == 2 and detail["entries"][0]["needed"] == 3
+
+    last = next(s for s in entry_sheets(entry) if s.status != "submitted")
+    save_review(last, last.expert, {**ONLINE, "design": 38}, "", submit=True)
+    db.session.commit()
+    closed = city.post(f"{base}/city_preliminary/close")
+    assert closed.status_code == 201, closed.get_json()
+    result = closed.get_json()
+    assert result["results"][0]["score"] == "84" and result["round"] == "city_preliminary"
+    assert (result["programme"], result["version"]) == ("teacher_contest", 1)
+
+    stored = city.get(f"/api/v1/results/{result['id']}").get_json()
+    assert sorted(s["total"] for s in stored["inputs"]["sheets"]) == ["80", "84", "88"]
+    assert city.post(f"/api/v1/results/{result['id']}/verify").get_json() == {
+        "result_id": result["id"], "same": True, "fingerprint_matches": True,
+        "results_match": True, "differences": []}
+
+    ranking = city.get(f"/api/v1/calls/{contest['call'].id}/ranking").get_json()
+    assert ranking[0]["rank"] is None and ranking[0]["score"] is None  # no final round yet
+    assert ranking[0]["missing_rounds"] == ["city_final"]
+    assert ranking[0]["rounds"]["city_preliminary"]["score"] == 84
+
+    problem(city.post(f"{base}/city_preliminary/close"), 409)  # already closed
+    reopened = city.post(f"{base}/city_preliminary/reopen").get_json()
+    assert reopened["closed"] is False and reopened["result_id"] is None
+    problem(city.get(f"{base}/no_such_round"), 404)
+    problem(api.login("expert1").get(base), 403)
+
+
+def test_a_waiver_over_the_api(api, world, contest):
+    users, judges = world["users"], contest["judges"]
+    entry = contest["enter"]("wj1", "太极拳入门")
+    for judge, design in zip(judges[:3], (5, 35, 40), strict=True):  # 55, 85, 90: spread 35
+        sheet = confirmed(assign_expert(entry, judge, users["city"]))
+        save_review(sheet, judge, {**ONLINE, "design": design}, "理由", submit=True)
+    db.session.commit()
+    city = api.login("city")
+    url = f"/api/v1/applications/{entry.id}/dispersion-waiver"
+
+    assert problem(city.post(url, json={"round": "city_preliminary"}), 400)
+    made = city.post(url, json={"round": "city_preliminary", "reason": "专家组复议后维持"})
+    assert made.status_code == 201 and made.get_json()["created_by"] == "city"
+    problem(city.post(url, json={"round": "city_preliminary", "reason": "again"}), 409)
+    closed = city.post(f"/api/v1/calls/{contest['call'].id}/rounds/city_preliminary/close")
+    assert closed.status_code == 201
+    assert closed.get_json()["results"][0]["flagged_dispersion"] is True
+
+
+def entry_sheets(entry):
+    """The entry's score sheets."""
+    return db.session.scalars(select(ReviewAssignment).filter_by(application_id=entry.id)).all()

@@ -1,0 +1,69 @@
+"""The city's round pages: what holds a round open, closing it, the stored result, the ranking."""
+
+from __future__ import annotations
+
+from app.extensions import db
+from app.models import CallRound, ReviewResult
+from app.services.reviews import assign_expert, save_review
+from tests.conftest import confirmed
+
+ONLINE = {"design": 30, "materials": 25, "presentation": 25}
+
+
+def _scored(world, contest, totals_by_entry):
+    """Entries in the preliminary round, each scored by the first judges with these totals."""
+    entries = []
+    for applicant, totals in totals_by_entry.items():
+        entry = contest["enter"](applicant, f"{applicant}的课程")
+        for judge, total in zip(contest["judges"], totals, strict=False):
+            sheet = confirmed(assign_expert(entry, judge, world["users"]["city"]))
+            save_review(sheet, judge, {**ONLINE, "design": total - 50}, "评语", submit=True)
+        entries.append(entry)
+    db.session.commit()
+    return entries
+
+
+def test_the_city_closes_a_round_and_checks_its_stored_result(world, contest, browser):
+    a, b = _scored(world, contest, {"wj1": [80, 82, 84], "wj2": [70, 88]})
+    city = browser("city")
+    call_page = city.get(f"/admin/calls/{contest['call'].id}")
+    assert "评审轮次" in call_page.text and "初赛网评" in call_page.text
+    url = f"/admin/calls/{contest['call'].id}/rounds/city_preliminary"
+
+    page = city.get(url)
+    assert page.status == 200
+    assert "本轮评审还不能结束" in page.text and "1 个申报的专家评分尚未收齐" in page.text
+    assert "2 / 3" in page.text  # b: two of the three sheets the quorum needs
+
+    sheet = confirmed(assign_expert(b, contest["judges"][2], world["users"]["city"]))
+    save_review(sheet, contest["judges"][2], {**ONLINE, "design": 29}, "评语", submit=True)
+    db.session.commit()
+    page = city.get(url)
+    closed = city.submit(page, page.form("/close"))
+    assert closed.status == 302
+    page = city.get(url)
+    assert "本轮评审已结束，结果已保存。" in page.text and "已结束" in page.text
+    record = db.session.query(CallRound).one()
+    result = db.session.get(ReviewResult, record.result_id)
+
+    result_page = city.get(f"/admin/results/{result.id}")
+    assert result.fingerprint in result_page.text and "teacher_contest v1" in result_page.text
+    checked = city.submit(result_page, result_page.form("/verify"))
+    assert "校验指纹一致，每个申报的结果均相同" in checked.text
+
+    ranking = city.get(f"/admin/calls/{contest['call'].id}/ranking")
+    assert "已结束，采用已保存的结果" in ranking.text and "进行中，暂定" in ranking.text
+    assert "缺轮次" in ranking.text  # no final round yet: no final score
+
+
+def test_a_flagged_entry_offers_an_extra_expert_or_a_recorded_reason(world, contest, browser):
+    (entry,) = _scored(world, contest, {"wj1": [55, 85, 90]})
+    city = browser("city")
+    url = f"/admin/calls/{contest['call'].id}/rounds/city_preliminary"
+    page = city.get(url)
+    assert "差异过大" in page.text and "追加专家" in page.text
+    done = city.submit(page, page.form("/dispersion-waiver"), {"reason": "低分专家已书面说明"})
+    assert done.status == 302
+    page = city.get(url)
+    assert "不追加专家：低分专家已书面说明" in page.text
+    assert "结束本轮评审" in page.text  # nothing holds the round open any more
