@@ -1,4 +1,4 @@
-"""Administrator commands: `flask orgs|users|workflows|demo ...`."""
+"""Administrator commands: `flask orgs|users|workflows|reviews|demo ...`."""
 
 from __future__ import annotations
 
@@ -16,12 +16,13 @@ from app.extensions import db
 orgs = AppGroup("orgs", help="Manage the organisation tree.")
 users = AppGroup("users", help="Manage user accounts.")
 workflows = AppGroup("workflows", help="Check and show programme definitions.")
+reviews = AppGroup("reviews", help="Check stored review results.")
 demo = AppGroup("demo", help="Demonstration data.")
 
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to `flask`."""
-    for group in (orgs, users, workflows, demo):
+    for group in (orgs, users, workflows, reviews, demo):
         app.cli.add_command(group)
 
 
@@ -163,6 +164,34 @@ def workflows_sync() -> None:
         db.session.commit()
     except PingshenError as exc:
         _fail(exc.message)
+
+
+@reviews.command("verify")
+@click.argument("result_id", type=int)
+def reviews_verify(result_id: int) -> None:
+    """Recompute a stored round result from its stored sheets and settings, and compare."""
+    from app.models import ReviewResult
+    from app.services.rounds import verify_result
+
+    result = db.session.get(ReviewResult, result_id)
+    if result is None:
+        _fail(f"没有这个评审结果：{result_id}")
+    try:
+        check = verify_result(result)
+    except PingshenError as exc:
+        _fail(exc.message)
+    sheets, entries = len(result.inputs["sheets"]), len(result.results)
+    click.echo(f"result {result.id}: round {result.round}, {sheets} sheets, {entries} entries")
+    click.echo(f"fingerprint {result.fingerprint} "
+               f"{'matches' if check.fingerprint_matches else 'DIFFERS'}")
+    for difference in check.differences:
+        stored, again = difference["stored"], difference["recomputed"]
+        click.echo(f"  entry {difference['entry']}: stored "
+                   f"{stored['score'] if stored else '-'}, recomputed "
+                   f"{again['score'] if again else '-'}")
+    if not check.ok:
+        _fail("重新计算的结果与保存的不一致 / the recomputed result differs")
+    click.echo("same result: every entry recomputes to the stored score")
 
 
 @demo.command("load")

@@ -83,3 +83,31 @@ def test_demo_load_fills_an_empty_database_once(app):
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "not loaded" in again.output
     assert db.session.scalar(select(func.count()).select_from(Application)) == before == 5
+
+
+def test_a_stored_result_is_verified_from_the_command_line(app, world, contest):
+    from app.services.reviews import assign_expert, save_review
+    from app.services.rounds import close_round
+    from tests.conftest import confirmed
+
+    city = world["users"]["city"]
+    entry = contest["enter"]("wj1", "太极拳入门")
+    for judge in contest["judges"][:3]:
+        sheet = confirmed(assign_expert(entry, judge, city))
+        save_review(sheet, judge, {"design": 30, "materials": 25, "presentation": 25}, "",
+                    submit=True)
+    result = close_round(contest["call"], "city_preliminary", city)
+    db.session.commit()
+    runner = app.test_cli_runner()
+
+    ok = runner.invoke(args=["reviews", "verify", str(result.id)])
+    assert ok.exit_code == 0, ok.output
+    assert f"fingerprint {result.fingerprint} matches" in ok.output
+    assert "same result" in ok.output
+
+    result.results = [{**result.results[0], "score": "99"}]
+    db.session.commit()
+    changed = runner.invoke(args=["reviews", "verify", str(result.id)])
+    assert changed.exit_code == 1
+    assert f"entry {entry.id}: stored 99, recomputed 80" in changed.output
+    assert runner.invoke(args=["reviews", "verify", "424242"]).exit_code == 1

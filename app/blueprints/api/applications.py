@@ -31,7 +31,8 @@ MAX_PER_PAGE = 100
 @bp.get("/applications")
 def list_applications() -> Any:
     """The applications the caller may see, newest first; ?call_id= ?state= ?page= ?per_page=."""
-    query = visible_applications(api_user()).options(
+    user = api_user()
+    query = visible_applications(user).options(
         selectinload(Application.applicant), selectinload(Application.org),
         selectinload(Application.district))
     if (call_id := query_int("call_id")) is not None:
@@ -41,7 +42,7 @@ def list_applications() -> Any:
     page = query_int("page", 1) or 1
     per_page = min(query_int("per_page", 20) or 20, MAX_PER_PAGE)
     result = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
-    return {"items": [application_summary(a) for a in result.items], "page": page,
+    return {"items": [application_summary(a, user) for a in result.items], "page": page,
             "per_page": per_page, "total": result.total}
 
 

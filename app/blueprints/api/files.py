@@ -23,6 +23,7 @@ from app.engine.errors import NotFound, PingshenError
 from app.extensions import db
 from app.models import Application, Attachment, Certificate
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
+from app.services.blind import entry_view
 from app.services.certificates import certificate_pdf
 
 
@@ -43,9 +44,11 @@ def upload_attachments(application_id: int) -> Any:
 @bp.get("/applications/<int:application_id>/attachments/<int:attachment_id>")
 def download_attachment(application_id: int, attachment_id: int) -> Any:
     """Send an attachment to someone who may see its application."""
-    attachment = _attachment(viewable_application(application_id), attachment_id)
+    application = viewable_application(application_id)
+    attachment = _attachment(application, attachment_id)
+    name = entry_view(application, api_user()).file_name(attachment)
     return send_file(attachment_path(attachment), mimetype=attachment.content_type,
-                     as_attachment=True, download_name=attachment.original_name)
+                     as_attachment=True, download_name=name)
 
 
 @bp.delete("/applications/<int:application_id>/attachments/<int:attachment_id>")

@@ -252,8 +252,11 @@ APPLICATION_SUMMARY = {
     "id": integer(), "call_id": integer(), "title": string("Value of the title field."),
     "state": string("State name."), "state_label": string("Chinese label of the state."),
     "version": integer("Row version; send it back to detect concurrent changes (409)."),
-    "applicant": string("Username of the applicant."), "organisation": ref("Organisation"),
-    "district": nullable(string("District code.")), "submitted_at": nullable(DATETIME),
+    "applicant": nullable(string("Username of the applicant (null for a blind reviewer).")),
+    "organisation": nullable(ref("Organisation")) | {
+        "description": "The applicant's unit (null for a blind reviewer)."},
+    "district": nullable(string("District code (null for a blind reviewer).")),
+    "submitted_at": nullable(DATETIME),
     "created_at": DATETIME, "updated_at": DATETIME,
 }
 HISTORY_ENTRY = obj({
@@ -295,9 +298,11 @@ APPLICATION = obj({
     "state_label_en": string(), "final": boolean(),
     "outcome": nullable(string("Outcome of a final state.")),
     "editable": boolean("The applicant may change the form in this state."),
+    "blind": boolean("The caller reviews this entry blind: its identity is withheld."),
+    "hidden_fields": array(string(), "Keys of the identifying fields left out of `data`."),
     "data": FORM_DATA,
-    "step_data": map_of(FREE, "Latest values of each step form, by form key."),
-    "history": array(ref("HistoryEntry"), "Oldest first."),
+    "step_data": map_of(FREE, "Latest values of each step form, by form key (empty when blind)."),
+    "history": array(ref("HistoryEntry"), "Oldest first (empty when blind)."),
     "available_transitions": array(ref("AvailableTransition"),
                                    "Moves the caller's role could make from the current state."),
     "score": nullable(number("Final score (each round aggregated as the programme says, weighted; "
@@ -337,7 +342,10 @@ ASSIGNMENT = obj({"id": integer(), "application_id": integer(), "expert": string
                   "submitted_at": nullable(DATETIME)})
 REVIEW = obj({
     "id": integer(), "expert": string("Username."),
-    "application": obj({"id": integer(), "title": string()}),
+    "application": obj({"id": integer(), "title": string(
+        "The entry's title (a neutral one when the expert reviews it blind).")}),
+    "round": string("The review round (state) the sheet belongs to."),
+    "extra": boolean("An extra expert asked because the panel's scores spread too far."),
     "rubric": obj({"key": string(), "title": string(), "title_en": string(),
                    "max": number(), "criteria": array(obj(CRITERION_PROPS),
                                                       "The criteria to score (leaves)."),

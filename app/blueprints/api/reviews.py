@@ -56,7 +56,8 @@ def create_assignment(application_id: int) -> Any:
 @bp.get("/reviews")
 def list_reviews() -> Any:
     """The caller's score sheets, open ones first (experts)."""
-    return [review_json(sheet) for sheet in assignments_for(require_role(Role.EXPERT))]
+    expert = require_role(Role.EXPERT)
+    return [review_json(sheet, expert) for sheet in assignments_for(expert)]
 
 
 @bp.get("/reviews/<int:review_id>")
@@ -66,7 +67,7 @@ def get_review(review_id: int) -> Any:
     user = api_user()
     if sheet.expert_id != user.id and user.role != Role.CITY_ADMIN:
         raise Forbidden("这不是您的评审任务", {"review_id": review_id})
-    return review_json(sheet)
+    return review_json(sheet, api_user())
 
 
 @bp.put("/reviews/<int:review_id>")
@@ -81,7 +82,7 @@ def put_review(review_id: int) -> Any:
     save_review(sheet, user, body["scores"], body.get("comment", ""), body.get("submit", False),
                 vetoes=vetoes)
     db.session.commit()
-    return review_json(sheet)
+    return review_json(sheet, api_user())
 
 
 @bp.post("/reviews/<int:review_id>/conflict")
@@ -91,7 +92,7 @@ def declare_conflict(review_id: int) -> Any:
     body = json_body({"conflict": "boolean"}, {"reason": "string"})
     record_conflict(sheet, user, body["conflict"], body.get("reason", ""))
     db.session.commit()
-    return review_json(sheet)
+    return review_json(sheet, api_user())
 
 
 @bp.post("/bulk-transitions")
@@ -166,7 +167,7 @@ def reopen_review(review_id: int) -> Any:
     body = json_body({"reason": "string"})
     reopen_sheet(sheet, api_user(), body["reason"])
     db.session.commit()
-    return review_json(sheet)
+    return review_json(sheet, api_user())
 
 
 def _own_sheet(review_id: int) -> tuple[ReviewAssignment, User]:

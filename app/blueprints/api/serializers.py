@@ -24,6 +24,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.services.blind import EntryView, entry_view
 from app.services.certificates import verify_url
 from app.services.programmes import programme_of
 from app.services.rounds import entry_scores
@@ -96,15 +97,22 @@ def call_json(call: Call) -> JSON:
             "quotas": {quota.district.code: quota.quota for quota in call.quotas}}
 
 
-def application_summary(application: Application) -> JSON:
-    """What a list shows of an application."""
+def application_summary(application: Application, viewer: User) -> JSON:
+    """What a list shows of an application (without its identity to a blind reviewer)."""
+    return _summary(application, entry_view(application, viewer))
+
+
+def _summary(application: Application, view: EntryView) -> JSON:
+    """The list fields, as the view allows."""
     programme = programme_of(application)
     return {
-        "id": application.id, "call_id": application.call_id, "title": application.title,
+        "id": application.id, "call_id": application.call_id, "title": view.title,
         "state": application.state, "state_label": programme.label(application.state),
-        "version": application.version, "applicant": application.applicant.username,
-        "organisation": org_json(application.org),
-        "district": application.district.code if application.district else None,
+        "version": application.version,
+        "applicant": None if view.blind else application.applicant.username,
+        "organisation": None if view.blind else org_json(application.org),
+        "district": application.district.code if application.district and not view.blind
+        else None,
         "submitted_at": iso(application.submitted_at), "created_at": iso(application.created_at),
         "updated_at": iso(application.updated_at),
     }
@@ -114,18 +122,20 @@ def application_json(application: Application, viewer: User) -> JSON:
     """Everything the viewer may know about an application, and what they may do next."""
     programme = programme_of(application)
     state = programme.states[application.state]
+    view = entry_view(application, viewer)
     return {
-        **application_summary(application),
+        **_summary(application, view),
+        "blind": view.blind, "hidden_fields": sorted(view.hidden),
         "call": {"id": application.call.id, "title": application.call.title},
         "programme": {"key": programme.key, "version": programme.version},
         "state_label_en": state["label_en"], "final": state["final"],
         "outcome": state["outcome"], "editable": state["editable"],
-        "data": application.data or {}, "step_data": application.step_data or {},
-        "history": [history_json(entry) for entry in application.history],
+        "data": view.data, "step_data": {} if view.blind else application.step_data or {},
+        "history": [] if view.blind else [history_json(entry) for entry in application.history],
         "available_transitions": [availability_json(move)
                                   for move in available_transitions(application, viewer)],
         "score": _score(application, viewer, state["final"]),
-        "attachments": [attachment_json(a) for a in application.attachments],
+        "attachments": [attachment_json(a, view.file_name(a)) for a in application.attachments],
         "certificates": [certificate_json(c) for c in db.session.scalars(
             select(Certificate).where(Certificate.application_id == application.id)
             .order_by(Certificate.id))],
@@ -157,9 +167,10 @@ def availability_json(move: Availability) -> JSON:
             "comment": transition["comment"], "style": transition["style"]}
 
 
-def attachment_json(attachment: Attachment) -> JSON:
-    """An uploaded file and where to download it."""
-    return {"id": attachment.id, "field": attachment.field_key, "name": attachment.original_name,
+def attachment_json(attachment: Attachment, name: str | None = None) -> JSON:
+    """An uploaded file (under `name`, when the viewer may not see the real one) and its URL."""
+    return {"id": attachment.id, "field": attachment.field_key,
+            "name": attachment.original_name if name is None else name,
             "size": attachment.size, "content_type": attachment.content_type,
             "uploaded_at": iso(attachment.uploaded_at),
             "url": url_for("api.download_attachment", application_id=attachment.application_id,
@@ -194,14 +205,16 @@ def assignment_json(sheet: ReviewAssignment) -> JSON:
             "assigned_at": iso(sheet.assigned_at), "submitted_at": iso(sheet.submitted_at)}
 
 
-def review_json(sheet: ReviewAssignment) -> JSON:
+def review_json(sheet: ReviewAssignment, viewer: User) -> JSON:
     """A score sheet with the rubric's criteria, as the expert fills it in."""
     application = sheet.application
     rubric = programme_of(application).rubrics[sheet.rubric_key]
     leaves = [pick(leaf, ("key", "label", "label_en", "description", "max", "bands",
                           "comment_below")) for leaf in rubric.leaves]
     return {"id": sheet.id, "expert": sheet.expert.username,
-            "application": {"id": application.id, "title": application.title},
+            "application": {"id": application.id,
+                            "title": entry_view(application, viewer).title},
+            "round": sheet.round, "extra": sheet.extra,
             "rubric": {"key": sheet.rubric_key, "title": rubric.raw["title"],
                        "title_en": rubric.raw["title_en"], "max": number(rubric.raw["max"]),
                        "criteria": leaves, "vetoes": rubric.raw["vetoes"]},

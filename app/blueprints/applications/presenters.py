@@ -14,6 +14,7 @@ from app.engine.runtime import Availability, available_transitions
 from app.extensions import db
 from app.models import Application, AuditEntry, Certificate, ReviewAssignment, Role, User
 from app.permissions import can_administer, can_edit_application
+from app.services.blind import entry_view
 from app.services.programmes import programme_of
 from app.services.rounds import entry_scores
 
@@ -168,5 +169,6 @@ def detail_context(application: Application, user: User) -> dict[str, Any]:
         "rubric": rubric,
         "experts": assignable_experts(application) if admin and rubric else [],
         "certificates": certificates(application), "back": back_link(user, application),
+        "view": entry_view(application, user),
         "is_admin": admin,
     }

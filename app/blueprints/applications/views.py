@@ -18,6 +18,7 @@ from app.extensions import db
 from app.models import Application, Attachment, Certificate, Role
 from app.permissions import can_edit_application
 from app.services.attachments import attachment_path
+from app.services.blind import entry_view
 from app.services.certificates import certificate_pdf
 from app.services.programmes import programme_of
 from app.web.access import load_application, roles_required
@@ -145,8 +146,8 @@ def attachment(application_id: int, attachment_id: int) -> Any:
     item = db.get_or_404(Attachment, attachment_id)
     if item.application_id != application.id or not attachment_path(item).exists():
         abort(404)
-    response = send_file(attachment_path(item), mimetype=item.content_type,
-                         as_attachment=True, download_name=item.original_name)
+    response = send_file(attachment_path(item), mimetype=item.content_type, as_attachment=True,
+                         download_name=entry_view(application, current_user).file_name(item))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

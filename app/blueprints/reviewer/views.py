@@ -13,6 +13,7 @@ from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_cl
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import ReviewAssignment, Role
+from app.services.blind import entry_view
 from app.services.programmes import programme_of
 from app.services.reviews import (
     assignments_for,
@@ -33,7 +34,8 @@ def queue() -> Any:
     assignments = assignments_for(current_user)
     active = [a for a in assignments if a.active]
     return render_template("reviewer/queue.html",
-                           rows=[(a, programme_of(a.application)) for a in assignments],
+                           rows=[(a, programme_of(a.application),
+                                  entry_view(a.application, current_user)) for a in assignments],
                            done=sum(a.locked for a in active), total=len(active))
 
 
@@ -44,7 +46,8 @@ def sheet(assignment_id: int) -> Any:
     assignment = _own_assignment(assignment_id)
     if not assignment.active or needs_conflict_check(assignment):
         return render_template("reviewer/conflict.html", assignment=assignment,
-                               form=ConflictForm())
+                               form=ConflictForm(),
+                               view=entry_view(assignment.application, current_user))
     programme = programme_of(assignment.application)
     rubric = programme.rubrics[assignment.rubric_key]
     form = _score_form(assignment, programme.checksum)
@@ -81,6 +84,7 @@ def conflict(assignment_id: int) -> Any:
         if isinstance(exc, ValidationFailed):
             form.reason.errors = [exc.message]
         return render_template("reviewer/conflict.html", assignment=assignment, form=form,
+                               view=entry_view(assignment.application, current_user),
                                error=exc.message), exc.status
     db.session.commit()
     if declared:
@@ -126,4 +130,5 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
         can_score=not assignment.locked and in_current_round(assignment),
+        view=entry_view(application, current_user),
         next_assignment=open_ones[0] if open_ones else None, **extra)
