@@ -93,6 +93,20 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
     return None
 
 
+@guard("award_confirmed",
+       "The city has confirmed an award level for the entry (from an award proposal, see "
+       "reviews.awards); with `awarded: false`, that it has confirmed none.",
+       {"awarded": Param("bool", default=True,
+                         help="true: the entry needs a level; false: it must have none")})
+def award_confirmed(ctx: Context, awarded: bool = True) -> str | None:
+    """Refuse until the confirmed awards say what this transition expects."""
+    if awarded and not ctx.application.award:
+        return "该申报尚未确认获奖等级（请先生成并确认奖项建议）"
+    if not awarded and ctx.application.award:
+        return f"该申报已确认获得“{ctx.application.award}”"
+    return None
+
+
 def _local(moment) -> str:  # type: ignore[no-untyped-def]
     """Show a UTC time in Beijing time, as people in the bureau read it."""
     from zoneinfo import ZoneInfo

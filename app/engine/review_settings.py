@@ -13,8 +13,12 @@ from typing import Any
 
 from app.engine.checker import Checker
 from app.review.aggregate import AggregationSettings
+from app.review.ranking import Level, award_levels
 
-REVIEW_KEYS = {"exclude_same_district", "declare_conflicts", "aggregation", "tie_break"}
+REVIEW_KEYS = {"exclude_same_district", "declare_conflicts", "aggregation", "tie_break",
+               "awards"}
+AWARD_KEYS = {"levels", "group_by", "per_group", "cap"}
+LEVEL_KEYS = {"name", "name_en", "proportion", "threshold"}
 ROUND_KEYS = {"rubric", "label", "weight", "aggregation", "blind", "quorum"}
 AGGREGATION_KEYS = {"method", "trim", "min_panel", "fallback", "normalise",
                     "normalise_min_sheets", "dispersion_threshold"}
@@ -27,6 +31,8 @@ DEFAULTS: dict[str, Any] = {
     "aggregation": {"method": "mean"},
     # What separates equal scores, in order: criterion:<key> (higher first), submitted_at (earlier).
     "tie_break": ["submitted_at"],
+    # Award levels proposed from the final ranking, for the city to confirm (None: no awards).
+    "awards": None,
 }
 
 
@@ -92,7 +98,8 @@ def check_round_weights(states: list[dict[str, Any]], check: Checker) -> None:
 
 
 def check_review_settings(value: Any, check: Checker, leaf_keys: set[str],
-                          round_names: set[str]) -> dict[str, Any]:
+                          round_names: set[str], form: dict[str, Any] | None = None
+                          ) -> dict[str, Any]:
     """Validate the optional `reviews` mapping and fill in its defaults."""
     settings = copy.deepcopy(DEFAULTS)
     if value is None:
@@ -107,7 +114,71 @@ def check_review_settings(value: Any, check: Checker, leaf_keys: set[str],
     if "tie_break" in value:
         settings["tie_break"] = _check_tie_break(value["tie_break"], check, leaf_keys,
                                                  round_names)
+    if "awards" in value:
+        settings["awards"] = _check_awards(value["awards"], check, form)
     return settings
+
+
+def _check_awards(value: Any, check: Checker, form: dict[str, Any] | None) -> dict[str, Any]:
+    """Award levels (by proportion, threshold or both), their grouping and cap, as data."""
+    value = check.mapping(value, "reviews.awards", {"levels"}, AWARD_KEYS - {"levels"})
+    levels = []
+    for i, item in enumerate(check.sequence(value.get("levels"), "reviews.awards.levels",
+                                            min_items=1)):
+        path = f"reviews.awards.levels[{i}]"
+        item = check.mapping(item, path, {"name"}, LEVEL_KEYS - {"name"})
+        if not item:
+            continue
+        level = {"name": check.text(item.get("name"), f"{path}.name", max_length=40),
+                 "name_en": check.optional_text(item, "name_en", path),
+                 "proportion": None, "threshold": None}
+        if "proportion" in item:
+            share = _weight(item["proportion"], f"{path}.proportion", check)
+            if share == 0:
+                check.error(f"{path}.proportion", "must be more than 0")
+            level["proportion"] = None if share is None else str(share)
+        if "threshold" in item:
+            if check.number(item["threshold"], f"{path}.threshold") is not None:
+                level["threshold"] = str(Decimal(str(item["threshold"])))
+        if level["proportion"] is None and level["threshold"] is None \
+                and not {"proportion", "threshold"} & set(item):
+            check.error(path, "needs a proportion, a threshold or both")
+        levels.append(level)
+    awards: dict[str, Any] = {"levels": levels, "group_by": None, "per_group": False,
+                              "cap": None}
+    if "group_by" in value:
+        awards["group_by"] = _check_group_by(value["group_by"], check, form)
+    if "per_group" in value and check.boolean(value["per_group"],
+                                              "reviews.awards.per_group") is not None:
+        awards["per_group"] = value["per_group"]
+    if "cap" in value:
+        awards["cap"] = check.integer(value["cap"], "reviews.awards.cap", minimum=1)
+    if (awards["per_group"] or awards["cap"] is not None) and awards["group_by"] is None:
+        check.error("reviews.awards.group_by", "is required with per_group or cap")
+    try:
+        award_levels([], [Level(lv["name"] or "", *_decimals(lv)) for lv in levels])
+    except (ValueError, TypeError) as exc:
+        check.error("reviews.awards.levels", str(exc))
+    return awards
+
+
+def _decimals(level: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """A level's proportion and threshold as Decimals."""
+    return tuple(None if level[k] is None else Decimal(level[k])  # type: ignore[return-value]
+                 for k in ("proportion", "threshold"))
+
+
+def _check_group_by(value: Any, check: Checker, form: dict[str, Any] | None) -> str | None:
+    """`district`, or field:<key of a choice field of the application form> (e.g. a category)."""
+    path = "reviews.awards.group_by"
+    if value == "district":
+        return "district"
+    kind, _, key = value.partition(":") if isinstance(value, str) else ("", "", "")
+    fields = {f["key"]: f for s in (form or {}).get("sections", []) for f in s["fields"]}
+    if kind == "field" and key in fields and fields[key]["type"] == "choice":
+        return str(value)
+    check.error(path, f"must be district or field:<key of a choice field>, got {value!r}")
+    return None
 
 
 def _check_aggregation(value: Any, check: Checker, path: str) -> dict[str, Any]:

@@ -60,7 +60,8 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
                                           application_form),
         "certificate": None,
         "reviews": check_review_settings(doc.get("reviews"), check, _leaf_keys(states, rubrics),
-                                         {s["name"] for s in states if s["review"]}),
+                                         {s["name"] for s in states if s["review"]},
+                                         application_form),
     }
     if "certificate" in doc:
         workflow["certificate"] = _check_certificate(doc["certificate"], check, application_form,
@@ -278,6 +279,9 @@ def _check_rule_context(workflow: dict[str, Any], check: Checker) -> None:
         if "issue_certificate" in names and workflow["certificate"] is None:
             check.error(f"transitions[{i}].actions",
                         "issue_certificate needs a 'certificate' block in the workflow")
+        if "award_confirmed" in names and workflow["reviews"]["awards"] is None:
+            check.error(f"transitions[{i}].guards",
+                        "award_confirmed needs a 'reviews.awards' block in the workflow")
         if "all_reviews_submitted" in names:
             for source in t["source"]:
                 if source in states and not states[source]["review"]:

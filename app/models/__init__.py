@@ -5,6 +5,7 @@ from app.models.applications import Application, Attachment, AuditEntry
 from app.models.certificates import Certificate, SerialCounter
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
 from app.models.reviews import (
+    AwardProposal,
     CallRound,
     DispersionWaiver,
     ReviewAssignment,
@@ -17,6 +18,7 @@ __all__ = [
     "Application",
     "Attachment",
     "AuditEntry",
+    "AwardProposal",
     "Call",
     "CallQuota",
     "CallRound",

@@ -147,3 +147,33 @@ class DispersionWaiver(Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     created_by: Mapped[User] = relationship(lazy="joined")
+
+
+class AwardProposal(Model):
+    """Award levels proposed from a call's final ranking, kept as computed, confirmed by the city.
+
+    `rows` holds, in ranking order, each entry's place, final score, group, proposed level and
+    the reason (proportion, threshold, cap_reached...). Confirming writes the levels to the
+    entries; a newer proposal supersedes an unconfirmed older one.
+    """
+
+    __tablename__ = "award_proposals"
+    __table_args__ = (
+        CheckConstraint("status IN ('proposed','confirmed','superseded')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    programme_version_id: Mapped[int] = mapped_column(ForeignKey("programme_versions.id"))
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    rows: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])

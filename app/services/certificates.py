@@ -46,7 +46,8 @@ def issue_certificate(application: Application, programme: Programme,
         application=application, serial=serial, code=secrets.token_urlsafe(20),
         title=settings["title"], holder=holder, organisation=application.org.name,
         programme_title=programme.title, call_title=application.call.title,
-        award=settings["award"], issuer=current_app.config["CERTIFICATE_ISSUER"],
+        award=application.award or settings["award"],
+        issuer=current_app.config["CERTIFICATE_ISSUER"],
         issued_on=issued_on,
     )
     try:  # refuse now, inside the transaction, rather than print a blank for a character

@@ -37,6 +37,9 @@ MATRIX = [
     ("GET", "/api/v1/results/{res}", None, {"city": 404, REST: 403}),
     ("POST", "/api/v1/results/{res}/verify", {}, {"city": 404, REST: 403}),
     ("POST", "/api/v1/applications/{R}/dispersion-waiver", {}, {"city": 400, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/award-proposals", {}, {"city": 409, REST: 403}),
+    ("GET", "/api/v1/award-proposals/{res}", None, {"city": 404, REST: 403}),
+    ("POST", "/api/v1/award-proposals/{res}/confirm", {}, {"city": 404, REST: 403}),
     ("GET", "/api/v1/applications", None, {REST: 200}),
     ("POST", "/api/v1/applications", {}, {"wj1": 400, "wj2": 400, "tn1": 400, REST: 403}),
     ("GET", "/api/v1/applications/{D}", None, {"wj1": 200, REST: 403}),
@@ -117,6 +120,7 @@ def _template(path):
              "{N}": "{application_id}", "{S}": "{review_id}", "{C}": "{certificate_id}",
              "{att_D}": "{attachment_id}", "{att_R}": "{attachment_id}",
              "999999": "{attachment_id}", "excellent_team": "{key}", "{res}": "{result_id}",
+             "award-proposals/{result_id}": "award-proposals/{proposal_id}",
              "{round}": "{name}"}
     for short, long in names.items():
         path = path.replace(short, long)

@@ -88,3 +88,66 @@ def test_a_waiver_over_the_api(api, world, contest):
 def entry_sheets(entry):
     """The entry's score sheets."""
     return db.session.scalars(select(ReviewAssignment).filter_by(application_id=entry.id)).all()
+
+
+FINAL = {"analysis": 20, "process": 25, "guidance": 12, "resources": 4, "delivery": 8,
+         "technology": 11}  # 80
+
+
+def test_the_contest_from_rounds_to_confirmed_awards_and_certificates(api, world, contest):
+    judges, city_user = contest["judges"], world["users"]["city"]
+    skill = [contest["enter"](who, f"{who}的技能课") for who in ("wj1", "wj2", "tn1")]
+    general = [contest["enter"](who, f"{who}的通识课", category="通识课程说课展示")
+               for who in ("wj3", "tn2")]
+    entries = skill + general
+    for n, entry in enumerate(entries):  # preliminary: 80 + n for every judge
+        for judge in judges[:3]:
+            sheet = confirmed(assign_expert(entry, judge, city_user))
+            save_review(sheet, judge, {**ONLINE, "design": 30 + n}, "", submit=True)
+    db.session.commit()
+    city = api.login("city")
+    call_id = contest["call"].id
+    assert city.post(f"/api/v1/calls/{call_id}/rounds/city_preliminary/close").status_code == 201
+    moved = city.post("/api/v1/bulk-transitions", json={
+        "application_ids": [e.id for e in entries], "trigger": "advance", "dry_run": False})
+    assert moved.status_code == 200, moved.get_json()
+    db.session.expire_all()  # the API moved them in its own session
+    for n, entry in enumerate(entries):  # final: 75 + 2n for every judge
+        for judge in judges[2:]:
+            sheet = confirmed(assign_expert(entry, judge, city_user))
+            save_review(sheet, judge, {**FINAL, "process": 20 + 2 * n}, "", submit=True)
+    db.session.commit()
+
+    made = city.post(f"/api/v1/calls/{call_id}/award-proposals")
+    assert made.status_code == 201, made.get_json()
+    proposal = made.get_json()
+    # final = 0.3 × (80 + n) + 0.7 × (75 + 2n); ranked within each category. Skill (3 entries):
+    # 15 % → 0.45 → 0, 25 % → 0.75 → 1, 30 % → 0.9 → 1; general (2): 0, 1 (0.5 → 1), 1 (0.6).
+    levels = {row["entry"]: (row["group"], row["level"]) for row in proposal["rows"]}
+    assert levels == {
+        skill[2].id: ("技能课程说课展示", "二等奖"), skill[1].id: ("技能课程说课展示", "三等奖"),
+        skill[0].id: ("技能课程说课展示", None), general[1].id: ("通识课程说课展示", "二等奖"),
+        general[0].id: ("通识课程说课展示", "三等奖")}
+    assert proposal["counts"] == {"一等奖": 0, "二等奖": 2, "三等奖": 2}
+
+    blocked = city.post(f"/api/v1/applications/{skill[2].id}/transitions",
+                        json={"trigger": "publish_notice"})
+    assert problem(blocked, 422)["details"]["reasons"] == [
+        "该申报尚未确认获奖等级（请先生成并确认奖项建议）"]
+    assert problem(city.post(f"/api/v1/award-proposals/{proposal['id']}/confirm",
+                             json={"changes": {str(skill[0].id): "三等奖"}}), 422)["details"] \
+        == {"note": "调整奖项时请说明理由"}
+    confirmed_proposal = city.post(f"/api/v1/award-proposals/{proposal['id']}/confirm",
+                                   json={"changes": {str(skill[0].id): "三等奖"},
+                                         "note": "专家组复议增补"}).get_json()
+    assert confirmed_proposal["status"] == "confirmed"
+    assert confirmed_proposal["counts"] == {"一等奖": 0, "二等奖": 2, "三等奖": 3}
+
+    for trigger in ("publish_notice", "confer"):
+        moved = city.post(f"/api/v1/applications/{skill[2].id}/transitions",
+                          json={"trigger": trigger})
+        assert moved.status_code == 200, moved.get_json()
+    entry = city.get(f"/api/v1/applications/{skill[2].id}").get_json()
+    assert entry["award"] == "二等奖" and entry["state"] == "awarded"
+    facts = api.anonymous.get(f"/api/v1/certificates/{entry['certificates'][0]['code']}")
+    assert facts.get_json()["award"] == "二等奖"

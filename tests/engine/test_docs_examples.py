@@ -192,7 +192,7 @@ def test_the_page_names_every_key_type_and_value_the_validator_knows():
         | rubric_schema.RUBRIC_OPTIONAL | rubric_schema.CRITERION_OPTIONAL
         | rubric_schema.BAND_OPTIONAL | rubric_schema.VETO_OPTIONAL
         | review_settings.REVIEW_KEYS | review_settings.AGGREGATION_KEYS
-        | review_settings.ROUND_KEYS
+        | review_settings.ROUND_KEYS | review_settings.AWARD_KEYS | review_settings.LEVEL_KEYS
     )
 
     assert {name for name in names if f"`{name}`" not in PAGE} == set()

@@ -69,6 +69,9 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.dispersion_waiver": {"POST": {"city"}},
     "admin.result_page": {"GET": {"city"}},
     "admin.result_verify": {"POST": {"city"}},
+    "admin.propose": {"POST": {"city"}},
+    "admin.award_proposal": {"GET": {"city"}},
+    "admin.confirm_awards": {"POST": {"city"}},
     "admin.programmes": {"GET": {"city"}},
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},
@@ -108,6 +111,9 @@ API: dict[str, dict[str, set[str]]] = {
     "api.get_result": {"GET": {"city"}},
     "api.verify_result": {"POST": {"city"}},
     "api.waive_dispersion": {"POST": {"city"}},
+    "api.propose_awards": {"POST": {"city"}},
+    "api.get_award_proposal": {"GET": {"city"}},
+    "api.confirm_award_proposal": {"POST": {"city"}},
     "api.bulk_transition": {"POST": {"city", "district", "other_district"}},
     "api.list_reviews": {"GET": {"expert", "other_expert"}},
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet
@@ -158,7 +164,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "certificate_id": scene["certificate"].id, "assignment_id": scene["sheet"].id,
         "review_id": scene["sheet"].id, "call_id": scene["call"].id, "key": "excellent_team",
         "trigger": "publish_notice", "code": scene["certificate"].code, "filename": "app.css",
-        "name": "city_review", "result_id": 999999,
+        "name": "city_review", "result_id": 999999, "proposal_id": 999999,
     }
 
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from app.engine.runtime import fire
 from app.extensions import db
-from app.models import CallRound, ReviewResult
+from app.models import Application, CallRound, ReviewResult
+from app.services.accounts import add_user
+from app.services.programmes import CATALOGUE
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import confirmed
 
@@ -67,3 +70,37 @@ def test_a_flagged_entry_offers_an_extra_expert_or_a_recorded_reason(world, cont
     page = city.get(url)
     assert "不追加专家：低分专家已书面说明" in page.text
     assert "结束本轮评审" in page.text  # nothing holds the round open any more
+
+
+def test_the_city_proposes_and_confirms_awards_from_the_ranking(app, world, make_application,
+                                                               browser):
+    app.extensions[CATALOGUE]["excellent_team"].workflow["reviews"]["awards"] = {
+        "levels": [{"name": "优秀", "name_en": "", "proportion": "0.5", "threshold": None}],
+        "group_by": None, "per_group": False, "cap": None}
+    judge = add_user("judge", "expert", "X-OU", "a-long-password")
+    users = world["users"]
+    entries = []
+    for who, activities in (("wj1", 30), ("wj2", 25)):
+        entry = make_application(who, name=f"{who}队")
+        fire(entry, "submit", users[who])
+        fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+        sheet = confirmed(assign_expert(entry, judge, users["city"]))
+        save_review(sheet, judge, {"organisation": 18, "resources": 12, "activities": activities,
+                                   "impact": 25}, "", submit=True)
+        entries.append(entry)
+    db.session.commit()
+    city = browser("city")
+    ranking = city.get(f"/admin/calls/{world['call'].id}/ranking")
+    proposed = city.submit(ranking, ranking.form("/award-proposals"))
+    assert proposed.status == 302
+    page = city.get(proposed.response.headers["Location"])
+    assert "待确认" in page.text and "按比例评定" in page.text and "超出比例" in page.text
+
+    refused = city.submit(page, page.form("/confirm"), {f"level_{entries[1].id}": "优秀"})
+    assert "调整奖项时请说明理由" in city.get(refused.response.headers["Location"]).text
+    done = city.submit(page, page.form("/confirm"),
+                       {f"level_{entries[1].id}": "优秀", "note": "两队并列"})
+    page = city.get(done.response.headers["Location"])
+    assert "奖项已确认。" in page.text and "管理员调整" in page.text and "两队并列" in page.text
+    db.session.expire_all()  # the pages changed them in their own sessions
+    assert [db.session.get(Application, e.id).award for e in entries] == ["优秀", "优秀"]

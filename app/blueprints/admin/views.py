@@ -13,7 +13,16 @@ from sqlalchemy.orm import selectinload
 from app.blueprints.admin.forms import as_utc, call_form
 from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
-from app.models import Application, Call, Organisation, OrgKind, ReviewAssignment, Role, User
+from app.models import (
+    Application,
+    AwardProposal,
+    Call,
+    Organisation,
+    OrgKind,
+    ReviewAssignment,
+    Role,
+    User,
+)
 from app.services.applications import visible_applications
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, programme_of
@@ -116,8 +125,11 @@ def admin_triggers(programme: Any) -> list[dict[str, Any]]:
 def call_ranking(call_id: int) -> Any:
     """Entries of a call with submitted score sheets, ranked as the programme defines."""
     call = db.get_or_404(Call, call_id)
-    return render_template("admin/ranking.html", call=call, ranking=rank_call(call),
-                           programme_of=programme_of)
+    return render_template(
+        "admin/ranking.html", call=call, ranking=rank_call(call), programme_of=programme_of,
+        awards=current_programme(call.programme_key).workflow["reviews"]["awards"],
+        proposals=list(db.session.scalars(select(AwardProposal).filter_by(call_id=call.id)
+                                          .order_by(AwardProposal.id.desc()).limit(5))))
 
 
 @bp.route("/applications/<int:application_id>/assign", methods=["POST"])
@@ -157,6 +169,7 @@ def reopen_sheet(assignment_id: int) -> Any:
 
 from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     auto_assign,
+    awards,
     bulk,
     programmes,
     progress,

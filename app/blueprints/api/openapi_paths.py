@@ -150,6 +150,27 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": op("reopen_round", "rounds", "Open a closed round again (its result stays)",
                    {200: answer("The round.", ref("Round"))}, (403, 404, 409)),
     },
+    "/calls/{call_id}/award-proposals": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "post": op("propose_awards", "rounds", "Propose award levels from the current ranking",
+                   {201: answer("The proposal.", ref("AwardProposal"))}, (403, 404, 409),
+                   description="Uses the workflow's reviews.awards; 409 when it has none or no "
+                               "entry has a final score. An older open proposal is superseded."),
+    },
+    "/award-proposals/{proposal_id}": {
+        "parameters": [in_path("proposal_id", "Award proposal id.")],
+        "get": op("get_award_proposal", "rounds", "An award proposal",
+                  {200: answer("The proposal.", ref("AwardProposal"))}, (403, 404)),
+    },
+    "/award-proposals/{proposal_id}/confirm": {
+        "parameters": [in_path("proposal_id", "Award proposal id.")],
+        "post": op("confirm_award_proposal", "rounds",
+                   "Confirm a proposal (with changed levels and a reason)",
+                   {200: answer("The confirmed proposal.", ref("AwardProposal"))},
+                   (400, 403, 404, 409, 422), body=ref("ConfirmRequest"),
+                   description="Writes each entry's award. 409 when the proposal is no longer "
+                               "open or the ranking changed since it was made."),
+    },
     "/results/{result_id}": {
         "parameters": [in_path("result_id", "Stored result id.")],
         "get": op("get_result", "rounds", "A stored result with its input sheets",

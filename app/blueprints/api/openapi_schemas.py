@@ -242,6 +242,33 @@ VERIFICATION = obj({
     "fingerprint_matches": boolean(), "results_match": boolean(),
     "differences": array(FREE, "Entries whose recomputed result differs."),
 })
+AWARD_ROW = obj({
+    "entry": integer("Application id."), "title": string(), "position": nullable(integer()),
+    "score": nullable(string("Final score as an exact decimal.")),
+    "group": nullable(string("District code or the grouping field's value.")),
+    "level": nullable(string("The proposed (after confirmation: the confirmed) level.")),
+    "reason": string("Why: proportion, threshold, proportion_and_threshold, boundary_tie, "
+                     "below_threshold, outside_proportion, vetoed, cap_reached, tied_at_cap, "
+                     "incomplete, changed."),
+    "held_back": nullable(string("The level a cap withheld.")),
+    "proposed": nullable(string("Only on changed rows: the level proposed before the change.")),
+}, optional=("proposed",))
+AWARD_PROPOSAL = obj({
+    "id": integer(), "call_id": integer(),
+    "status": string("proposed, confirmed or superseded.",
+                     enum=["proposed", "confirmed", "superseded"]),
+    "settings": FREE | {"description": "Award rules, round weights and results, tie-breaks."},
+    "rows": array(ref("AwardRow"), "Every entry, in ranking order."),
+    "counts": map_of(integer(), "Entries per level."),
+    "fingerprint": string("SHA-256 of the rows and settings; confirming refuses when the "
+                          "ranking has changed since."),
+    "created_at": DATETIME, "created_by": string(), "confirmed_at": nullable(DATETIME),
+    "confirmed_by": nullable(string()), "note": string("Reason given for changed levels."),
+})
+CONFIRM_REQUEST = obj({
+    "changes": map_of(nullable(string()), "Levels to change, by application id (null: none)."),
+    "note": string("Why (required with changes)."),
+}, optional=("changes", "note"))
 WAIVER_REQUEST = obj({"round": string("The round (review state)."),
                       "reason": string("Why no extra expert is added.")})
 WAIVER = obj({"id": integer(), "application_id": integer(), "round": string(),
@@ -305,6 +332,8 @@ APPLICATION = obj({
     "history": array(ref("HistoryEntry"), "Oldest first (empty when blind)."),
     "available_transitions": array(ref("AvailableTransition"),
                                    "Moves the caller's role could make from the current state."),
+    "award": nullable(string("The award level the city confirmed (一等奖, 优秀); shown to "
+                             "administrators, to others once the application is final.")),
     "score": nullable(number("Final score (each round aggregated as the programme says, weighted; "
                              "null until every weighted round has scored the entry); shown to "
                              "administrators, to "
@@ -420,7 +449,8 @@ SCHEMAS: dict[str, Schema] = {
     "Rubric": RUBRIC, "CallRequest": CALL_REQUEST, "Call": CALL, "RankingEntry": RANKING_ENTRY,
     "RoundScore": ROUND_SCORE, "Round": ROUND, "RoundRequest": ROUND_REQUEST,
     "ReviewResult": REVIEW_RESULT, "Verification": VERIFICATION,
-    "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER,
+    "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER, "AwardRow": AWARD_ROW,
+    "AwardProposal": AWARD_PROPOSAL, "ConfirmRequest": CONFIRM_REQUEST,
     "ApplicationSummary": obj(APPLICATION_SUMMARY), "Application": APPLICATION,
     "ApplicationPage": APPLICATION_PAGE, "ApplicationCreate": APPLICATION_CREATE,
     "ApplicationPatch": APPLICATION_PATCH, "HistoryEntry": HISTORY_ENTRY,

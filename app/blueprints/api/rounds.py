@@ -1,4 +1,4 @@
-"""Review rounds of a call, their stored results and the call's ranking (city administrators)."""
+"""Review rounds of a call, stored results, the ranking and award proposals (city only)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from app.blueprints.api.common import bp, get_or_404, json_body, require_role, v
 from app.blueprints.api.serializers import JSON, iso, number
 from app.engine.errors import ValidationFailed
 from app.extensions import db
-from app.models import Call, ReviewResult, Role
+from app.models import AwardProposal, Call, ReviewResult, Role
 from app.review.aggregate import EntryResult, settings_as_dict
+from app.services import awards
 from app.services import rounds as service
 from app.services.programmes import current_programme, programme_of
 from app.services.ranking import RankingRow, rank_call
@@ -184,3 +185,46 @@ def result_json(result: ReviewResult, inputs: bool = False) -> JSON:
     if inputs:
         data["inputs"] = result.inputs
     return data
+
+
+@bp.post("/calls/<int:call_id>/award-proposals")
+def propose_awards(call_id: int) -> Any:
+    """Propose award levels from the call's current ranking (the definition's reviews.awards)."""
+    user = require_role(Role.CITY_ADMIN)
+    proposal = awards.propose_awards(get_or_404(Call, call_id, "批次不存在"), user)
+    db.session.commit()
+    return proposal_json(proposal), 201
+
+
+@bp.get("/award-proposals/<int:proposal_id>")
+def get_award_proposal(proposal_id: int) -> Any:
+    """An award proposal with each entry's proposed level and why."""
+    require_role(Role.CITY_ADMIN)
+    return proposal_json(get_or_404(AwardProposal, proposal_id, "奖项建议不存在"))
+
+
+@bp.post("/award-proposals/<int:proposal_id>/confirm")
+def confirm_award_proposal(proposal_id: int) -> Any:
+    """Confirm a proposal, optionally changing levels ({application id: level or null}) + note."""
+    user = require_role(Role.CITY_ADMIN)
+    proposal = get_or_404(AwardProposal, proposal_id, "奖项建议不存在")
+    body = json_body({}, {"changes": "object", "note": "string"})
+    changes: dict[int, str | None] = {}
+    for key, level in (body.get("changes") or {}).items():
+        if not str(key).isdigit() or not (level is None or isinstance(level, str)):
+            raise ValidationFailed("changes 应为 {申报 id: 奖项等级或 null}", {"changes": str(key)})
+        changes[int(key)] = level
+    awards.confirm_proposal(proposal, user, changes, body.get("note", ""))
+    db.session.commit()
+    return proposal_json(proposal)
+
+
+def proposal_json(proposal: AwardProposal) -> JSON:
+    """An award proposal as stored."""
+    return {"id": proposal.id, "call_id": proposal.call_id, "status": proposal.status,
+            "settings": proposal.settings, "rows": proposal.rows,
+            "counts": awards.level_counts(proposal), "fingerprint": proposal.fingerprint,
+            "created_at": iso(proposal.created_at), "created_by": proposal.created_by.username,
+            "confirmed_at": iso(proposal.confirmed_at),
+            "confirmed_by": proposal.confirmed_by.username if proposal.confirmed_by else None,
+            "note": proposal.note}

@@ -135,6 +135,7 @@ def application_json(application: Application, viewer: User) -> JSON:
         "available_transitions": [availability_json(move)
                                   for move in available_transitions(application, viewer)],
         "score": _score(application, viewer, state["final"]),
+        "award": application.award if viewer.role in ADMINS or state["final"] else None,
         "attachments": [attachment_json(a, view.file_name(a)) for a in application.attachments],
         "certificates": [certificate_json(c) for c in db.session.scalars(
             select(Certificate).where(Certificate.application_id == application.id)
