@@ -11,6 +11,7 @@ from app.extensions import db
 from app.models import Application, Call, ReviewAssignment, User
 
 STAGES = ("unconfirmed", "assigned", "draft", "submitted", "conflict")
+OPEN_STAGES = {"unconfirmed", "assigned", "draft"}
 
 
 @dataclass
@@ -30,19 +31,28 @@ class Progress:
         return self.counts["submitted"]
 
 
-def review_progress(call: Call) -> tuple[dict[User, Progress], dict[Application, Progress]]:
-    """Every sheet of the call, counted by stage per expert and per entry."""
+def review_progress(call: Call, round_name: str | None = None,
+                    overdue: bool = False) -> tuple[dict[User, Progress],
+                                                    dict[Application, Progress]]:
+    """The call's sheets (of one round, if named), counted by stage per expert and per entry.
+
+    With `overdue` (the round's deadline has passed), open sheets are counted as "overdue" too.
+    """
     by_expert: dict[User, Progress] = {}
     by_entry: dict[Application, Progress] = {}
-    rows = db.session.execute(
-        select(ReviewAssignment, Application)
-        .join(Application, Application.id == ReviewAssignment.application_id)
-        .where(Application.call_id == call.id)
-        .order_by(Application.id, ReviewAssignment.id)).all()
-    for sheet, application in rows:
+    query = (select(ReviewAssignment, Application)
+             .join(Application, Application.id == ReviewAssignment.application_id)
+             .where(Application.call_id == call.id)
+             .order_by(Application.id, ReviewAssignment.id))
+    if round_name is not None:
+        query = query.where(ReviewAssignment.round == round_name)
+    for sheet, application in db.session.execute(query).all():
         stage = _stage(sheet)
-        by_expert.setdefault(sheet.expert, Progress()).counts[stage] += 1
-        by_entry.setdefault(application, Progress()).counts[stage] += 1
+        for progress in (by_expert.setdefault(sheet.expert, Progress()),
+                         by_entry.setdefault(application, Progress())):
+            progress.counts[stage] += 1
+            if overdue and stage in OPEN_STAGES:
+                progress.counts["overdue"] += 1
     return by_expert, by_entry
 
 

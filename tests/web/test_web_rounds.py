@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application, CallRound, ReviewResult
+from app.models.base import utcnow
 from app.services.accounts import add_user
 from app.services.programmes import CATALOGUE
 from app.services.reviews import assign_expert, save_review
+from app.services.rounds import set_deadline
 from tests.conftest import confirmed
 
 ONLINE = {"design": 30, "materials": 25, "presentation": 25}
@@ -104,3 +108,29 @@ def test_the_city_proposes_and_confirms_awards_from_the_ranking(app, world, make
     assert "奖项已确认。" in page.text and "管理员调整" in page.text and "两队并列" in page.text
     db.session.expire_all()  # the pages changed them in their own sessions
     assert [db.session.get(Application, e.id).award for e in entries] == ["优秀", "优秀"]
+
+
+def test_the_progress_page_shows_overdue_sheets_and_harsh_or_lenient_experts(world, contest,
+                                                                            browser):
+    city_user, judges = world["users"]["city"], contest["judges"]
+    # totals 60, 78, 90 on both entries: leans −24, +3 and +21 against the other two
+    for applicant in ("wj1", "wj2"):
+        entry = contest["enter"](applicant, f"{applicant}的课程")
+        for judge, total in zip(judges[:3], (60, 78, 90), strict=True):
+            sheet = confirmed(assign_expert(entry, judge, city_user))
+            save_review(sheet, judge, {**ONLINE, "design": total - 50}, "评语", submit=True)
+        confirmed(assign_expert(entry, judges[3], city_user))  # never submits
+    set_deadline(contest["call"], "city_preliminary", utcnow() - timedelta(hours=2), city_user)
+    db.session.commit()
+
+    page = browser("city").get(f"/admin/calls/{contest['call'].id}/review-progress"
+                               "?round=city_preliminary")
+
+    text = page.text
+    assert "已逾期" in text
+    rows = {name: text[text.index(name):text.index("</tr>", text.index(name))]
+            for name in ("评委1", "评委2", "评委3", "评委4")}
+    assert "-24.00" in rows["评委1"] and "偏严" in rows["评委1"]  # 60 − (78 + 90) / 2
+    assert "+21.00" in rows["评委3"] and "偏宽" in rows["评委3"]  # 90 − (60 + 78) / 2
+    assert "+3.00" in rows["评委2"] and "正常" in rows["评委2"]  # 78 − (60 + 90) / 2
+    assert 'class="badge final-rejected">2<' in rows["评委4"]  # two overdue sheets
