@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app import create_app
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import Application, Call, User
+from app.models import Application, Call, ReviewAssignment, User
 from app.models.base import utcnow
 from app.services.accounts import add_organisation, add_user
 from app.services.applications import create_application
@@ -165,6 +165,24 @@ def contest(world: dict[str, Any]) -> dict[str, Any]:
         return entry
 
     return {"call": call, "judges": judges, "enter": enter}
+
+
+def live_final(contest: dict[str, Any], judges: list[User], entries: list[Application],
+               city: User) -> Any:
+    """Seat the judges as the final's panel (the first chairs), assign the entries, draw lots.
+
+    Score an entry only after `open_entry(panel, entry, city)`, as on site.
+    """
+    from app.services.panels import assign_panel, create_panel, draw_order
+
+    panel = create_panel(contest["call"], "city_final", "决赛评委组", judges[0], judges, city)
+    assign_panel(panel, entries, city)
+    draw_order(panel, city)
+    unconfirmed = select(ReviewAssignment).where(ReviewAssignment.round == "city_final",
+                                                 ReviewAssignment.conflict_checked_at.is_(None))
+    for sheet in db.session.scalars(unconfirmed):
+        confirmed(sheet)
+    return panel
 
 
 def login(client: FlaskClient, username: str, password: str = PASSWORD) -> Any:

@@ -75,6 +75,7 @@ class ReviewRound:
     aggregation: dict[str, Any]  # the round's own, else the workflow's `reviews.aggregation`
     blind: bool
     quorum: int | None  # submitted sheets per entry needed to close; None: every active sheet
+    live: bool  # scored on site: a panel's chair opens one entry at a time
 
 
 class Programme:
@@ -144,7 +145,7 @@ class Programme:
                     name=state["name"], label=review["label"] or state["label"],
                     rubric=self.rubrics[review["rubric"]], weight=Decimal(review["weight"]),
                     aggregation=review["aggregation"] or self.workflow["reviews"]["aggregation"],
-                    blind=review["blind"], quorum=review["quorum"])
+                    blind=review["blind"], quorum=review["quorum"], live=review["live"])
         return rounds
 
     def review_round(self, state: str) -> ReviewRound | None:

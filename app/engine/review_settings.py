@@ -19,7 +19,7 @@ REVIEW_KEYS = {"exclude_same_district", "declare_conflicts", "aggregation", "tie
                "awards"}
 AWARD_KEYS = {"levels", "group_by", "per_group", "cap"}
 LEVEL_KEYS = {"name", "name_en", "proportion", "threshold"}
-ROUND_KEYS = {"rubric", "label", "weight", "aggregation", "blind", "quorum"}
+ROUND_KEYS = {"rubric", "label", "weight", "aggregation", "blind", "quorum", "live"}
 AGGREGATION_KEYS = {"method", "trim", "min_panel", "fallback", "normalise",
                     "normalise_min_sheets", "dispersion_threshold"}
 DEFAULTS: dict[str, Any] = {
@@ -50,8 +50,9 @@ def check_round(value: Any, path: str, check: Checker,
     weight = None
     if "weight" in value:
         weight = _weight(value["weight"], f"{path}.weight", check)
-    if "blind" in value:
-        check.boolean(value["blind"], f"{path}.blind")
+    for key in ("blind", "live"):
+        if key in value:
+            check.boolean(value[key], f"{path}.{key}")
     quorum = None
     if "quorum" in value:
         quorum = check.integer(value["quorum"], f"{path}.quorum", minimum=1)
@@ -63,6 +64,7 @@ def check_round(value: Any, path: str, check: Checker,
                         if "aggregation" in value else None),
         "blind": bool(value.get("blind", False)),
         "quorum": quorum,
+        "live": bool(value.get("live", False)),
     }
 
 

@@ -6,8 +6,11 @@ from app.models.certificates import Certificate, SerialCounter
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
 from app.models.reviews import (
     AwardProposal,
+    CallInvitation,
     CallRound,
     DispersionWaiver,
+    Panel,
+    PanelMember,
     ReviewAssignment,
     ReviewResult,
     SheetRevision,
@@ -20,6 +23,7 @@ __all__ = [
     "AuditEntry",
     "AwardProposal",
     "Call",
+    "CallInvitation",
     "CallQuota",
     "CallRound",
     "Certificate",
@@ -27,6 +31,8 @@ __all__ = [
     "LoginAttempt",
     "OrgKind",
     "Organisation",
+    "Panel",
+    "PanelMember",
     "ProgrammeVersion",
     "ReviewAssignment",
     "ReviewResult",

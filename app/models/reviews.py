@@ -13,6 +13,7 @@ from app.extensions import Model
 from app.models.accounts import User
 from app.models.applications import Application
 from app.models.base import JSONType, UTCDateTime, utcnow
+from app.models.programmes import Call
 
 
 class ReviewAssignment(Model):
@@ -177,3 +178,73 @@ class AwardProposal(Model):
 
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
     confirmed_by: Mapped[User | None] = relationship(foreign_keys=[confirmed_by_id])
+
+
+class CallInvitation(Model):
+    """An expert invited to review in a call; they accept, or decline with a reason."""
+
+    __tablename__ = "call_invitations"
+    __table_args__ = (
+        UniqueConstraint("call_id", "expert_id"),
+        CheckConstraint("status IN ('invited','accepted','declined')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="invited")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    invited_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    expert: Mapped[User] = relationship(foreign_keys=[expert_id], lazy="joined")
+    call: Mapped[Call] = relationship(lazy="joined")
+
+    @property
+    def call_title(self) -> str:
+        """The title of the call the expert is invited to."""
+        return self.call.title
+
+
+class Panel(Model):
+    """A panel of experts (专家组) for one round of a call, with a chair.
+
+    In a live round the panel scores on site: the order of the entries is drawn by lot (抽签,
+    recorded with who drew it and when), and the chair opens one entry at a time.
+    """
+
+    __tablename__ = "panels"
+    __table_args__ = (UniqueConstraint("call_id", "round", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    round: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(60))
+    chair_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    draw_order: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    drawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    drawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    current_application_id: Mapped[int | None] = mapped_column(
+        ForeignKey("applications.id", ondelete="SET NULL"))
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    chair: Mapped[User | None] = relationship(foreign_keys=[chair_id], lazy="joined")
+    drawn_by: Mapped[User | None] = relationship(foreign_keys=[drawn_by_id])
+    members: Mapped[list[PanelMember]] = relationship(
+        back_populates="panel", order_by="PanelMember.id", cascade="all, delete-orphan")
+
+
+class PanelMember(Model):
+    """An expert on a panel."""
+
+    __tablename__ = "panel_members"
+    __table_args__ = (UniqueConstraint("panel_id", "expert_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    panel_id: Mapped[int] = mapped_column(ForeignKey("panels.id", ondelete="CASCADE"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+
+    panel: Mapped[Panel] = relationship(back_populates="members")
+    expert: Mapped[User] = relationship(lazy="joined")

@@ -10,6 +10,7 @@ from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Application, Call, ReviewAssignment, Role, User
 from app.review.assignment import Entry, Expert, Plan, Rules, plan_assignments
+from app.services.invitations import pool_ids
 from app.services.programmes import current_programme, programme_of
 from app.services.reviews import assign_expert
 
@@ -35,8 +36,10 @@ def plan_for_call(call: Call, actor: User, per_entry: int, match_tags: str) -> A
     entries = {a.id: a for a in db.session.scalars(
         select(Application).where(Application.call_id == call.id).order_by(Application.id))
         if programme_of(a).review_rubric(a.state) is not None}
+    pool = pool_ids(call)  # with invitations, only the experts who accepted
     experts = {u.id: u for u in db.session.scalars(
-        select(User).where(User.role == Role.EXPERT, User.active.is_(True)).order_by(User.id))}
+        select(User).where(User.role == Role.EXPERT, User.active.is_(True)).order_by(User.id))
+        if pool is None or u.id in pool}
     rows = db.session.execute(select(ReviewAssignment.application_id, ReviewAssignment.expert_id,
                                      ReviewAssignment.status, ReviewAssignment.round)
                               .where(ReviewAssignment.application_id.in_(entries))).all()

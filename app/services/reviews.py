@@ -9,8 +9,18 @@ from sqlalchemy import select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
-from app.models import Application, CallRound, ReviewAssignment, Role, SheetRevision, User
+from app.models import (
+    Application,
+    CallRound,
+    Panel,
+    PanelMember,
+    ReviewAssignment,
+    Role,
+    SheetRevision,
+    User,
+)
 from app.models.base import utcnow
+from app.services.invitations import declined
 from app.services.programmes import programme_of
 
 CENT = Decimal("0.01")
@@ -35,6 +45,9 @@ def assign_expert(application: Application, expert: User, actor: User,
             and expert.district_id is not None and expert.district_id == application.district_id:
         raise ValidationFailed("专家与申报单位同属一个区，须回避", {"expert": expert.username})
     _refuse_closed_round(application, review_round.name)
+    if (refusal := declined(application.call, expert)) is not None:
+        raise ValidationFailed("该专家已谢绝参加本批次评审", {"expert": expert.username,
+                                                             "reason": refusal.reason})
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=application.id, expert_id=expert.id, round=review_round.name))
     if existing is not None:
@@ -111,6 +124,18 @@ def _refuse_closed_round(application: Application, name: str) -> None:
                        {"round": name})
 
 
+def _refuse_unless_open(assignment: ReviewAssignment, expert: User) -> None:
+    """In a live round, a sheet can be saved only while the panel has its entry open."""
+    review_round = programme_of(assignment.application).review_round(assignment.round)
+    if review_round is None or not review_round.live:
+        return
+    current = db.session.scalar(select(Panel.current_application_id).join(PanelMember).where(
+        Panel.call_id == assignment.application.call_id, Panel.round == assignment.round,
+        PanelMember.expert_id == expert.id))
+    if current != assignment.application_id:
+        raise Conflict("现场评分：请等组长开启该作品后再评分", {"live": "not_open"})
+
+
 def in_current_round(assignment: ReviewAssignment) -> bool:
     """Whether the entry is still in the round the sheet belongs to (else the sheet is closed)."""
     return assignment.application.state == assignment.round
@@ -137,6 +162,7 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
     if not in_current_round(assignment):
         raise Conflict("该申报已不在评审阶段，不能评分", {"state": application.state})
     _refuse_closed_round(application, assignment.round)
+    _refuse_unless_open(assignment, expert)
     rubric = programme_of(application).rubrics[assignment.rubric_key]
     clean, errors = _clean_scores(rubric.leaves, scores, submit)
     comment = comment.strip()

@@ -60,3 +60,18 @@
     }
   });
 })();
+
+// ---- Live boards: reload when the state changes: <div data-poll-url data-poll-version> ----
+(function () {
+  "use strict";
+  var board = document.querySelector("[data-poll-url]");
+  if (!board || !window.fetch) { return; }
+  window.setInterval(function () {
+    fetch(board.dataset.pollUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (state) {
+        if (state && state.version !== board.dataset.pollVersion) { window.location.reload(); }
+      })
+      .catch(function () { /* offline for a moment: try again at the next tick */ });
+  }, 3000);
+})();

@@ -38,6 +38,19 @@ MATRIX = [
     ("POST", "/api/v1/results/{res}/verify", {}, {"city": 404, REST: 403}),
     ("POST", "/api/v1/applications/{R}/dispersion-waiver", {}, {"city": 400, REST: 403}),
     ("POST", "/api/v1/calls/{call}/award-proposals", {}, {"city": 409, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/review-sheets.xlsx", None, {"city": 200, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/ranking.xlsx", None, {"city": 200, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/invitations", None, {"city": 200, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/invitations", {}, {"city": 400, REST: 403}),
+    ("GET", "/api/v1/invitations", None, {"expert1": 200, "expert2": 200, REST: 403}),
+    ("POST", "/api/v1/invitations/{res}/answer", {}, {"expert1": 404, "expert2": 404,
+                                                      REST: 403}),
+    ("GET", "/api/v1/calls/{call}/panels", None, {"city": 200, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/panels", {}, {"city": 400, REST: 403}),
+    ("POST", "/api/v1/panels/{res}/assign", {}, {"city": 404, REST: 403}),
+    ("POST", "/api/v1/panels/{res}/draw", {}, {"anonymous": 401, REST: 404}),
+    ("POST", "/api/v1/panels/{res}/open", {}, {"anonymous": 401, REST: 404}),
+    ("GET", "/api/v1/panels/{res}/live", None, {"anonymous": 401, REST: 404}),
     ("GET", "/api/v1/award-proposals/{res}", None, {"city": 404, REST: 403}),
     ("POST", "/api/v1/award-proposals/{res}/confirm", {}, {"city": 404, REST: 403}),
     ("GET", "/api/v1/applications", None, {REST: 200}),
@@ -121,6 +134,8 @@ def _template(path):
              "{att_D}": "{attachment_id}", "{att_R}": "{attachment_id}",
              "999999": "{attachment_id}", "excellent_team": "{key}", "{res}": "{result_id}",
              "award-proposals/{result_id}": "award-proposals/{proposal_id}",
+             "invitations/{result_id}": "invitations/{invitation_id}",
+             "panels/{result_id}": "panels/{panel_id}",
              "{round}": "{name}"}
     for short, long in names.items():
         path = path.replace(short, long)

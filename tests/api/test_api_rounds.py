@@ -6,9 +6,10 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ReviewAssignment
+from app.services.panels import open_entry
 from app.services.reviews import assign_expert, save_review
 from tests.api.conftest import problem
-from tests.conftest import confirmed
+from tests.conftest import confirmed, live_final
 
 ONLINE = {"design": 30, "materials": 25, "presentation": 25}  # 80
 
@@ -112,9 +113,12 @@ def test_the_contest_from_rounds_to_confirmed_awards_and_certificates(api, world
         "application_ids": [e.id for e in entries], "trigger": "advance", "dry_run": False})
     assert moved.status_code == 200, moved.get_json()
     db.session.expire_all()  # the API moved them in its own session
-    for n, entry in enumerate(entries):  # final: 75 + 2n for every judge
+    panel = live_final(contest, judges[2:], entries, city_user)
+    for n, entry in enumerate(entries):  # final, on site: 75 + 2n for every judge
+        open_entry(panel, entry, city_user)
         for judge in judges[2:]:
-            sheet = confirmed(assign_expert(entry, judge, city_user))
+            sheet = db.session.scalar(select(ReviewAssignment).filter_by(
+                application_id=entry.id, expert_id=judge.id, round="city_final"))
             save_review(sheet, judge, {**FINAL, "process": 20 + 2 * n}, "", submit=True)
     db.session.commit()
 

@@ -25,6 +25,7 @@ from app.services.accounts import issue_token
 from app.services.applications import create_application
 from app.services.attachments import store_attachment
 from app.services.demo import SAMPLE_PDF
+from app.services.panels import create_panel
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import confirmed, csrf_from, login
 
@@ -72,6 +73,16 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.propose": {"POST": {"city"}},
     "admin.award_proposal": {"GET": {"city"}},
     "admin.confirm_awards": {"POST": {"city"}},
+    "admin.export_sheets": {"GET": {"city"}},
+    "admin.export_ranking": {"GET": {"city"}},
+    "admin.new_panel": {"POST": {"city"}},
+    "admin.assign_to_panel": {"POST": {"city"}},
+    "admin.call_experts": {"GET": {"city"}, "POST": {"city"}},
+    "reviewer.live": {"GET": {"expert", "city"}},  # the panel's members and the city
+    "reviewer.live_state": {"GET": {"expert", "city"}},
+    "reviewer.live_draw": {"POST": {"expert", "city"}},
+    "reviewer.live_open": {"POST": {"expert", "city"}},
+    "reviewer.answer_invitation": {"POST": {"expert", "other_expert"}},
     "admin.programmes": {"GET": {"city"}},
     "admin.programme": {"GET": {"city"}},
     "reviewer.queue": {"GET": {"expert", "other_expert"}},
@@ -114,6 +125,18 @@ API: dict[str, dict[str, set[str]]] = {
     "api.propose_awards": {"POST": {"city"}},
     "api.get_award_proposal": {"GET": {"city"}},
     "api.confirm_award_proposal": {"POST": {"city"}},
+    "api.export_review_sheets": {"GET": {"city"}},
+    "api.export_ranking": {"GET": {"city"}},
+    "api.list_invitations": {"GET": {"city"}},
+    "api.create_invitations": {"POST": {"city"}},
+    "api.my_invitations": {"GET": {"expert", "other_expert"}},
+    "api.answer_invitation": {"POST": {"expert", "other_expert"}},
+    "api.list_panels": {"GET": {"city"}},
+    "api.create_panel": {"POST": {"city"}},
+    "api.assign_panel": {"POST": {"city"}},
+    "api.draw_panel_order": {"POST": {"expert", "city"}},
+    "api.open_panel_entry": {"POST": {"expert", "city"}},
+    "api.get_panel_live": {"GET": {"expert", "city"}},
     "api.bulk_transition": {"POST": {"city", "district", "other_district"}},
     "api.list_reviews": {"GET": {"expert", "other_expert"}},
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet
@@ -138,6 +161,8 @@ def scene(app: Flask, world: dict[str, Any], make_application) -> dict[str, Any]
                                          "activities": 30, "impact": 25}, "", submit=True)
     fire(named, "publish_notice", users["city"])
     fire(named, "name_team", users["city"])
+    panel = create_panel(world["call"], "city_review", "甲组", users["expert1"], [users["expert1"]],
+                         users["city"])
     draft = create_application(world["call"], users["wj1"], {"team_name": "草稿队"})
     draft_file = store_attachment(draft, "charter", "章程.pdf", io.BytesIO(SAMPLE_PDF),
                                   users["wj1"])
@@ -146,7 +171,7 @@ def scene(app: Flask, world: dict[str, Any], make_application) -> dict[str, Any]
         "reviewing": reviewing, "draft": draft, "named": named, "sheet": sheet,
         "attachment": reviewing.attachments[0], "draft_attachment": draft_file,
         "certificate": db.session.scalars(select(Certificate)).one(),
-        "call": world["call"],
+        "call": world["call"], "panel": panel,
     }
 
 
@@ -165,6 +190,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "review_id": scene["sheet"].id, "call_id": scene["call"].id, "key": "excellent_team",
         "trigger": "publish_notice", "code": scene["certificate"].code, "filename": "app.css",
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
+        "panel_id": scene["panel"].id, "invitation_id": 999999,
     }
 
 

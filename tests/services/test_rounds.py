@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 from app.engine.errors import Conflict, Forbidden, GuardsFailed, ValidationFailed
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import ReviewResult
+from app.models import ReviewAssignment, ReviewResult
 from app.models.base import utcnow
+from app.services.panels import open_entry
 from app.services.ranking import rank_call
 from app.services.reviews import assign_expert, reopen_sheet, save_review
 from app.services.rounds import (
@@ -24,7 +25,7 @@ from app.services.rounds import (
     verify_result,
     waive_dispersion,
 )
-from tests.conftest import confirmed
+from tests.conftest import confirmed, live_final
 
 ONLINE = [("design", 40), ("materials", 30), ("presentation", 30)]
 FINAL = [("analysis", 25), ("process", 30), ("guidance", 15), ("resources", 5), ("delivery", 10),
@@ -53,6 +54,15 @@ def _panel(entry, judges, totals, city):
         _score(entry, judge, total, city)
 
 
+def _live(panel, entry, judges, totals, city):
+    """On site: the chair opens the entry, each judge scores it on their own device."""
+    open_entry(panel, entry, city)
+    for judge, total in zip(judges, totals, strict=True):
+        sheet = db.session.scalar(select(ReviewAssignment).filter_by(
+            application_id=entry.id, expert_id=judge.id, round="city_final"))
+        save_review(sheet, judge, _split(total, FINAL), "评语", submit=True)
+
+
 def test_final_score_weighs_the_rounds_and_the_final_uses_the_trimmed_mean(world, contest):
     city, judges = world["users"]["city"], contest["judges"]
     a = contest["enter"]("wj1", "太极拳入门")
@@ -65,8 +75,9 @@ def test_final_score_weighs_the_rounds_and_the_final_uses_the_trimmed_mean(world
     for entry in (a, b):
         fire(entry, "advance", city)
     fire(c, "eliminate", city)
-    _panel(a, judges[2:], [95, 90, 88, 86, 70], city)  # drop 95 and 70: (90+88+86)/3 = 88
-    _panel(b, judges[2:], [85, 84, 83, 82, 60], city)  # drop 85 and 60: (84+83+82)/3 = 83
+    panel = live_final(contest, judges[2:], [a, b], city)
+    _live(panel, a, judges[2:], [95, 90, 88, 86, 70], city)  # drop 95, 70: (90+88+86)/3 = 88
+    _live(panel, b, judges[2:], [85, 84, 83, 82, 60], city)  # drop 85, 60: (84+83+82)/3 = 83
     db.session.commit()
 
     ranking = rank_call(contest["call"])
@@ -94,8 +105,9 @@ def test_equal_final_scores_are_split_by_the_final_round_first(world, contest):
     _panel(b, judges[:3], [83, 83, 83], city)
     for entry in (a, b):
         fire(entry, "advance", city)
-    _panel(a, judges[2:], [80] * 5, city)  # 0.3 × 90 + 0.7 × 80 = 83
-    _panel(b, judges[2:], [83] * 5, city)  # 0.3 × 83 + 0.7 × 83 = 83
+    panel = live_final(contest, judges[2:], [a, b], city)
+    _live(panel, a, judges[2:], [80] * 5, city)  # 0.3 × 90 + 0.7 × 80 = 83
+    _live(panel, b, judges[2:], [83] * 5, city)  # 0.3 × 83 + 0.7 × 83 = 83
     db.session.commit()
 
     ranked = rank_call(contest["call"]).ranked

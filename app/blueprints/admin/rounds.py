@@ -14,11 +14,15 @@ from sqlalchemy import select
 from app.blueprints.admin.views import bp
 from app.engine.errors import PingshenError
 from app.extensions import db
-from app.models import Application, Call, ReviewResult, Role
+from app.models import Application, Call, ReviewResult, Role, User
 from app.services import rounds as service
+from app.services.exports import ranking_xlsx, review_sheets_xlsx
+from app.services.invitations import pool_ids
+from app.services.panels import panels_of
 from app.services.programmes import programme_of
 from app.services.rounds import result_version, round_status, stored_results
 from app.web.access import roles_required
+from app.web.downloads import xlsx_response
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -28,8 +32,13 @@ LOCAL = ZoneInfo("Asia/Shanghai")
 def round_page(call_id: int, name: str) -> Any:
     """A round of a call: deadline, each entry's sheets, spread flags, close or reopen."""
     call = db.get_or_404(Call, call_id)
+    pool = pool_ids(call)
+    experts = [u for u in db.session.scalars(select(User).where(
+        User.role == Role.EXPERT, User.active.is_(True)).order_by(User.name, User.username))
+        if pool is None or u.id in pool]
     return render_template("admin/round.html", call=call, status=round_status(call, name),
-                           programme_of=programme_of)
+                           programme_of=programme_of, panels=panels_of(call, name),
+                           experts=experts)
 
 
 @bp.route("/calls/<int:call_id>/rounds/<name>/deadline", methods=["POST"])
@@ -113,3 +122,19 @@ def _act(call: Call, name: str, action: Any, done: str) -> Any:
         db.session.commit()
         flash(done, "success")
     return redirect(url_for("admin.round_page", call_id=call.id, name=name))
+
+
+@bp.route("/calls/<int:call_id>/review-sheets.xlsx")
+@roles_required(Role.CITY_ADMIN)
+def export_sheets(call_id: int) -> Any:
+    """Every score sheet of the call and each round's results, as an Excel workbook."""
+    call = db.get_or_404(Call, call_id)
+    return xlsx_response(review_sheets_xlsx(call), f"{call.title}-评分明细.xlsx")
+
+
+@bp.route("/calls/<int:call_id>/ranking.xlsx")
+@roles_required(Role.CITY_ADMIN)
+def export_ranking(call_id: int) -> Any:
+    """The call's ranking, as an Excel workbook."""
+    call = db.get_or_404(Call, call_id)
+    return xlsx_response(ranking_xlsx(call), f"{call.title}-排名.xlsx")

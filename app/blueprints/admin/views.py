@@ -171,6 +171,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     auto_assign,
     awards,
     bulk,
+    panels,
     programmes,
     progress,
     rounds,

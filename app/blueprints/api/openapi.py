@@ -18,8 +18,8 @@ def openapi_document() -> dict[str, Any]:
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "tags": [{"name": name} for name in ("tokens", "programmes", "calls", "applications",
-                                              "attachments", "reviews", "rounds", "certificates",
-                                              "meta")],
+                                              "attachments", "reviews", "rounds", "panels",
+                                              "certificates", "meta")],
         "paths": {PREFIX + path: item for path, item in PATHS.items()},
         "components": {
             "schemas": SCHEMAS,

@@ -19,6 +19,9 @@ ERRORS = {
                            "{\"reasons\": [...]} when a transition's guards refuse."),
     429: ("TooManyRequests", "Too many failed logins; retry after `Retry-After` seconds."),
 }
+XLSX = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+    "schema": string(contentMediaType="application/vnd.openxmlformats-officedocument."
+                                      "spreadsheetml.sheet")}}
 PDF = {"application/pdf": {"schema": string(contentMediaType="application/pdf")}}
 BINARY = {"*/*": {"schema": {
     "description": "The file as uploaded; its type (one the form field accepts) is in "
@@ -170,6 +173,75 @@ PATHS: dict[str, dict[str, Any]] = {
                    (400, 403, 404, 409, 422), body=ref("ConfirmRequest"),
                    description="Writes each entry's award. 409 when the proposal is no longer "
                                "open or the ranking changed since it was made."),
+    },
+    "/calls/{call_id}/review-sheets.xlsx": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("export_review_sheets", "rounds", "Every score sheet and round result (Excel)",
+                  {200: answer("An .xlsx workbook: sheets 评分明细 (one row per score sheet: "
+                               "expert, entry, each criterion, total, vetoes, comment, times) and "
+                               "各轮结果 (each round's aggregate per entry).", content=XLSX)},
+                  (403, 404)),
+    },
+    "/calls/{call_id}/ranking.xlsx": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("export_ranking", "rounds", "The ranking (Excel)",
+                  {200: answer("An .xlsx workbook with the sheet 排名: place, entry, unit, "
+                               "district, each round's score, final score, state, award.",
+                               content=XLSX)}, (403, 404)),
+    },
+    "/calls/{call_id}/invitations": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("list_invitations", "panels", "Experts invited to the call, and their answers",
+                  {200: answer("Invitations.", LIST(ref("Invitation")))}, (403, 404)),
+        "post": op("create_invitations", "panels", "Invite experts to the call",
+                   {201: answer("The new invitations.", LIST(ref("Invitation")))},
+                   (400, 403, 404, 422), body=ref("InviteRequest"),
+                   description="Once a call has invitations, only experts who accepted are "
+                               "assigned (by hand or automatically)."),
+    },
+    "/invitations": {
+        "get": op("my_invitations", "panels", "The caller's invitations (experts)",
+                  {200: answer("Unanswered first.", LIST(ref("Invitation")))}, (403,)),
+    },
+    "/invitations/{invitation_id}/answer": {
+        "parameters": [in_path("invitation_id", "Invitation id.")],
+        "post": op("answer_invitation", "panels", "Accept, or decline with a reason",
+                   {200: answer("The invitation.", ref("Invitation"))},
+                   (400, 403, 404, 409, 422), body=ref("AnswerRequest")),
+    },
+    "/calls/{call_id}/panels": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("list_panels", "panels", "The call's panels (专家组)",
+                  {200: answer("Panels.", LIST(ref("Panel")))}, (403, 404)),
+        "post": op("create_panel", "panels", "Create a panel for a round",
+                   {201: answer("The panel.", ref("Panel"))}, (400, 403, 404, 409, 422),
+                   body=ref("PanelRequest")),
+    },
+    "/panels/{panel_id}/assign": {
+        "parameters": [in_path("panel_id", "Panel id.")],
+        "post": op("assign_panel", "panels", "Assign entries to every member of the panel",
+                   {200: answer("What was made and what was not, with reasons.",
+                                ref("PanelAssignment"))}, (400, 403, 404, 422),
+                   body=ref("PanelAssignRequest")),
+    },
+    "/panels/{panel_id}/draw": {
+        "parameters": [in_path("panel_id", "Panel id.")],
+        "post": op("draw_panel_order", "panels", "Draw the order of appearance by lot (live)",
+                   {200: answer("The live board.", ref("LiveBoard"))}, (403, 404, 409),
+                   description="The chair or a city administrator; once; recorded."),
+    },
+    "/panels/{panel_id}/open": {
+        "parameters": [in_path("panel_id", "Panel id.")],
+        "post": op("open_panel_entry", "panels", "Open an entry for scoring (live)",
+                   {200: answer("The live board.", ref("LiveBoard"))},
+                   (400, 403, 404, 409, 422), body=ref("OpenRequest"),
+                   description="Judges can save a sheet of a live round only while its entry "
+                               "is open."),
+    },
+    "/panels/{panel_id}/live": {
+        "parameters": [in_path("panel_id", "Panel id.")],
+        "get": op("get_panel_live", "panels", "The live board (members and the city)",
+                  {200: answer("The live board.", ref("LiveBoard"))}, (403, 404)),
     },
     "/results/{result_id}": {
         "parameters": [in_path("result_id", "Stored result id.")],

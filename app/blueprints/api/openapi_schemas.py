@@ -98,6 +98,7 @@ REVIEW_ROUND = obj({
                      "experts in this round."),
     "quorum": nullable(integer("Submitted sheets per entry that let the round close; null: every "
                                "active sheet.")),
+    "live": boolean("Scored on site: a panel's chair opens one entry at a time."),
 }, description="A review state seen as a round (see docs/definitions.md).")
 TRANSITION = obj({
     "trigger": string(), "label": string("Chinese label."), "label_en": string(),
@@ -269,6 +270,46 @@ CONFIRM_REQUEST = obj({
     "changes": map_of(nullable(string()), "Levels to change, by application id (null: none)."),
     "note": string("Why (required with changes)."),
 }, optional=("changes", "note"))
+INVITATION = obj({
+    "id": integer(), "call_id": integer(), "call_title": string(), "expert": string("Username."),
+    "expert_name": string(),
+    "status": string("invited, accepted or declined.", enum=["invited", "accepted", "declined"]),
+    "reason": string("Why the expert declined."), "invited_at": DATETIME,
+    "answered_at": nullable(DATETIME),
+})
+INVITE_REQUEST = obj({"experts": array(string(), "Usernames of experts to invite.")})
+ANSWER_REQUEST = obj({"accept": boolean(), "reason": string("Required when declining.")},
+                     optional=("reason",))
+PANEL = obj({
+    "id": integer(), "call_id": integer(), "round": string("The round (review state)."),
+    "name": string(), "chair": nullable(string("Username of the chair.")),
+    "members": array(string(), "Usernames."),
+    "draw_order": array(integer(), "Application ids in the order drawn by lot (live rounds)."),
+    "drawn_at": nullable(DATETIME), "drawn_by": nullable(string()),
+    "current_application_id": nullable(integer("The entry open for scoring.")),
+})
+PANEL_REQUEST = obj({"round": string(), "name": string("At most 60 characters."),
+                     "members": array(string(), "Usernames of experts."),
+                     "chair": string("Username of a member.")}, optional=("chair",))
+PANEL_ASSIGN_REQUEST = obj({"application_ids": array(integer(), "Default: every entry now in "
+                                                                "the panel's round.")},
+                           optional=("application_ids",))
+PANEL_ASSIGNMENT = obj({
+    "made": array(obj({"review_id": integer(), "application_id": integer(),
+                       "expert": string()})),
+    "skipped": array(obj({"application_id": integer(), "expert": string(),
+                          "reason": string("Why not (conflict of interest, already assigned…).")})),
+})
+OPEN_REQUEST = obj({"application_id": integer()})
+LIVE_BOARD = obj({
+    **PANEL["properties"],
+    "version": string("Changes whenever the board does: poll it to refresh a screen."),
+    "entries": array(obj({"position": integer(), "application_id": integer(), "title": string(),
+                          "submitted": integer(), "active": integer(), "complete": boolean(),
+                          "score": nullable(number("Shown once every active judge has "
+                                                   "submitted."))})),
+    "submitted_by": map_of(boolean(), "For the open entry: username → submitted."),
+})
 WAIVER_REQUEST = obj({"round": string("The round (review state)."),
                       "reason": string("Why no extra expert is added.")})
 WAIVER = obj({"id": integer(), "application_id": integer(), "round": string(),
@@ -451,6 +492,9 @@ SCHEMAS: dict[str, Schema] = {
     "ReviewResult": REVIEW_RESULT, "Verification": VERIFICATION,
     "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER, "AwardRow": AWARD_ROW,
     "AwardProposal": AWARD_PROPOSAL, "ConfirmRequest": CONFIRM_REQUEST,
+    "Invitation": INVITATION, "InviteRequest": INVITE_REQUEST, "AnswerRequest": ANSWER_REQUEST,
+    "Panel": PANEL, "PanelRequest": PANEL_REQUEST, "PanelAssignRequest": PANEL_ASSIGN_REQUEST,
+    "PanelAssignment": PANEL_ASSIGNMENT, "OpenRequest": OPEN_REQUEST, "LiveBoard": LIVE_BOARD,
     "ApplicationSummary": obj(APPLICATION_SUMMARY), "Application": APPLICATION,
     "ApplicationPage": APPLICATION_PAGE, "ApplicationCreate": APPLICATION_CREATE,
     "ApplicationPatch": APPLICATION_PATCH, "HistoryEntry": HISTORY_ENTRY,

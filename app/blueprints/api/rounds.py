@@ -14,9 +14,11 @@ from app.models import AwardProposal, Call, ReviewResult, Role
 from app.review.aggregate import EntryResult, settings_as_dict
 from app.services import awards
 from app.services import rounds as service
+from app.services.exports import ranking_xlsx, review_sheets_xlsx
 from app.services.programmes import current_programme, programme_of
 from app.services.ranking import RankingRow, rank_call
 from app.services.rounds import RoundStatus, result_version, round_status
+from app.web.downloads import xlsx_response
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -228,3 +230,19 @@ def proposal_json(proposal: AwardProposal) -> JSON:
             "confirmed_at": iso(proposal.confirmed_at),
             "confirmed_by": proposal.confirmed_by.username if proposal.confirmed_by else None,
             "note": proposal.note}
+
+
+@bp.get("/calls/<int:call_id>/review-sheets.xlsx")
+def export_review_sheets(call_id: int) -> Any:
+    """Every score sheet of the call and each round's results, as an Excel workbook."""
+    require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    return xlsx_response(review_sheets_xlsx(call), f"{call.title}-评分明细.xlsx")
+
+
+@bp.get("/calls/<int:call_id>/ranking.xlsx")
+def export_ranking(call_id: int) -> Any:
+    """The call's ranking, as an Excel workbook."""
+    require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    return xlsx_response(ranking_xlsx(call), f"{call.title}-排名.xlsx")

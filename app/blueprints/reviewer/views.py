@@ -14,6 +14,8 @@ from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import ReviewAssignment, Role
 from app.services.blind import entry_view
+from app.services.invitations import pending_for
+from app.services.panels import live_panels_of
 from app.services.programmes import programme_of
 from app.services.reviews import (
     assignments_for,
@@ -36,6 +38,8 @@ def queue() -> Any:
     return render_template("reviewer/queue.html",
                            rows=[(a, programme_of(a.application),
                                   entry_view(a.application, current_user)) for a in assignments],
+                           invitations=pending_for(current_user),
+                           panels=live_panels_of(current_user),
                            done=sum(a.locked for a in active), total=len(active))
 
 
@@ -132,3 +136,6 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
         can_score=not assignment.locked and in_current_round(assignment),
         view=entry_view(application, current_user),
         next_assignment=open_ones[0] if open_ones else None, **extra)
+
+
+from app.blueprints.reviewer import live  # noqa: E402,F401  (routes on bp)

@@ -1,0 +1,263 @@
+"""Excel (.xlsx) exports of a call's score sheets, round results and ranking, for the bureau.
+
+Row 1 of every sheet is the header (bold, frozen, filterable) so officials can sort and filter in
+WPS or Excel; the call's title goes into the workbook's properties. Scores stay Decimal up to the
+cell (openpyxl writes them as numbers); times are shown in Beijing time.
+"""
+
+from __future__ import annotations
+
+import io
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from app.engine.definitions import Programme, ReviewRound
+from app.extensions import db
+from app.models import Application, Call, ReviewAssignment
+from app.review.aggregate import EntryResult
+from app.services.programmes import current_programme, programme_of
+from app.services.ranking import RankingRow, rank_call
+from app.services.rounds import EntryStatus, round_status
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+TIME_FORMAT = "yyyy-mm-dd hh:mm"
+SCORE_FORMAT = "0.00"
+STATUS = {"assigned": "未开始", "draft": "草稿", "submitted": "已提交", "conflict": "已回避"}
+METHODS = {"mean": "均值", "trimmed_mean": "去掉最高最低分后均值", "median": "中位数"}
+HEADER_FONT = Font(bold=True)
+HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+HEADER_ALIGN = Alignment(horizontal="center", vertical="center", wrap_text=True)
+MIN_WIDTH, MAX_WIDTH = 6, 50
+
+
+@dataclass(frozen=True)
+class Table:
+    """One worksheet: its name, header texts and rows of plain values."""
+
+    title: str
+    headers: list[str]
+    rows: list[list[Any]]
+
+
+def review_sheets_xlsx(call: Call) -> bytes:
+    """Every score sheet of the call (all rounds), then each round's result per entry."""
+    programme = current_programme(call.programme_key)
+    return _workbook(call, [_sheets_table(call, programme), _results_table(call, programme)])
+
+
+def ranking_xlsx(call: Call) -> bytes:
+    """The call's ranking: place, each round's score, the final score, state and award."""
+    return _workbook(call, [_ranking_table(call)])
+
+
+# --- sheet "评分明细" -------------------------------------------------------------------------
+
+
+def _criteria(programme: Programme) -> list[tuple[str, str, str]]:
+    """(round, criterion key, header) for every criterion of every round's rubric, in order."""
+    return [(r.name, leaf["key"], f"{r.label}·{leaf['label']}({_plain(leaf['max'])})")
+            for r in programme.rounds.values() for leaf in r.rubric.leaves]
+
+
+def _call_sheets(call: Call, programme: Programme) -> list[ReviewAssignment]:
+    """The call's score sheets, by round (in programme order), entry, then assignment."""
+    order = {name: n for n, name in enumerate(programme.rounds)}
+    sheets = db.session.scalars(
+        select(ReviewAssignment).join(Application)
+        .where(Application.call_id == call.id)
+        .options(selectinload(ReviewAssignment.application).selectinload(Application.district))
+        .order_by(ReviewAssignment.application_id, ReviewAssignment.id))
+    return sorted(sheets, key=lambda s: order.get(s.round, len(order)))  # stable sort
+
+
+def _sheets_table(call: Call, programme: Programme) -> Table:
+    """One row per score sheet, one column per criterion of every round."""
+    criteria = _criteria(programme)
+    headers = ["轮次", "申报编号", "申报名称", "所属区", "专家", "专家账号", "状态",
+               "是否追加专家", *(header for _r, _k, header in criteria), "总分", "否决项",
+               "评语", "分配时间", "提交时间", "回避理由"]
+    rows = [_sheet_row(sheet, programme, criteria) for sheet in _call_sheets(call, programme)]
+    return Table("评分明细", headers, rows)
+
+
+def _sheet_row(sheet: ReviewAssignment, programme: Programme,
+               criteria: list[tuple[str, str, str]]) -> list[Any]:
+    """A score sheet as a row: criterion points only in its own round's columns."""
+    review_round = programme.rounds.get(sheet.round)
+    scores = sheet.scores or {}
+    points = [_decimal(scores.get(key)) if name == sheet.round else None
+              for name, key, _header in criteria]
+    return [review_round.label if review_round else sheet.round, *_entry(sheet.application),
+            sheet.expert.display_name, sheet.expert.username,
+            STATUS.get(sheet.status, sheet.status), "是" if sheet.extra else None, *points,
+            sheet.total, _veto_labels(sheet, programme), sheet.comment or None,
+            sheet.assigned_at, sheet.submitted_at, sheet.conflict_reason or None]
+
+
+def _veto_labels(sheet: ReviewAssignment, programme: Programme) -> str | None:
+    """The labels of the vetoes the expert checked, joined; None when there are none."""
+    rubric = programme.rubrics.get(sheet.rubric_key)
+    labels = {v["key"]: v["label"] for v in rubric.raw["vetoes"]} if rubric else {}
+    return "、".join(labels.get(key, key) for key in sheet.vetoes or []) or None
+
+
+# --- sheet "各轮结果" -------------------------------------------------------------------------
+
+
+def _results_table(call: Call, programme: Programme) -> Table:
+    """Each round's result per entry, as the round's status computes it now."""
+    headers = ["轮次", "申报编号", "申报名称", "所属区", "已交评分数", "得分", "原始分", "方法",
+               "最高最低分差", "需复核", "否决"]
+    rows = [_result_row(review_round, entry) for review_round in programme.rounds.values()
+            for entry in round_status(call, review_round.name).entries]
+    return Table("各轮结果", headers, rows)
+
+
+def _result_row(review_round: ReviewRound, entry: EntryStatus) -> list[Any]:
+    """An entry's result in a round; the score columns stay blank without submitted sheets."""
+    result = entry.result
+    figures: list[Any] = [None] * 6
+    if result is not None:
+        figures = [result.score, result.raw_score, METHODS.get(result.method_used,
+                                                              result.method_used),
+                   result.spread, _yes(result.flagged_dispersion), _yes(result.vetoed)]
+    return [review_round.label, *_entry(entry.application), entry.submitted, *figures]
+
+
+# --- sheet "排名" ---------------------------------------------------------------------------
+
+
+def _ranking_table(call: Call) -> Table:
+    """The ranked entries (vetoed last), then those missing a round."""
+    ranking = rank_call(call)
+    names = [column.round.name for column in ranking.columns]
+    headers = ["名次", "申报编号", "申报名称", "申报单位", "所属区",
+               *(f"{c.round.label}（权重 {_plain(c.round.weight)}）" for c in ranking.columns),
+               "最终得分", "当前状态", "获奖等级"]
+    return Table("排名", headers, [_ranking_row(row, names) for row in ranking.rows])
+
+
+def _ranking_row(row: RankingRow, names: list[str]) -> list[Any]:
+    """One entry of the ranking."""
+    application = row.application
+    place: Any = "缺轮次"
+    if row.place is not None:
+        place = "否决" if row.place.vetoed else row.place.position
+    scores = [_score(row.rounds.get(name)) for name in names]
+    return [place, application.id, application.title, application.org.name,
+            _district(application), *scores, row.final,
+            programme_of(application).label(application.state), application.award or None]
+
+
+# --- shared helpers -------------------------------------------------------------------------
+
+
+def _entry(application: Application) -> list[Any]:
+    """The columns that identify an entry: id, title, district."""
+    return [application.id, application.title, _district(application)]
+
+
+def _district(application: Application) -> str | None:
+    """The entry's district name, if it has one."""
+    return application.district.name if application.district else None
+
+
+def _score(result: EntryResult | None) -> Decimal | None:
+    """A round's score, if the entry has one."""
+    return result.score if result is not None else None
+
+
+def _yes(flag: bool) -> str | None:
+    """是 for a set flag, blank otherwise."""
+    return "是" if flag else None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    """Stored points (strings in JSON) as a Decimal."""
+    return None if value in (None, "") else Decimal(str(value))
+
+
+def _plain(number: Any) -> str:
+    """A number without trailing zeros or exponent: 40, 0.3."""
+    return format(Decimal(str(number)).normalize(), "f")
+
+
+def _workbook(call: Call, tables: Iterable[Table]) -> bytes:
+    """A streamed workbook with one worksheet per table, as .xlsx bytes."""
+    workbook = Workbook(write_only=True)
+    workbook.properties.title = call.title
+    for table in tables:
+        _write_table(workbook.create_sheet(table.title), table)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def _write_table(ws: WriteOnlyWorksheet, table: Table) -> None:
+    """Widths and frozen header first (write-only sheets need them before rows), then rows."""
+    for index, width in enumerate(_widths(table), start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(table.rows) + 1}"
+    ws.append([_header_cell(ws, text) for text in table.headers])
+    for row in table.rows:
+        ws.append([_cell(ws, value) for value in row])
+
+
+def _header_cell(ws: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
+    """A bold, shaded header cell."""
+    cell = WriteOnlyCell(ws, value=text)
+    cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGN
+    return cell
+
+
+def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
+    """A value as a cell: times in Beijing time (Excel has no zones), scores with two decimals."""
+    if isinstance(value, datetime):
+        local = value.astimezone(LOCAL).replace(tzinfo=None) if value.tzinfo else value
+        cell = WriteOnlyCell(ws, value=local)
+        cell.number_format = TIME_FORMAT
+        return cell
+    if isinstance(value, Decimal):
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = SCORE_FORMAT
+        return cell
+    return value
+
+
+def _widths(table: Table) -> list[float]:
+    """Column widths fitting the longest text (Chinese characters count double), capped."""
+    widths = [_text_width(text) for text in table.headers]
+    for row in table.rows:
+        for index, value in enumerate(row):
+            widths[index] = max(widths[index], _text_width(_shown(value)))
+    return [min(MAX_WIDTH, max(MIN_WIDTH, width + 2)) for width in widths]
+
+
+def _shown(value: Any) -> str:
+    """Roughly how a value appears in its cell."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return "2026-01-01 00:00"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def _text_width(text: str) -> int:
+    """Display width: wide (East Asian) characters take two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
