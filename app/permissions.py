@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Application, ReviewAssignment, Role, User
+from app.models.reviews import INACTIVE
 
 
 def is_assigned(user: User, application: Application) -> bool:
@@ -18,7 +19,7 @@ def is_assigned(user: User, application: Application) -> bool:
 
     conditions = [ReviewAssignment.application_id == application.id,
                   ReviewAssignment.expert_id == user.id,
-                  ReviewAssignment.status != "conflict"]
+                  ReviewAssignment.status.not_in(INACTIVE)]
     if programme_of(application).workflow["reviews"]["declare_conflicts"]:
         conditions.append(ReviewAssignment.conflict_checked_at.is_not(None))
     return db.session.scalar(select(ReviewAssignment.id).where(*conditions).limit(1)) is not None

@@ -10,6 +10,7 @@ from app.engine.formdata import missing_required
 from app.engine.registry import Param, guard
 from app.extensions import db
 from app.models import Application, CallQuota, ReviewAssignment
+from app.models.reviews import INACTIVE
 from app.services.attachments import attachment_counts
 
 if TYPE_CHECKING:
@@ -75,7 +76,7 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
         select(ReviewAssignment.status, func.count())
         .where(ReviewAssignment.application_id == ctx.application.id,
                ReviewAssignment.round == review_round.name,
-               ReviewAssignment.status != "conflict")  # withdrawn by a declared conflict
+               ReviewAssignment.status.not_in(INACTIVE))  # a declared conflict, withdrawn
         .group_by(ReviewAssignment.status)
     ).all()
     counts = dict(rows)

@@ -15,6 +15,9 @@ from app.models.applications import Application
 from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.programmes import Call
 
+# Sheets no longer part of a panel: a declared conflict, or withdrawn by the city. Kept on record.
+INACTIVE = ("conflict", "withdrawn")
+
 
 class ReviewAssignment(Model):
     """An expert asked to score one application in one review round; locked once submitted."""
@@ -22,7 +25,8 @@ class ReviewAssignment(Model):
     __tablename__ = "review_assignments"
     __table_args__ = (
         UniqueConstraint("application_id", "expert_id", "round"),
-        CheckConstraint("status IN ('assigned','draft','submitted','conflict')", name="status"),
+        CheckConstraint("status IN ('assigned','draft','submitted','conflict','withdrawn')",
+                        name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,16 +52,21 @@ class ReviewAssignment(Model):
     # 'conflict', kept on record with the reason); the materials open only after "no conflict".
     conflict_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     conflict_reason: Mapped[str] = mapped_column(Text, default="")
+    # Withdrawn by a city administrator (to give the entry to someone else), kept on record.
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    withdrawn_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    withdrawal_reason: Mapped[str] = mapped_column(Text, default="")
 
     application: Mapped[Application] = relationship()
     expert: Mapped[User] = relationship(foreign_keys=[expert_id], lazy="joined")
+    withdrawn_by: Mapped[User | None] = relationship(foreign_keys=[withdrawn_by_id])
     revisions: Mapped[list[SheetRevision]] = relationship(
         back_populates="assignment", order_by="SheetRevision.id", cascade="all, delete-orphan")
 
     @property
     def active(self) -> bool:
-        """Still part of the panel (not withdrawn by a declared conflict)."""
-        return self.status != "conflict"
+        """Still part of the panel (not withdrawn by a declared conflict or by the city)."""
+        return self.status not in INACTIVE
 
     @property
     def locked(self) -> bool:

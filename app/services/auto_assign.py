@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Application, Call, ReviewAssignment, Role, User
+from app.models.reviews import INACTIVE
 from app.review.assignment import Entry, Expert, Plan, Rules, plan_assignments
 from app.services.invitations import pool_ids
 from app.services.programmes import current_programme, programme_of
@@ -44,12 +45,13 @@ def plan_for_call(call: Call, actor: User, per_entry: int, match_tags: str) -> A
                                      ReviewAssignment.status, ReviewAssignment.round)
                               .where(ReviewAssignment.application_id.in_(entries))).all()
     # a declared conflict holds in every round; other sheets count only in the current one
-    sheets = [(a, e, s) for a, e, s, r in rows if s == "conflict" or r == entries[a].state]
+    sheets = [(a, e, s) for a, e, s, r in rows if s in INACTIVE or r == entries[a].state]
     reviews = current_programme(call.programme_key).workflow["reviews"]
     rules = Rules(per_entry=per_entry, exclude_same_district=reviews["exclude_same_district"],
                   match_tags=match_tags,  # type: ignore[arg-type]
-                  existing=frozenset((a, e) for a, e, s in sheets if s != "conflict"),
-                  declared_conflicts=frozenset((a, e) for a, e, s in sheets if s == "conflict"))
+                  existing=frozenset((a, e) for a, e, s in sheets if s not in INACTIVE),
+                  # a declared conflict or a withdrawal: never plan that pair again
+                  declared_conflicts=frozenset((a, e) for a, e, s in sheets if s in INACTIVE))
     plan = plan_assignments(
         [Entry(a.id, a.org_id, a.district_id, tags=_entry_tags(a)) for a in entries.values()],
         [Expert(u.id, u.org_id, u.district_id, tags=frozenset(u.expertise or []))

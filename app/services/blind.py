@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Application, Attachment, ReviewAssignment, Role, User
+from app.models.reviews import INACTIVE
 from app.services.programmes import programme_of
 
 
@@ -27,7 +28,7 @@ def blind_for(application: Application, viewer: User) -> bool:
     rounds = programme_of(application).rounds
     names = list(db.session.scalars(select(ReviewAssignment.round).where(
         ReviewAssignment.application_id == application.id,
-        ReviewAssignment.expert_id == viewer.id, ReviewAssignment.status != "conflict")))
+        ReviewAssignment.expert_id == viewer.id, ReviewAssignment.status.not_in(INACTIVE))))
     return bool(names) and all(name in rounds and rounds[name].blind for name in names)
 
 @dataclass(frozen=True)

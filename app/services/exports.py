@@ -35,7 +35,8 @@ from app.services.rounds import EntryStatus, round_status
 LOCAL = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "yyyy-mm-dd hh:mm"
 SCORE_FORMAT = "0.00"
-STATUS = {"assigned": "未开始", "draft": "草稿", "submitted": "已提交", "conflict": "已回避"}
+STATUS = {"assigned": "未开始", "draft": "草稿", "submitted": "已提交", "conflict": "已回避",
+          "withdrawn": "已撤回"}
 METHODS = {"mean": "均值", "trimmed_mean": "去掉最高最低分后均值", "median": "中位数"}
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")

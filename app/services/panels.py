@@ -28,6 +28,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.models.reviews import INACTIVE
 from app.review.aggregate import EntryResult, aggregate_round
 from app.services.programmes import current_programme
 from app.services.reviews import assign_expert
@@ -125,7 +126,7 @@ def _panel_entries(panel: Panel) -> list[Application]:
         select(Application).where(
             Application.call_id == panel.call_id, Application.state == panel.round,
             Application.id.in_(select(ReviewAssignment.application_id).where(
-                ReviewAssignment.round == panel.round, ReviewAssignment.status != "conflict",
+                ReviewAssignment.round == panel.round, ReviewAssignment.status.not_in(INACTIVE),
                 ReviewAssignment.expert_id.in_(members))))
         .order_by(Application.id)))
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import Application, Call, ReviewAssignment, User
 
-STAGES = ("unconfirmed", "assigned", "draft", "submitted", "conflict")
+STAGES = ("unconfirmed", "assigned", "draft", "submitted", "conflict", "withdrawn")
 OPEN_STAGES = {"unconfirmed", "assigned", "draft"}
 
 
@@ -23,7 +23,8 @@ class Progress:
     @property
     def active(self) -> int:
         """Sheets still part of a panel (declared conflicts excluded)."""
-        return sum(n for stage, n in self.counts.items() if stage != "conflict")
+        return sum(n for stage, n in self.counts.items()
+                   if stage not in ("conflict", "withdrawn", "overdue"))
 
     @property
     def submitted(self) -> int:

@@ -51,9 +51,10 @@ def assign_expert(application: Application, expert: User, actor: User,
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=application.id, expert_id=expert.id, round=review_round.name))
     if existing is not None:
-        declared = existing.status == "conflict"
-        raise Conflict("该专家已声明回避此申报" if declared else "该专家已分配到此申报",
-                       {"assignment": existing.id})
+        message = {"conflict": "该专家已声明回避此申报",
+                   "withdrawn": "该专家的这项评审任务已被撤回"}.get(existing.status,
+                                                                 "该专家已分配到此申报")
+        raise Conflict(message, {"assignment": existing.id})
     assignment = ReviewAssignment(application=application, expert=expert, round=review_round.name,
                                   rubric_key=review_round.rubric.raw["key"],
                                   assigned_by_id=actor.id, extra=extra)
@@ -83,6 +84,35 @@ def declare_conflict(assignment: ReviewAssignment, expert: User, conflict: bool,
         assignment.status = "conflict"
         assignment.conflict_reason = reason
         assignment.application.updated_at = utcnow()  # the panel changed: guards must see it
+    db.session.flush()
+    return assignment
+
+
+def withdraw_assignment(assignment: ReviewAssignment, actor: User,
+                        reason: str) -> ReviewAssignment:
+    """Take an unsubmitted sheet away from its expert (city, with a reason); kept on record.
+
+    This is how an entry is reassigned: withdraw, then assign someone else. A submitted sheet
+    is reopened first (see `reopen_sheet`), so that nothing scored is lost silently.
+    """
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以撤回评审任务")
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed("请说明撤回的理由", {"reason": "此项为必填项"})
+    if len(reason) > 500:
+        raise ValidationFailed("理由不能超过 500 字", {"reason": "不能超过 500 字"})
+    if assignment.locked:
+        raise Conflict("该评分已提交，不能撤回；如确需改动，请先退回评分")
+    if not assignment.active:
+        raise Conflict("该评审任务已不在专家组中")
+    if not in_current_round(assignment):
+        raise Conflict("该申报已不在此评审阶段")
+    _refuse_closed_round(assignment.application, assignment.round)
+    assignment.status = "withdrawn"
+    assignment.withdrawn_at, assignment.withdrawn_by_id = utcnow(), actor.id
+    assignment.withdrawal_reason = reason
+    assignment.application.updated_at = utcnow()  # the panel changed: guards must see it
     db.session.flush()
     return assignment
 
@@ -156,6 +186,8 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
         raise Conflict("评分已提交，不能再修改")
     if assignment.status == "conflict":
         raise Conflict("您已声明回避此申报，不能评分")
+    if assignment.status == "withdrawn":
+        raise Conflict("这项评审任务已被市级管理员撤回")
     if needs_conflict_check(assignment):
         raise Conflict("请先确认与该申报不存在利益冲突", {"conflict": "unconfirmed"})
     application = assignment.application

@@ -13,6 +13,7 @@
     if (event.target.form && event.target.form.hasAttribute("data-warn-unsaved")) { dirty = true; }
   });
   document.addEventListener("submit", function () { dirty = false; });
+  document.addEventListener("pingshen:saved", function () { dirty = false; });
   window.addEventListener("beforeunload", function (event) {
     if (dirty) { event.preventDefault(); event.returnValue = ""; }
   });
@@ -74,4 +75,41 @@
       })
       .catch(function () { /* offline for a moment: try again at the next tick */ });
   }, 3000);
+})();
+
+// ---- Score sheets: save the draft by itself while the expert types: <form data-autosave> ----
+(function () {
+  "use strict";
+  var form = document.querySelector("form[data-autosave]");
+  if (!form || !window.fetch || !window.FormData) { return; }
+  var status = form.querySelector("[data-autosave-status]");
+  var changed = false;
+  var busy = false;
+  form.addEventListener("input", function () { changed = true; });
+  form.addEventListener("change", function () { changed = true; });
+  function save() {
+    if (!changed || busy) { return; }
+    var data = new FormData(form);
+    data.set("action", "save");
+    changed = false;
+    busy = true;
+    fetch(form.action || window.location.href, {
+      method: "POST", body: data, credentials: "same-origin",
+      headers: { "X-Autosave": "1", Accept: "application/json" }
+    }).then(function (response) {
+      return response.json().then(function (body) { return { ok: response.ok, body: body }; });
+    }).then(function (result) {
+      if (result.ok) { document.dispatchEvent(new CustomEvent("pingshen:saved")); }
+      if (!status) { return; }
+      status.textContent = result.ok
+        ? (form.dataset.savedText || "Saved") + " " + result.body.at
+        : result.body.message;
+    }).catch(function () {
+      changed = true;  // offline for a moment: try again at the next tick
+    }).then(function () { busy = false; });
+  }
+  window.setInterval(save, 15000);
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "hidden") { save(); }
+  });
 })();

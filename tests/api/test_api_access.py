@@ -79,6 +79,7 @@ MATRIX = [
     ("POST", "/api/v1/reviews/{S}/conflict", {}, {"expert1": 400, REST: 403}),
     ("POST", "/api/v1/calls/{call}/auto-assign", {}, {"city": 200, REST: 403}),
     ("POST", "/api/v1/reviews/{S}/reopen", {}, {"city": 400, REST: 403}),
+    ("POST", "/api/v1/reviews/{S}/withdraw", {}, {"city": 400, REST: 403}),
     ("POST", "/api/v1/bulk-transitions", {},
      {"city": 400, "wj_admin": 400, "tn_admin": 400, REST: 403}),
     ("GET", "/api/v1/openapi.json", None, {REST: 200, "anonymous": 200}),

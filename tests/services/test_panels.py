@@ -18,7 +18,7 @@ from app.services.panels import (
     live_board,
     open_entry,
 )
-from app.services.reviews import assign_expert, save_review
+from app.services.reviews import assign_expert, save_review, withdraw_assignment
 from tests.conftest import confirmed
 
 ONLINE = {"design": 30, "materials": 25, "presentation": 25}
@@ -133,3 +133,33 @@ def test_invited_experts_accept_or_decline_and_only_accepted_ones_are_used(world
     assert refused.value.details["reason"] == "当周外出培训"
     planned = plan_for_call(contest["call"], city, per_entry=3, match_tags="off")
     assert {expert for _entry, expert in planned.plan.pairs} == {j.id for j in judges[1:4]}
+
+
+def test_reassignment_withdraws_the_sheet_and_keeps_it_on_record(world, contest):
+    city, judges = world["users"]["city"], contest["judges"]
+    entry = contest["enter"]("wj1", "太极拳入门")
+    slow = confirmed(assign_expert(entry, judges[0], city))
+    save_review(slow, judges[0], {"design": 30}, "", submit=False)  # a draft
+    done = confirmed(assign_expert(entry, judges[1], city))
+    save_review(done, judges[1], ONLINE, "", submit=True)
+    with pytest.raises(ValidationFailed):
+        withdraw_assignment(slow, city, " ")
+    with pytest.raises(Forbidden):
+        withdraw_assignment(slow, world["users"]["wj_admin"], "太慢")
+    with pytest.raises(Conflict):
+        withdraw_assignment(done, city, "已提交的不能撤回")
+
+    withdraw_assignment(slow, city, "专家出差，改派他人")
+    replacement = confirmed(assign_expert(entry, judges[2], city))
+    db.session.commit()
+
+    assert (slow.status, slow.withdrawal_reason, slow.scores) == (
+        "withdrawn", "专家出差，改派他人", {"design": "30"})  # the draft stays on record
+    with pytest.raises(Conflict) as refused:
+        save_review(slow, judges[0], ONLINE, "", submit=True)
+    assert refused.value.message == "这项评审任务已被市级管理员撤回"
+    with pytest.raises(Conflict):
+        assign_expert(entry, judges[0], city)  # not silently re-added
+    save_review(replacement, judges[2], ONLINE, "", submit=True)
+    save_review(confirmed(assign_expert(entry, judges[3], city)), judges[3], ONLINE, "", True)
+    fire(entry, "advance", city)  # three active sheets in: the withdrawn one does not count

@@ -86,3 +86,62 @@ def test_sheet_shows_bands_and_records_a_checked_veto(make_application, advance,
     assert done.status == 302
     assert reload(ReviewAssignment, sheet.id).vetoes == ["falsified"]
     assert "已勾选的否决项：申报材料弄虚作假" in expert.get(f"/reviews/{sheet.id}").text
+
+
+def test_autosave_keeps_a_draft_without_a_page_load_and_reports_errors(make_application, advance,
+                                                                      browser):
+    sheet = _sheet(make_application, advance)
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{sheet.id}")
+    assert "data-autosave" in page.text and "草稿会自动保存" in page.text
+    data = {name: value for name, value in page.form().fields}
+    data.update({"criterion_organisation": "16", "action": "save"})
+    saved = expert.client.post(f"/reviews/{sheet.id}", data=data, headers={"X-Autosave": "1"})
+    assert saved.status_code == 200 and saved.get_json()["saved"] is True
+    assert reload(ReviewAssignment, sheet.id).scores == {"organisation": "16"}
+    data["criterion_organisation"] = "99"
+    bad = expert.client.post(f"/reviews/{sheet.id}", data=data, headers={"X-Autosave": "1"})
+    assert bad.status_code == 422
+    assert bad.get_json()["details"] == {"organisation": "应在 0 到 20 之间"}
+    assert reload(ReviewAssignment, sheet.id).scores == {"organisation": "16"}  # nothing lost
+
+
+def test_submit_and_next_opens_the_next_open_sheet(make_application, advance, browser):
+    advance(make_application("wj1"), "city_review", experts=("expert1",), submit_sheets=False)
+    advance(make_application("wj2", name="第二队"), "city_review", experts=("expert1",),
+            submit_sheets=False)
+    first, second = db.session.scalars(select(ReviewAssignment).order_by(ReviewAssignment.id))
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{first.id}")
+    assert "提交并评下一个" in page.text
+    done = expert.submit(page, page.form(), FULL, button=("action", "submit_next"))
+    assert done.status == 302 and done.response.headers["Location"].endswith(
+        f"/reviews/{second.id}")
+    assert reload(ReviewAssignment, first.id).status == "submitted"
+
+
+def test_pdf_materials_open_in_the_browser_beside_the_sheet(make_application, advance, browser):
+    sheet = _sheet(make_application, advance)
+    expert = browser("expert1")
+    page = expert.get(f"/reviews/{sheet.id}")
+    attachment = sheet.application.attachments[0]
+    link = f"/applications/{sheet.application_id}/attachments/{attachment.id}?view=1"
+    assert link in page.text and "在线查看" in page.text
+    shown = expert.get(link).response
+    assert shown.mimetype == "application/pdf"
+    assert shown.headers["Content-Disposition"].startswith("inline")
+    saved = expert.get(link.split("?")[0]).response
+    assert saved.headers["Content-Disposition"].startswith("attachment")
+
+
+def test_the_city_withdraws_a_slow_experts_sheet_and_assigns_another(make_application, advance,
+                                                                    browser):
+    sheet = _sheet(make_application, advance)
+    city = browser("city")
+    page = city.get(f"/applications/{sheet.application_id}")
+    done = city.submit(page, page.form(f"/reviews/{sheet.id}/withdraw"), {"reason": "专家出差"})
+    assert done.status == 302
+    page = city.get(f"/applications/{sheet.application_id}")
+    assert "已撤回" in page.text and "专家出差" in page.text
+    assert reload(ReviewAssignment, sheet.id).status == "withdrawn"
+    assert browser("expert1").get(f"/applications/{sheet.application_id}").status == 403

@@ -27,7 +27,7 @@ from app.services.applications import visible_applications
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.ranking import rank_call
-from app.services.reviews import assign_expert
+from app.services.reviews import assign_expert, withdraw_assignment
 from app.services.reviews import reopen_sheet as reopen
 from app.services.rounds import round_status
 from app.web.access import roles_required
@@ -148,6 +148,24 @@ def assign(application_id: int) -> Any:
         flash(_("%(name)s has been asked to review this entry.", name=expert.display_name),
               "success")
     return redirect(url_for("applications.detail", application_id=application_id))
+
+
+@bp.route("/reviews/<int:assignment_id>/withdraw", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def withdraw_sheet(assignment_id: int) -> Any:
+    """Take an unsubmitted assignment back from its expert, with a reason kept on record."""
+    sheet = db.get_or_404(ReviewAssignment, assignment_id)
+    try:
+        withdraw_assignment(sheet, current_user, request.form.get("reason", ""))
+    except PingshenError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(_("The assignment of %(name)s has been withdrawn.", name=sheet.expert.display_name),
+              "success")
+    return redirect(url_for("applications.detail", application_id=sheet.application_id)
+                    + "#experts")
 
 
 @bp.route("/reviews/<int:assignment_id>/reopen", methods=["POST"])

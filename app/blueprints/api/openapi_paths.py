@@ -260,6 +260,16 @@ PATHS: dict[str, dict[str, Any]] = {
                    {201: answer("The recorded waiver.", ref("Waiver"))},
                    (400, 403, 404, 409, 422), body=ref("WaiverRequest")),
     },
+    "/reviews/{review_id}/withdraw": {
+        "parameters": [in_path("review_id", "Score sheet (assignment) id.")],
+        "post": op("withdraw_review", "reviews",
+                   "Withdraw an unsubmitted sheet from its expert (city administrators)",
+                   {200: answer("The sheet, status withdrawn, with the reason.", ref("Review"))},
+                   (400, 403, 404, 409, 422), body=ref("ReopenRequest"),
+                   description="How an entry is reassigned: withdraw, then assign another "
+                               "expert. The sheet stays on record; a submitted sheet is "
+                               "refused (409): reopen it first."),
+    },
     "/reviews/{review_id}/reopen": {
         "parameters": [in_path("review_id", "Score sheet (assignment) id.")],
         "post": op("reopen_review", "reviews",

@@ -404,10 +404,11 @@ UPLOAD = {"type": "object", "description": "One part per file; the part name is 
               array(string(contentMediaType="application/octet-stream"))]}}
 
 # --- reviews and bulk -----------------------------------------------------------------------
+SHEET_STATUSES = ["assigned", "draft", "submitted", "conflict", "withdrawn"]
 ASSIGNMENT_REQUEST = obj({"expert": string("Username of an expert.")})
 ASSIGNMENT = obj({"id": integer(), "application_id": integer(), "expert": string("Username."),
                   "expert_name": string(), "rubric": string("Rubric key."),
-                  "status": string(enum=["assigned", "draft", "submitted"]),
+                  "status": string(enum=SHEET_STATUSES),
                   "total": nullable(number()), "assigned_at": DATETIME,
                   "submitted_at": nullable(DATETIME)})
 REVIEW = obj({
@@ -426,11 +427,13 @@ REVIEW = obj({
         "vetoes": array(string()), "submitted_at": nullable(DATETIME), "reopened_at": DATETIME,
         "reopened_by": string("Username of the city administrator."), "reason": string()}),
         "Earlier submissions, kept when the city returned the sheet to its expert."),
+    "withdrawal": nullable(obj({"at": DATETIME, "reason": string(), "by": nullable(string())},
+                               description="Set when a city administrator withdrew the sheet.")),
     "conflict": obj({"checked_at": nullable(DATETIME), "declared": boolean(),
                      "reason": string()},
                     description="The expert's conflict-of-interest answer; materials open only "
                                 "after `checked_at` with `declared: false`."),
-    "status": string(enum=["assigned", "draft", "submitted"]),
+    "status": string(enum=SHEET_STATUSES),
     "locked": boolean("Submitted sheets can no longer change."),
     "scores": map_of(number(), "Points by criterion key."), "total": nullable(number()),
     "comment": string(), "assigned_at": DATETIME, "submitted_at": nullable(DATETIME),

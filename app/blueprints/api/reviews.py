@@ -23,7 +23,13 @@ from app.permissions import can_view_application
 from app.services.auto_assign import apply_plan, plan_for_call
 from app.services.bulk import BulkItem, bulk_fire
 from app.services.programmes import programme_of
-from app.services.reviews import assign_expert, assignments_for, reopen_sheet, save_review
+from app.services.reviews import (
+    assign_expert,
+    assignments_for,
+    reopen_sheet,
+    save_review,
+    withdraw_assignment,
+)
 from app.services.reviews import declare_conflict as record_conflict
 
 MAX_BULK = 500
@@ -168,6 +174,17 @@ def reopen_review(review_id: int) -> Any:
     reopen_sheet(sheet, api_user(), body["reason"])
     db.session.commit()
     return review_json(sheet, api_user())
+
+
+@bp.post("/reviews/<int:review_id>/withdraw")
+def withdraw_review(review_id: int) -> Any:
+    """Take an unsubmitted sheet back from its expert (city administrators), kept on record."""
+    user = require_role(Role.CITY_ADMIN)
+    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    body = json_body({"reason": "string"})
+    withdraw_assignment(sheet, user, body["reason"])
+    db.session.commit()
+    return review_json(sheet, user)
 
 
 def _own_sheet(review_id: int) -> tuple[ReviewAssignment, User]:

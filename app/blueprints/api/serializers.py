@@ -227,6 +227,9 @@ def review_json(sheet: ReviewAssignment, viewer: User) -> JSON:
                            "reopened_at": iso(old.reopened_at),
                            "reopened_by": old.reopened_by.username, "reason": old.reason}
                           for old in sheet.revisions],
+            "withdrawal": None if sheet.withdrawn_at is None else {
+                "at": iso(sheet.withdrawn_at), "reason": sheet.withdrawal_reason,
+                "by": sheet.withdrawn_by.username if sheet.withdrawn_by else None},
             "conflict": {"checked_at": iso(sheet.conflict_checked_at),
                          "declared": sheet.status == "conflict",
                          "reason": sheet.conflict_reason},

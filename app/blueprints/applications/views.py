@@ -146,7 +146,9 @@ def attachment(application_id: int, attachment_id: int) -> Any:
     item = db.get_or_404(Attachment, attachment_id)
     if item.application_id != application.id or not attachment_path(item).exists():
         abort(404)
-    response = send_file(attachment_path(item), mimetype=item.content_type, as_attachment=True,
+    inline = request.args.get("view") == "1" and item.content_type == "application/pdf"
+    response = send_file(attachment_path(item), mimetype=item.content_type,
+                         as_attachment=not inline,
                          download_name=entry_view(application, current_user).file_name(item))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"

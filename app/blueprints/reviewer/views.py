@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,6 +13,7 @@ from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_cl
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import ReviewAssignment, Role
+from app.models.base import utcnow
 from app.services.blind import entry_view
 from app.services.invitations import pending_for
 from app.services.panels import live_panels_of
@@ -25,6 +26,7 @@ from app.services.reviews import (
     save_review,
 )
 from app.web.access import roles_required
+from app.web.filters import local_time
 
 bp = Blueprint("reviewer", __name__)
 
@@ -57,20 +59,32 @@ def sheet(assignment_id: int) -> Any:
     form = _score_form(assignment, programme.checksum)
     if not form.is_submitted():
         return _sheet_page(assignment, form)
-    submit = request.form.get("action") == "submit"
+    action = request.form.get("action")
+    submit = action in ("submit", "submit_next")
+    autosave = request.headers.get("X-Autosave") == "1" and not submit
     try:
         save_review(assignment, current_user, form.scores(rubric), form.comment.data or "",
                     submit, vetoes=form.veto_keys())
     except (ValidationFailed, Conflict) as exc:
         db.session.rollback()
+        if autosave:  # the page keeps what was typed; the expert sees why it was not saved
+            return jsonify(error=type(exc).__name__, message=exc.message,
+                           details=exc.details or {}), exc.status
         for key, message in (exc.details if isinstance(exc, ValidationFailed) else {}).items():
             target = form._fields.get(key if key in ("comment", "vetoes") else f"criterion_{key}")
             if target is not None:
                 target.errors = [message]
         return _sheet_page(assignment, form, error=exc.message), exc.status
     db.session.commit()
+    if autosave:
+        return jsonify(saved=True, at=local_time(utcnow(), "%H:%M"))
     flash(_("Your scores have been submitted. Thank you.") if submit
           else _("Draft saved. You can change it until you submit."), "success")
+    if action == "submit_next":
+        following = next((a for a in assignments_for(current_user)
+                          if not a.locked and a.active), None)
+        if following is not None:
+            return redirect(url_for("reviewer.sheet", assignment_id=following.id))
     return redirect(url_for("reviewer.sheet", assignment_id=assignment.id))
 
 
