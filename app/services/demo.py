@@ -13,7 +13,9 @@ from app.services.accounts import add_organisation, add_user
 from app.services.applications import create_application
 from app.services.attachments import store_attachment
 from app.services.calls import open_call
+from app.services.panels import assign_panel, create_panel
 from app.services.reviews import assign_expert, declare_conflict, save_review
+from app.services.rounds import close_round
 
 DEMO_PASSWORD = "pingshen-demo"
 # A one-page PDF, small enough to keep inline, standing in for a scanned charter.
@@ -50,6 +52,8 @@ USERS = [
     ("expert1", "expert", "X-OU", "王教授"),
     ("expert2", "expert", "X-OU", "李老师"),
     ("expert3", "expert", "X-OU", "赵老师"),
+    ("expert4", "expert", "X-OU", "钱老师"),
+    ("expert5", "expert", "X-OU", "孙老师"),
 ]
 
 
@@ -57,6 +61,8 @@ EXPERT_PROFILES = {
     "expert1": ("教授", ["美育与艺术鉴赏", "地方特色与文化"]),
     "expert2": ("副教授", ["体育与健康养生", "德育与公民素质"]),
     "expert3": ("高级讲师", ["智育与职业技能", "美育与艺术鉴赏"]),
+    "expert4": ("副教授", ["地方特色与文化"]),
+    "expert5": ("讲师", ["体育与健康养生"]),
 }
 
 
@@ -132,7 +138,43 @@ def load_demo() -> list[tuple[str, str]]:
     fire(named, "publish_notice", users["city"])
     fire(named, "name_team", users["city"])
     _ = draft
+    _load_contest(users)
     return [(username, role) for username, role, _org, _name in USERS]
+
+
+def _load_contest(users: dict[str, User]) -> None:
+    """A teacher contest past its blind preliminary round, its live final ready to start."""
+    now = utcnow()
+    call = open_call("teacher_contest", f"{now.year}年X市社区教育教师能力大赛", now.year,
+                     now - timedelta(days=20), now + timedelta(days=10),
+                     {"TN": 2, "WJ": 3, "XB": 2}, users["city"],
+                     "初赛网络匿名评审（30%），决赛现场说课（70%）。")
+    courses = [("hutang", "孙丽", "太极拳入门", 84), ("niutang", "钱伟", "锡剧唱腔欣赏", 88),
+               ("qinglong", "周敏", "手机摄影基础", 79), ("sanjing", "吴静", "社区茶艺", 71)]
+    entries = []
+    for username, teacher, course, points in courses:
+        user = users[username]
+        admin = users[f"{user.org.code.split('-')[0].lower()}_admin"]
+        entry = create_application(call, user, contest_data(teacher, user.org.name, course))
+        store_attachment(entry, "lesson_plan", f"{teacher}-{course}-教案.pdf",
+                         io.BytesIO(SAMPLE_PDF), user)
+        fire(entry, "submit", user)
+        fire(entry, "recommend", admin, data={"rank": 1, "opinion": "推荐参赛。"})
+        fire(entry, "qualify", users["city"])
+        for n, expert in enumerate(("expert1", "expert2", "expert3")):
+            sheet = assign_expert(entry, users[expert], users["city"])
+            declare_conflict(sheet, users[expert], conflict=False)
+            scores = {"design": points - 52 + n, "materials": 26 - n, "presentation": 26}
+            save_review(sheet, users[expert], scores, "教学设计完整。", submit=True)
+        entries.append(entry)
+    close_round(call, "city_preliminary", users["city"])
+    for entry in entries[:3]:
+        fire(entry, "advance", users["city"])
+    fire(entries[3], "eliminate", users["city"])
+    judges = [users[f"expert{n}"] for n in range(1, 6)]
+    panel = create_panel(call, "city_final", "决赛评委组", judges[0], judges, users["city"])
+    for sheet in assign_panel(panel, entries[:3], users["city"]).made:
+        declare_conflict(sheet, sheet.expert, conflict=False)
 
 
 def _sheet(application: Application, expert: User) -> Any:

@@ -60,7 +60,7 @@ def test_a_live_final_from_panel_to_the_score_on_the_board(world, contest, brows
     db.session.refresh(panel)
     first = panel.draw_order[0]
     board = chair.get(f"/reviews/panels/{panel.id}")
-    assert "出场顺序（评委3 于" in board.text
+    assert "出场顺序（评委3 于" in board.text and "开启评分" in board.text
     judge = browser("judge4")
     sheet = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=first, expert_id=judges[3].id, round="city_final"))
@@ -77,8 +77,10 @@ def test_a_live_final_from_panel_to_the_score_on_the_board(world, contest, brows
             application_id=first, expert_id=contest["judges"][int(member[-1]) - 1].id,
             round="city_final"))
         p = b.get(f"/reviews/{own.id}")
+        assert "返回现场评分看板" in p.text and "提交并评下一个" not in p.text
         done = b.submit(p, p.form(), FINAL_FORM, button=("action", "submit"))
         assert done.status == 302, done.text[:400]
+        assert done.response.headers["Location"].endswith(f"/reviews/panels/{panel.id}")
     assert judge.get(f"/reviews/panels/{panel.id}/state").response.get_json() \
         != state.response.get_json()  # screens polling this reload themselves
     board = judge.get(f"/reviews/panels/{panel.id}")

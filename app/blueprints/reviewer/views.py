@@ -12,11 +12,11 @@ from flask_login import current_user
 from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_class
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
-from app.models import ReviewAssignment, Role
+from app.models import Panel, ReviewAssignment, Role
 from app.models.base import utcnow
 from app.services.blind import entry_view
 from app.services.invitations import pending_for
-from app.services.panels import live_panels_of
+from app.services.panels import live_panels_of, panel_of
 from app.services.programmes import programme_of
 from app.services.reviews import (
     assignments_for,
@@ -80,6 +80,9 @@ def sheet(assignment_id: int) -> Any:
         return jsonify(saved=True, at=local_time(utcnow(), "%H:%M"))
     flash(_("Your scores have been submitted. Thank you.") if submit
           else _("Draft saved. You can change it until you submit."), "success")
+    board = _live_panel(assignment)
+    if submit and board is not None:
+        return redirect(url_for("reviewer.live", panel_id=board.id))
     if action == "submit_next":
         following = next((a for a in assignments_for(current_user)
                           if not a.locked and a.active), None)
@@ -148,8 +151,16 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
         can_score=not assignment.locked and in_current_round(assignment),
-        view=entry_view(application, current_user),
+        view=entry_view(application, current_user), live_panel=_live_panel(assignment),
         next_assignment=open_ones[0] if open_ones else None, **extra)
+
+
+def _live_panel(assignment: ReviewAssignment) -> Panel | None:
+    """The expert's panel when the sheet belongs to a live round (the board is home)."""
+    review_round = programme_of(assignment.application).review_round(assignment.round)
+    if review_round is None or not review_round.live:
+        return None
+    return panel_of(assignment.application.call_id, assignment.round, current_user)
 
 
 from app.blueprints.reviewer import live  # noqa: E402,F401  (routes on bp)
