@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 from app.engine.formdata import missing_required
 from app.engine.registry import Param, guard
 from app.extensions import db
-from app.models import Application, CallQuota, ReviewAssignment
+from app.models import Application, AwardProposal, CallQuota, ReviewAssignment
 from app.models.reviews import INACTIVE
 from app.services.attachments import attachment_counts
 
@@ -96,7 +96,8 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
 
 @guard("award_confirmed",
        "The city has confirmed an award level for the entry (from an award proposal, see "
-       "reviews.awards); with `awarded: false`, that it has confirmed none.",
+       "reviews.awards); with `awarded: false`, that the call's awards are confirmed and give "
+       "the entry none.",
        {"awarded": Param("bool", default=True,
                          help="true: the entry needs a level; false: it must have none")})
 def award_confirmed(ctx: Context, awarded: bool = True) -> str | None:
@@ -105,6 +106,9 @@ def award_confirmed(ctx: Context, awarded: bool = True) -> str | None:
         return "该申报尚未确认获奖等级（请先生成并确认奖项建议）"
     if not awarded and ctx.application.award:
         return f"该申报已确认获得“{ctx.application.award}”"
+    if not awarded and db.session.scalar(select(AwardProposal.id).filter_by(
+            call_id=ctx.application.call_id, status="confirmed").limit(1)) is None:
+        return "本批次的奖项尚未确认（请先生成并确认奖项建议）"
     return None
 
 

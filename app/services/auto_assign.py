@@ -36,7 +36,8 @@ def plan_for_call(call: Call, actor: User, per_entry: int, match_tags: str) -> A
                                                       "match_tags": "/".join(TAG_MODES)})
     entries = {a.id: a for a in db.session.scalars(
         select(Application).where(Application.call_id == call.id).order_by(Application.id))
-        if programme_of(a).review_rubric(a.state) is not None}
+        # live rounds are scored by panels, assigned through them
+        if (r := programme_of(a).review_round(a.state)) is not None and not r.live}
     pool = pool_ids(call)  # with invitations, only the experts who accepted
     experts = {u.id: u for u in db.session.scalars(
         select(User).where(User.role == Role.EXPERT, User.active.is_(True)).order_by(User.id))

@@ -7,6 +7,7 @@ cell (openpyxl writes them as numbers); times are shown in Beijing time.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import unicodedata
 from collections.abc import Iterable
@@ -30,7 +31,7 @@ from app.models import Application, Call, ReviewAssignment
 from app.review.aggregate import EntryResult
 from app.services.programmes import current_programme, programme_of
 from app.services.ranking import RankingRow, rank_call
-from app.services.rounds import EntryStatus, round_status
+from app.services.rounds import EntryStatus, round_status, stored_results
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 TIME_FORMAT = "yyyy-mm-dd hh:mm"
@@ -119,11 +120,19 @@ def _veto_labels(sheet: ReviewAssignment, programme: Programme) -> str | None:
 
 
 def _results_table(call: Call, programme: Programme) -> Table:
-    """Each round's result per entry, as the round's status computes it now."""
+    """Each round's result per entry: the stored result of a closed round, else computed now."""
     headers = ["轮次", "申报编号", "申报名称", "所属区", "已交评分数", "得分", "原始分", "方法",
-               "最高最低分差", "需复核", "否决"]
-    rows = [_result_row(review_round, entry) for review_round in programme.rounds.values()
-            for entry in round_status(call, review_round.name).entries]
+               "最高最低分差", "需复核", "否决", "结果"]
+    rows = []
+    for review_round in programme.rounds.values():
+        status = round_status(call, review_round.name)
+        stored = stored_results(status.record.result) \
+            if status.closed and status.record is not None and status.record.result else None
+        for entry in status.entries:
+            if stored is not None:
+                entry = dataclasses.replace(entry, result=stored.get(entry.application.id))
+            rows.append([*_result_row(review_round, entry),
+                         "已保存" if stored is not None else "暂定"])
     return Table("各轮结果", headers, rows)
 
 

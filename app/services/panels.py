@@ -30,6 +30,7 @@ from app.models import (
 from app.models.base import utcnow
 from app.models.reviews import INACTIVE
 from app.review.aggregate import EntryResult, aggregate_round
+from app.services.invitations import pool_ids
 from app.services.programmes import current_programme
 from app.services.reviews import assign_expert
 from app.services.rounds import round_of, round_sheets, settings_for
@@ -55,6 +56,10 @@ def create_panel(call: Call, round_name: str, name: str, chair: User | None,
     wrong = [u.username for u in members if u.role != Role.EXPERT or not u.active]
     if wrong:
         errors["members"] = f"不是可用的评审专家：{'、'.join(wrong)}"
+    pool = pool_ids(call)
+    outside = [u.username for u in members if pool is not None and u.id not in pool]
+    if outside:
+        errors["members"] = f"尚未接受本批次评审邀请：{'、'.join(outside)}"
     if chair is not None and chair.id not in {u.id for u in members}:
         errors["chair"] = "组长须是专家组成员"
     if errors:
@@ -195,7 +200,7 @@ class LiveBoard:
     def version(self) -> str:
         """Changes whenever anything on the board changes (for screens that refresh)."""
         parts = [str(self.panel.current_application_id)] + [
-            f"{e.application.id}:{e.submitted}" for e in self.entries]
+            f"{e.application.id}:{e.submitted}/{e.active}" for e in self.entries]
         return "|".join(parts)
 
 

@@ -20,7 +20,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services.invitations import declined
+from app.services.invitations import declined, pool_ids
 from app.services.programmes import programme_of
 
 CENT = Decimal("0.01")
@@ -48,6 +48,12 @@ def assign_expert(application: Application, expert: User, actor: User,
     if (refusal := declined(application.call, expert)) is not None:
         raise ValidationFailed("该专家已谢绝参加本批次评审", {"expert": expert.username,
                                                              "reason": refusal.reason})
+    pool = pool_ids(application.call)
+    if pool is not None and expert.id not in pool:
+        raise ValidationFailed("该专家尚未接受本批次的评审邀请", {"expert": expert.username})
+    if review_round.live and not _on_panel(application, review_round.name, expert):
+        raise ValidationFailed("现场评分轮次请先把专家加入本轮的专家组，再通过专家组分配",
+                               {"expert": expert.username})
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=application.id, expert_id=expert.id, round=review_round.name))
     if existing is not None:
@@ -55,6 +61,8 @@ def assign_expert(application: Application, expert: User, actor: User,
                    "withdrawn": "该专家的这项评审任务已被撤回"}.get(existing.status,
                                                                  "该专家已分配到此申报")
         raise Conflict(message, {"assignment": existing.id})
+    if _declared_conflict(application, expert):
+        raise Conflict("该专家已声明与此申报存在利益冲突，不能再分配", {"expert": expert.username})
     assignment = ReviewAssignment(application=application, expert=expert, round=review_round.name,
                                   rubric_key=review_round.rubric.raw["key"],
                                   assigned_by_id=actor.id, extra=extra)
@@ -152,6 +160,20 @@ def _refuse_closed_round(application: Application, name: str) -> None:
     if closed is not None:
         raise Conflict("本轮评审已经结束，结果已保存；如需改动，请先重新开启本轮",
                        {"round": name})
+
+
+def _declared_conflict(application: Application, expert: User) -> bool:
+    """Whether the expert declared a conflict with this entry in any round."""
+    return db.session.scalar(select(ReviewAssignment.id).filter_by(
+        application_id=application.id, expert_id=expert.id, status="conflict").limit(1)) \
+        is not None
+
+
+def _on_panel(application: Application, round_name: str, expert: User) -> bool:
+    """Whether the expert sits on a panel of this round of the entry's call."""
+    return db.session.scalar(select(Panel.id).join(PanelMember).where(
+        Panel.call_id == application.call_id, Panel.round == round_name,
+        PanelMember.expert_id == expert.id).limit(1)) is not None
 
 
 def _refuse_unless_open(assignment: ReviewAssignment, expert: User) -> None:

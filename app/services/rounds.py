@@ -94,9 +94,9 @@ class RoundStatus:
 
     @property
     def overdue(self) -> bool:
-        """The deadline has passed while sheets are still missing."""
+        """The deadline has passed while an entry still in the round lacks its sheets."""
         return (self.deadline is not None and not self.closed and self.deadline < utcnow()
-                and any(e.pending for e in self.entries if e.in_round))
+                and any(not e.complete for e in self.entries if e.in_round))
 
     @property
     def blockers(self) -> list[str]:
@@ -104,8 +104,8 @@ class RoundStatus:
         waiting = [e for e in self.entries if e.in_round and not e.complete]
         spread = [e for e in self.entries if e.in_round and e.dispersion_open]
         problems = []
-        if not any(e.in_round for e in self.entries):
-            problems.append("本轮没有正在评审的申报")
+        if not any(e.in_round or e.submitted for e in self.entries):
+            problems.append("本轮没有申报，也没有已提交的评分")
         if waiting:
             problems.append(f"{len(waiting)} 个申报的专家评分尚未收齐")
         if spread:

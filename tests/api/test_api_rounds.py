@@ -35,6 +35,8 @@ def test_a_round_over_the_api_from_deadline_to_verified_result(api, world, conte
                    422)["details"] == {
         "deadline": "应为 ISO 8601 时间，例如 2026-05-20T17:00:00+08:00"}
 
+    assert problem(city.put(f"{base}/city_preliminary", json={}), 400)["details"] == {
+        "deadline": "此项为必填项"}
     refused = problem(city.post(f"{base}/city_preliminary/close"), 409)
     assert refused["details"]["reasons"] == ["1 个申报的专家评分尚未收齐"]
     detail = city.get(f"{base}/city_preliminary").get_json()

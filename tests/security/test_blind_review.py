@@ -21,7 +21,7 @@ from app.services.attachments import store_attachment
 from app.services.blind import entry_view
 from app.services.demo import SAMPLE_PDF, contest_data
 from app.services.reviews import assign_expert, save_review
-from tests.conftest import PASSWORD, confirmed, login
+from tests.conftest import PASSWORD, confirmed, live_final, login
 
 MARKERS = {
     "teacher_name": "隐秘标记甲老师",
@@ -115,8 +115,7 @@ def test_an_expert_in_a_round_that_is_not_blind_sees_the_identity(world, contest
                     {"design": 30, "materials": 25, "presentation": 20}, "", True)
     save_review(_sheet, judges[0], {"design": 30, "materials": 25, "presentation": 20}, "", True)
     fire(entry, "advance", city)
-    confirmed(assign_expert(entry, judges[0], city))  # judge1 is also on the final's panel
-    confirmed(assign_expert(entry, judges[4], city))
+    live_final(contest, [judges[0], judges[4]], [entry], city)  # judge1 also judges the final
     db.session.commit()
 
     assert entry_view(entry, judges[0]).blind is False  # they will see the teacher on stage

@@ -26,7 +26,7 @@ SHEET_HEADERS = [
     "决赛现场评分·语言表达与时间控制(10)", "决赛现场评分·信息技术运用(15)",
     "总分", "否决项", "评语", "分配时间", "提交时间", "回避理由"]
 RESULT_HEADERS = ["轮次", "申报编号", "申报名称", "所属区", "已交评分数", "得分", "原始分", "方法",
-                  "最高最低分差", "需复核", "否决"]
+                  "最高最低分差", "需复核", "否决", "结果"]
 RANKING_HEADERS = ["名次", "申报编号", "申报名称", "申报单位", "所属区", "初赛网评（权重 0.3）",
                    "决赛现场评分（权重 0.7）", "最终得分", "当前状态", "获奖等级"]
 FINAL = [("analysis", 25), ("process", 30), ("guidance", 15), ("resources", 5), ("delivery", 10),
@@ -117,12 +117,12 @@ def test_round_results_give_each_entry_its_score(contest, scored):
     rows = _open(review_sheets_xlsx(contest["call"]))["各轮结果"]
 
     assert rows[0] == RESULT_HEADERS
-    got = {row[1]: (row[0], row[2], row[4], _num(row[5]), row[7], _num(row[8]), row[9], row[10])
-           for row in rows[1:]}
-    assert got == {  # the preliminary round takes the mean of the submitted sheets
-        a.id: ("初赛网评", "太极拳入门", 2, Decimal(82), "均值", Decimal(4), None, "是"),
-        b.id: ("初赛网评", "手机摄影", 3, Decimal(88), "均值", Decimal(4), None, None),
-        c.id: ("初赛网评", "剪纸艺术", 3, Decimal(72), "均值", Decimal(4), None, None),
+    got = {row[1]: (row[0], row[2], row[4], _num(row[5]), row[7], _num(row[8]), row[9], row[10],
+                    row[11]) for row in rows[1:]}
+    assert got == {  # the preliminary round takes the mean of the submitted sheets; still open
+        a.id: ("初赛网评", "太极拳入门", 2, Decimal(82), "均值", Decimal(4), None, "是", "暂定"),
+        b.id: ("初赛网评", "手机摄影", 3, Decimal(88), "均值", Decimal(4), None, None, "暂定"),
+        c.id: ("初赛网评", "剪纸艺术", 3, Decimal(72), "均值", Decimal(4), None, None, "暂定"),
     }
 
 

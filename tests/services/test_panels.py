@@ -18,7 +18,12 @@ from app.services.panels import (
     live_board,
     open_entry,
 )
-from app.services.reviews import assign_expert, save_review, withdraw_assignment
+from app.services.reviews import (
+    assign_expert,
+    declare_conflict,
+    save_review,
+    withdraw_assignment,
+)
 from tests.conftest import confirmed
 
 ONLINE = {"design": 30, "materials": 25, "presentation": 25}
@@ -163,3 +168,27 @@ def test_reassignment_withdraws_the_sheet_and_keeps_it_on_record(world, contest)
     save_review(replacement, judges[2], ONLINE, "", submit=True)
     save_review(confirmed(assign_expert(entry, judges[3], city)), judges[3], ONLINE, "", True)
     fire(entry, "advance", city)  # three active sheets in: the withdrawn one does not count
+
+
+def test_assignment_rules_across_rounds_invitations_and_live_panels(world, contest):
+    city, judges = world["users"]["city"], contest["judges"]
+    entry = contest["enter"]("wj1", "太极拳入门")
+    declared = assign_expert(entry, judges[6], city)
+    declare_conflict(declared, judges[6], conflict=True, reason="曾指导该教师")
+    for judge in judges[:3]:
+        save_review(confirmed(assign_expert(entry, judge, city)), judge, ONLINE, "", True)
+    fire(entry, "advance", city)
+
+    with pytest.raises(ValidationFailed) as refused:  # the final is live: panels only
+        assign_expert(entry, judges[3], city)
+    assert refused.value.message == "现场评分轮次请先把专家加入本轮的专家组，再通过专家组分配"
+    assert plan_for_call(contest["call"], city, per_entry=3, match_tags="off").plan.pairs == ()
+    panel = create_panel(contest["call"], "city_final", "决赛组", judges[3], judges[3:], city)
+    outcome = assign_panel(panel, [entry], city)
+    assert [(u.username, why) for _a, u, why in outcome.skipped] == [
+        ("judge7", "该专家已声明与此申报存在利益冲突，不能再分配")]  # declared in the preliminary
+
+    invite(contest["call"], judges[:2], city)
+    with pytest.raises(ValidationFailed) as refused:  # invited, not yet accepted
+        create_panel(contest["call"], "city_final", "第二组", None, [judges[0]], city)
+    assert refused.value.details["members"] == "尚未接受本批次评审邀请：judge1"

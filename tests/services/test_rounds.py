@@ -239,3 +239,28 @@ def test_the_guard_accepts_the_rounds_quorum(world, contest):
         fire(a, "advance", city)
     assert refused.value.details["reasons"] == ["本轮评审至少需要 3 份专家评分，目前 2 份"]
     db.session.rollback()
+
+
+def test_a_round_closes_after_its_entries_have_moved_on(world, contest):
+    city, judges = world["users"]["city"], contest["judges"]
+    a = contest["enter"]("wj1", "太极拳入门")
+    _panel(a, judges[:3], [80, 82, 84], city)
+    fire(a, "advance", city)  # moved on before anyone closed the preliminary
+    db.session.commit()
+
+    result = close_round(contest["call"], "city_preliminary", city)
+
+    assert {row["entry"]: row["score"] for row in result.results} == {a.id: "82"}
+
+
+def test_declining_every_award_waits_for_the_confirmed_awards(world, contest):
+    city, judges = world["users"]["city"], contest["judges"]
+    a = contest["enter"]("wj1", "太极拳入门")
+    _panel(a, judges[:3], [80, 82, 84], city)
+    fire(a, "advance", city)
+    panel = live_final(contest, judges[2:], [a], city)
+    _live(panel, a, judges[2:], [80] * 5, city)
+    with pytest.raises(GuardsFailed) as refused:
+        fire(a, "not_award", city, comment="未获奖")
+    assert refused.value.details["reasons"] == ["本批次的奖项尚未确认（请先生成并确认奖项建议）"]
+    db.session.rollback()

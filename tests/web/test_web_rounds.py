@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import Application, CallRound, ReviewResult
+from app.models import Application, CallRound, ReviewAssignment, ReviewResult
 from app.models.base import utcnow
 from app.services.accounts import add_user
 from app.services.programmes import CATALOGUE
@@ -120,6 +122,10 @@ def test_the_progress_page_shows_overdue_sheets_and_harsh_or_lenient_experts(wor
             sheet = confirmed(assign_expert(entry, judge, city_user))
             save_review(sheet, judge, {**ONLINE, "design": total - 50}, "评语", submit=True)
         confirmed(assign_expert(entry, judges[3], city_user))  # never submits
+    late = contest["enter"]("tn1", "tn1的课程")  # two sheets of the three the quorum needs
+    for judge in (judges[0], judges[3]):
+        confirmed(assign_expert(late, judge, city_user))
+    save_review(_sheet_of(late, judges[0]), judges[0], {**ONLINE, "design": 10}, "评语", True)
     set_deadline(contest["call"], "city_preliminary", utcnow() - timedelta(hours=2), city_user)
     db.session.commit()
 
@@ -133,4 +139,10 @@ def test_the_progress_page_shows_overdue_sheets_and_harsh_or_lenient_experts(wor
     assert "-24.00" in rows["评委1"] and "偏严" in rows["评委1"]  # 60 − (78 + 90) / 2
     assert "+21.00" in rows["评委3"] and "偏宽" in rows["评委3"]  # 90 − (60 + 78) / 2
     assert "+3.00" in rows["评委2"] and "正常" in rows["评委2"]  # 78 − (60 + 90) / 2
-    assert 'class="badge final-rejected">2<' in rows["评委4"]  # two overdue sheets
+    assert 'class="badge final-rejected">3<' in rows["评委4"]  # three overdue sheets
+
+
+def _sheet_of(entry, judge):
+    """The judge's sheet on the entry."""
+    return db.session.scalar(select(ReviewAssignment).filter_by(application_id=entry.id,
+                                                                expert_id=judge.id))

@@ -208,6 +208,7 @@ ROUND = obj({
     "name": string("The round's state name."), "label": string(),
     "rubric": string("Rubric key."), "weight": string("Exact decimal weight, e.g. \"0.3\"."),
     "blind": boolean(), "quorum": nullable(integer()),
+    "live": boolean("Scored on site by panels (drawn order, the chair opens entries)."),
     "aggregation": FREE | {"description": "The aggregation settings in force (scale_max is the "
                                           "rubric's maximum)."},
     "deadline": nullable(DATETIME), "overdue": boolean("Deadline passed with sheets missing."),
@@ -227,8 +228,7 @@ ROUND = obj({
 }, optional=("entries",))
 ROUND_REQUEST = obj({"deadline": nullable(string(
     "ISO 8601 time, e.g. 2026-05-20T17:00:00+08:00 (without an offset: Beijing time); "
-    "null clears it."))},
-    optional=("deadline",))
+    "null clears it."))})
 REVIEW_RESULT = obj({
     "id": integer(), "call_id": integer(), "round": nullable(string()),
     "programme": string(), "version": integer(), "checksum": string("Definition checksum."),
@@ -405,7 +405,11 @@ UPLOAD = {"type": "object", "description": "One part per file; the part name is 
 
 # --- reviews and bulk -----------------------------------------------------------------------
 SHEET_STATUSES = ["assigned", "draft", "submitted", "conflict", "withdrawn"]
-ASSIGNMENT_REQUEST = obj({"expert": string("Username of an expert.")})
+ASSIGNMENT_REQUEST = obj({
+    "expert": string("Username of an expert."),
+    "extra": boolean("An extra expert because the panel's scores spread too far (settles the "
+                     "round's dispersion flag once they submit). Default false."),
+}, optional=("extra",))
 ASSIGNMENT = obj({"id": integer(), "application_id": integer(), "expert": string("Username."),
                   "expert_name": string(), "rubric": string("Rubric key."),
                   "status": string(enum=SHEET_STATUSES),

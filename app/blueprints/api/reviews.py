@@ -50,11 +50,11 @@ def create_assignment(application_id: int) -> Any:
     """Ask an expert (by username) to score an application under review (city administrators)."""
     user = require_role(Role.CITY_ADMIN)
     application = viewable_application(application_id)
-    body = json_body({"expert": "string"})
+    body = json_body({"expert": "string"}, {"extra": "boolean"})
     expert = db.session.scalar(select(User).filter_by(username=body["expert"]))
     if expert is None:
         raise ValidationFailed("没有这个用户", {"expert": "没有这个用户"})
-    sheet = assign_expert(application, expert, user)
+    sheet = assign_expert(application, expert, user, extra=body.get("extra", False))
     db.session.commit()
     return assignment_json(sheet), 201
 

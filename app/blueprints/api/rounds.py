@@ -6,7 +6,16 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from app.blueprints.api.common import bp, get_or_404, json_body, require_role, viewable_application
+from flask import request
+
+from app.blueprints.api.common import (
+    MalformedRequest,
+    bp,
+    get_or_404,
+    json_body,
+    require_role,
+    viewable_application,
+)
 from app.blueprints.api.serializers import JSON, iso, number
 from app.engine.errors import ValidationFailed
 from app.extensions import db
@@ -54,6 +63,9 @@ def put_round(call_id: int, name: str) -> Any:
     user = require_role(Role.CITY_ADMIN)
     call = get_or_404(Call, call_id, "批次不存在")
     body = json_body({}, {"deadline": "string"})
+    if "deadline" not in (request.get_json(silent=True) or {}):
+        raise MalformedRequest("请求缺少 deadline（清除截止时间请传 null）",
+                               {"deadline": "此项为必填项"})
     service.set_deadline(call, name, _moment(body.get("deadline")), user)
     db.session.commit()
     return round_json(round_status(call, name))
@@ -153,7 +165,7 @@ def round_json(status: RoundStatus, entries: bool = False) -> JSON:
     data: JSON = {
         "name": review_round.name, "label": review_round.label,
         "rubric": review_round.rubric.raw["key"], "weight": str(review_round.weight),
-        "blind": review_round.blind, "quorum": review_round.quorum,
+        "blind": review_round.blind, "quorum": review_round.quorum, "live": review_round.live,
         "aggregation": settings_as_dict(status.settings),
         "deadline": iso(status.deadline), "overdue": status.overdue, "closed": status.closed,
         "closed_at": iso(record.closed_at) if record else None,
@@ -212,10 +224,12 @@ def confirm_award_proposal(proposal_id: int) -> Any:
     proposal = get_or_404(AwardProposal, proposal_id, "奖项建议不存在")
     body = json_body({}, {"changes": "object", "note": "string"})
     changes: dict[int, str | None] = {}
+    proposed = {row["entry"]: row["level"] for row in proposal.rows}
     for key, level in (body.get("changes") or {}).items():
         if not str(key).isdigit() or not (level is None or isinstance(level, str)):
             raise ValidationFailed("changes 应为 {申报 id: 奖项等级或 null}", {"changes": str(key)})
-        changes[int(key)] = level
+        if proposed.get(int(key), "") != level:  # a "change" to the proposed level is none
+            changes[int(key)] = level
     awards.confirm_proposal(proposal, user, changes, body.get("note", ""))
     db.session.commit()
     return proposal_json(proposal)

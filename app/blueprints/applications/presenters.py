@@ -15,6 +15,7 @@ from app.extensions import db
 from app.models import Application, AuditEntry, Certificate, ReviewAssignment, Role, User
 from app.permissions import can_administer, can_edit_application
 from app.services.blind import entry_view
+from app.services.invitations import pool_ids
 from app.services.programmes import programme_of
 from app.services.rounds import entry_scores
 
@@ -131,13 +132,16 @@ def certificates(application: Application) -> list[Certificate]:
 
 
 def assignable_experts(application: Application) -> list[User]:
-    """Active experts not yet on this entry's current round, not from its unit (回避)."""
+    """Experts one may add to the entry's current round: active, of the call's pool (those who
+    accepted, once there are invitations), not yet on it and not from its unit (回避)."""
     assigned = select(ReviewAssignment.expert_id).where(
         ReviewAssignment.application_id == application.id,
         ReviewAssignment.round == application.state)
-    return list(db.session.scalars(select(User).where(
+    pool = pool_ids(application.call)
+    return [u for u in db.session.scalars(select(User).where(
         User.role == Role.EXPERT, User.active.is_(True), User.org_id != application.org_id,
-        User.id.not_in(assigned)).order_by(User.name, User.username)))
+        User.id.not_in(assigned)).order_by(User.name, User.username))
+        if pool is None or u.id in pool]
 
 
 def back_link(user: User, application: Application) -> tuple[str, str]:
