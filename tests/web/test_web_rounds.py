@@ -146,3 +146,15 @@ def _sheet_of(entry, judge):
     """The judge's sheet on the entry."""
     return db.session.scalar(select(ReviewAssignment).filter_by(application_id=entry.id,
                                                                 expert_id=judge.id))
+
+
+def test_an_expert_sees_when_their_sheets_are_due(world, contest, browser):
+    entry = contest["enter"]("wj1", "太极拳入门")
+    confirmed(assign_expert(entry, contest["judges"][0], world["users"]["city"]))
+    set_deadline(contest["call"], "city_preliminary", utcnow() - timedelta(hours=1),
+                 world["users"]["city"])
+    db.session.commit()
+
+    queue = browser("judge1").get("/reviews/")
+
+    assert "初赛网评 · <span class=\"overdue\">截止" in queue.text and "（已逾期）" in queue.text

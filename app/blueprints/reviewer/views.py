@@ -8,11 +8,12 @@ from typing import Any
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from sqlalchemy import select
 
 from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_class
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
-from app.models import Panel, ReviewAssignment, Role
+from app.models import CallRound, Panel, ReviewAssignment, Role
 from app.models.base import utcnow
 from app.services.blind import entry_view
 from app.services.invitations import pending_for
@@ -37,9 +38,15 @@ def queue() -> Any:
     """My assignments, open ones first, with how many I have submitted."""
     assignments = assignments_for(current_user)
     active = [a for a in assignments if a.active]
+    due = {(r.call_id, r.round): r.deadline for r in db.session.scalars(
+        select(CallRound).where(CallRound.deadline.is_not(None), CallRound.closed_at.is_(None),
+                                CallRound.call_id.in_({a.application.call_id
+                                                       for a in assignments})))}
     return render_template("reviewer/queue.html",
                            rows=[(a, programme_of(a.application),
-                                  entry_view(a.application, current_user)) for a in assignments],
+                                  entry_view(a.application, current_user),
+                                  due.get((a.application.call_id, a.round)))
+                                 for a in assignments], now=utcnow(),
                            invitations=pending_for(current_user),
                            panels=live_panels_of(current_user),
                            done=sum(a.locked for a in active), total=len(active))
