@@ -1,8 +1,9 @@
 """A call's ranking: each round's scores (frozen when closed), weighted into a final score.
 
-Closed rounds contribute their stored result; open rounds are computed live from the submitted
-sheets and marked provisional. Entries missing from a round of positive weight get no final score
-and are listed apart; an entry vetoed in any round comes last, unranked.
+Closed rounds contribute their stored result (and its stored sheets to the tie-breaks); open
+rounds are computed live from the submitted sheets and marked provisional. Entries missing from
+a round of positive weight get no final score and are listed apart; an entry vetoed in any round
+comes last, unranked.
 """
 
 from __future__ import annotations
@@ -13,11 +14,18 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.engine.definitions import ReviewRound
 from app.extensions import db
 from app.models import Application, Call, CallRound
-from app.review.aggregate import AggregationSettings, EntryResult, Sheet, aggregate_round
+from app.review.aggregate import (
+    AggregationSettings,
+    EntryResult,
+    Sheet,
+    aggregate_round,
+    sheet_from_dict,
+)
 from app.review.ranking import Ranked, RankInput, combine_rounds, incomplete_entries, rank
 from app.services.programmes import current_programme
 from app.services.rounds import round_sheets, settings_for, stored_results
@@ -77,11 +85,13 @@ def rank_call(call: Call) -> Ranking:
     columns, by_round, all_sheets = [], {}, []
     for review_round in programme.rounds.values():
         record = records.get(review_round.name)
-        sheets = round_sheets(call, review_round.name)
-        all_sheets += sheets
         if record is not None and record.closed and record.result is not None:
+            # a closed round is what it stored: its results, and the sheets behind them
             results = stored_results(record.result)
+            all_sheets += [sheet_from_dict(row) for row in record.result.inputs["sheets"]]
         else:
+            sheets = round_sheets(call, review_round.name)
+            all_sheets += sheets
             results = {r.entry: r for r in aggregate_round(sheets, settings_for(review_round))}
         by_round[review_round.name] = results
         columns.append(RoundColumn(review_round, settings_for(review_round),
@@ -92,7 +102,8 @@ def rank_call(call: Call) -> Ranking:
     if not entries:
         return Ranking([], columns, tie_break)
     applications = {a.id: a for a in db.session.scalars(
-        select(Application).where(Application.id.in_(entries)))}
+        select(Application).where(Application.id.in_(entries))
+        .options(selectinload(Application.org), selectinload(Application.district)))}
     scores = {name: {e: r.score for e, r in results.items()} for name, results in by_round.items()}
     weights = {c.round.name: c.round.weight for c in columns}
     final = combine_rounds(scores, weights)

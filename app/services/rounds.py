@@ -7,6 +7,7 @@ entry results and a fingerprint, so that `verify_result` can compute it again an
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -203,9 +204,13 @@ def round_status(call: Call, name: str) -> RoundStatus:
     waivers = {w.application_id: w for w in db.session.scalars(
         select(DispersionWaiver).where(DispersionWaiver.round == name,
                                        DispersionWaiver.application_id.in_(entries)))}
+    by_entry: dict[int, list[ReviewAssignment]] = defaultdict(list)
+    for sheet, application in sheets:
+        if sheet.active:
+            by_entry[application.id].append(sheet)
     statuses = []
     for entry_id, application in sorted(entries.items()):
-        own = [s for s, a in sheets if a.id == entry_id and s.active]
+        own = by_entry[entry_id]
         submitted = sum(1 for s in own if s.status == "submitted")
         statuses.append(EntryStatus(
             application=application, submitted=submitted, pending=len(own) - submitted,
