@@ -46,7 +46,10 @@ def test_a_live_final_from_panel_to_the_score_on_the_board(world, contest, brows
     assert created.status == 302
     page = city.get(url)
     assert "专家组已创建。" in page.text and "决赛一组" in page.text
-    assigned = city.submit(page, page.form("/assign"))
+    only_general = city.submit(page, page.form("/assign"), {"only": "category=通识课程说课展示"})
+    assert "已为决赛一组分配 0 项评审任务。" in city.get(
+        only_general.response.headers["Location"]).text  # both finalists are 技能课程
+    assigned = city.submit(page, page.form("/assign"), {"only": "category=技能课程说课展示"})
     assert "已为决赛一组分配 6 项评审任务。" in city.get(assigned.response.headers["Location"]).text
     panel = db.session.scalar(select(Panel))
     for sheet in db.session.scalars(select(ReviewAssignment).filter_by(round="city_final")):

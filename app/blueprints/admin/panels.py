@@ -47,11 +47,14 @@ def new_panel(call_id: int, name: str) -> Any:
 @bp.route("/panels/<int:panel_id>/assign", methods=["POST"])
 @roles_required(Role.CITY_ADMIN)
 def assign_to_panel(panel_id: int) -> Any:
-    """Give every entry now in the panel's round to all of its members."""
+    """Give the entries now in the panel's round (all, or one category's) to all its members."""
     panel = db.get_or_404(Panel, panel_id)
     entries = list(db.session.scalars(select(Application).where(
         Application.call_id == panel.call_id, Application.state == panel.round)
         .order_by(Application.id)))
+    key, _sep, value = request.form.get("only", "").partition("=")
+    if key:  # one category: the entries whose choice field holds this value
+        entries = [a for a in entries if str((a.data or {}).get(key, "")) == value]
     try:
         outcome = assign_panel(panel, entries, current_user)
     except PingshenError as exc:

@@ -19,7 +19,7 @@ from app.services import rounds as service
 from app.services.exports import ranking_xlsx, review_sheets_xlsx
 from app.services.invitations import pool_ids
 from app.services.panels import panels_of
-from app.services.programmes import programme_of
+from app.services.programmes import current_programme, programme_of
 from app.services.rounds import result_version, round_status, stored_results
 from app.web.access import roles_required
 from app.web.downloads import xlsx_response
@@ -38,6 +38,7 @@ def round_page(call_id: int, name: str) -> Any:
         if pool is None or u.id in pool]
     return render_template("admin/round.html", call=call, status=round_status(call, name),
                            programme_of=programme_of, panels=panels_of(call, name),
+                           programme_of_call=current_programme(call.programme_key),
                            experts=experts)
 
 
