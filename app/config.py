@@ -35,6 +35,8 @@ class Config:
     # The absolute URL printed in certificate QR codes; falls back to the request's host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "X市教育局\nX市社区教育指导中心")
+    # Public certificate lookups allowed per client address per minute (pages and API together).
+    VERIFY_MAX_PER_MINUTE = int(os.environ.get("VERIFY_MAX_PER_MINUTE", 30))
     MAX_CONTENT_LENGTH = int(os.environ.get("MAX_CONTENT_LENGTH", 800 * 1024 * 1024))
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

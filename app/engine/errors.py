@@ -65,3 +65,10 @@ class DefinitionError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
+
+
+class TooManyRequests(PingshenError):
+    """The caller asked too often; details hold `retry_after` in seconds."""
+
+    status = 429
+    code = "too_many_requests"

@@ -2,7 +2,7 @@
 
 from app.models.accounts import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
 from app.models.applications import Application, Attachment, AuditEntry
-from app.models.certificates import Certificate, SerialCounter
+from app.models.certificates import Certificate, SerialCounter, VerificationLog
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
 from app.models.reviews import (
     AwardProposal,
@@ -40,4 +40,5 @@ __all__ = [
     "SerialCounter",
     "SheetRevision",
     "User",
+    "VerificationLog",
 ]

@@ -16,7 +16,9 @@ class Certificate(Model):
     """The facts printed on a certificate, frozen when it is issued."""
 
     __tablename__ = "certificates"
-    __table_args__ = (CheckConstraint("status IN ('valid','revoked')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('valid','revoked','replaced')", name="status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
@@ -33,9 +35,28 @@ class Certificate(Model):
     issued_on: Mapped[date]
     status: Mapped[str] = mapped_column(String(20), default="valid")
     revoked_reason: Mapped[str] = mapped_column(Text, default="")
+    # When it was revoked or replaced, and by whom; a reissue points back at what it replaces.
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    replaces_id: Mapped[int | None] = mapped_column(ForeignKey("certificates.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     application: Mapped[Application] = relationship()
+    replaces: Mapped[Certificate | None] = relationship(remote_side=[id])
+
+
+class VerificationLog(Model):
+    """One public lookup of a certificate: when, what was asked, what it found, from where."""
+
+    __tablename__ = "verification_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    query: Mapped[str] = mapped_column(String(120))  # the code, or "serial / name" of a search
+    result: Mapped[str] = mapped_column(String(20))  # valid | revoked | replaced | not_found
+    certificate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL"), index=True)
+    address: Mapped[str] = mapped_column(String(64), default="", index=True)
 
 
 class SerialCounter(Model):

@@ -1,4 +1,4 @@
-"""Issuing certificates: serial numbers, verification codes, PDF files."""
+"""Certificates: issuing (serials, verification codes, PDF files), revoking and reissuing."""
 
 from __future__ import annotations
 
@@ -18,11 +18,12 @@ from app.certificates.render import (
     render_certificate,
 )
 from app.engine.definitions import Programme
-from app.engine.errors import Conflict, ValidationFailed
+from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
-from app.models import Application, Certificate, SerialCounter
-from app.models.base import insert_ignoring_duplicates
+from app.models import Application, Certificate, Role, SerialCounter, User
+from app.models.base import insert_ignoring_duplicates, utcnow
 from app.services.effects import after_commit
+from app.services.programmes import programme_of
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -121,3 +122,66 @@ def _prerender(app: Flask, certificate_id: int, url: str) -> None:
         if certificate is not None:
             certificate_pdf(certificate, url)
         db.session.remove()
+
+
+def revoke_certificate(certificate: Certificate, actor: User, reason: str) -> Certificate:
+    """Revoke a valid certificate with a reason (city administrators); verification shows it."""
+    _require_city(actor)
+    reason = _reason(reason, "请说明撤销证书的理由")
+    if certificate.status != "valid":
+        raise Conflict("该证书已撤销或已被替换")
+    certificate.status, certificate.revoked_reason = "revoked", reason
+    certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
+    db.session.flush()
+    return certificate
+
+
+def reissue_certificate(certificate: Certificate, actor: User, reason: str,
+                        holder: str | None = None) -> Certificate:
+    """Replace a certificate (e.g. to correct the holder's name): a new serial and code; the old
+    one is marked replaced and its verification page names the new serial."""
+    _require_city(actor)
+    reason = _reason(reason, "请说明补发或更正证书的理由")
+    if certificate.status != "valid":
+        raise Conflict("只能更正仍然有效的证书")
+    holder = (holder or certificate.holder).strip()
+    if not holder or len(holder) > 300:
+        raise ValidationFailed("获证人不能为空，且不超过 300 字", {"holder": "请填写获证人"})
+    programme = programme_of(certificate.application)
+    sequence = next_serial(programme.key, certificate.application.call.year)
+    settings = programme.workflow["certificate"] or {"serial": "{code}-{year}-{seq:04d}"}
+    replacement = Certificate(
+        application_id=certificate.application_id,
+        serial=settings["serial"].format(code=programme.workflow["code"],
+                                         year=certificate.application.call.year, seq=sequence),
+        code=secrets.token_urlsafe(20), title=certificate.title, holder=holder,
+        organisation=certificate.organisation, programme_title=certificate.programme_title,
+        call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
+        issued_on=utcnow().astimezone(LOCAL).date(), replaces_id=certificate.id)
+    try:
+        check_glyphs(_facts(replacement, verify_url(replacement.code)))
+    except MissingGlyphError as exc:
+        raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
+    certificate.status, certificate.revoked_reason = "replaced", reason
+    certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
+    db.session.add(replacement)
+    db.session.flush()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    after_commit(_prerender, app, replacement.id, verify_url(replacement.code))
+    return replacement
+
+
+def _require_city(actor: User) -> None:
+    """Certificates are revoked and reissued by the city."""
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以撤销或补发证书")
+
+
+def _reason(reason: str, missing: str) -> str:
+    """A required reason of at most 500 characters."""
+    reason = reason.strip()
+    if not reason:
+        raise ValidationFailed(missing, {"reason": "此项为必填项"})
+    if len(reason) > 500:
+        raise ValidationFailed("理由不能超过 500 字", {"reason": "不能超过 500 字"})
+    return reason

@@ -189,6 +189,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     auto_assign,
     awards,
     bulk,
+    certificates,
     panels,
     programmes,
     progress,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, BinaryIO, cast
 
 from flask import request, send_file
-from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app.blueprints.api.common import (
@@ -14,14 +13,18 @@ from app.blueprints.api.common import (
     bp,
     editable_application,
     find,
+    get_or_404,
+    json_body,
     no_content,
     public,
+    require_role,
     viewable_application,
 )
-from app.blueprints.api.serializers import attachment_json, certificate_facts
-from app.engine.errors import NotFound, PingshenError
+from app.blueprints.api.serializers import attachment_json, certificate_facts, certificate_json
+from app.engine.errors import Conflict, NotFound, PingshenError
 from app.extensions import db
-from app.models import Application, Attachment, Certificate
+from app.models import Application, Attachment, Certificate, Role
+from app.services import certificates, verification
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
 from app.services.blind import entry_view
 from app.services.certificates import certificate_pdf
@@ -68,6 +71,8 @@ def certificate_pdf_file(application_id: int, certificate_id: int) -> Any:
     certificate = find(Certificate, certificate_id)
     if certificate is None or certificate.application_id != application.id:
         raise NotFound("证书不存在", {"certificate_id": certificate_id})
+    if certificate.status != "valid" and api_user().role != Role.CITY_ADMIN:
+        raise Conflict("该证书已撤销或已被替换", {"status": certificate.status})
     return send_file(certificate_pdf(certificate), mimetype="application/pdf",
                      download_name=f"{certificate.serial}.pdf")
 
@@ -75,11 +80,35 @@ def certificate_pdf_file(application_id: int, certificate_id: int) -> Any:
 @bp.get("/certificates/<code>")
 @public
 def verify_certificate(code: str) -> Any:
-    """Public verification: a certificate's printed facts and whether it is valid."""
-    certificate = db.session.scalar(select(Certificate).where(Certificate.code == code[:64]))
-    if certificate is None:
+    """Public verification: a certificate's printed facts and its status (logged, rate-limited)."""
+    lookup = verification.by_code(code, request.remote_addr or "")
+    db.session.commit()  # the log entry, whatever was found
+    if lookup.certificate is None:
         raise NotFound("未找到该证书，请核对验证码", {"code": code[:64]})
-    return certificate_facts(certificate)
+    return certificate_facts(lookup.certificate, lookup.replacement)
+
+
+@bp.post("/certificates/<int:certificate_id>/revoke")
+def revoke_certificate(certificate_id: int) -> Any:
+    """Revoke a certificate with a reason (city administrators)."""
+    user = require_role(Role.CITY_ADMIN)
+    certificate = get_or_404(Certificate, certificate_id, "证书不存在")
+    body = json_body({"reason": "string"})
+    certificates.revoke_certificate(certificate, user, body["reason"])
+    db.session.commit()
+    return certificate_json(certificate)
+
+
+@bp.post("/certificates/<int:certificate_id>/reissue")
+def reissue_certificate(certificate_id: int) -> Any:
+    """Replace a certificate (a corrected holder, say): new serial and code (city)."""
+    user = require_role(Role.CITY_ADMIN)
+    certificate = get_or_404(Certificate, certificate_id, "证书不存在")
+    body = json_body({"reason": "string"}, {"holder": "string"})
+    replacement = certificates.reissue_certificate(certificate, user, body["reason"],
+                                                   body.get("holder"))
+    db.session.commit()
+    return certificate_json(replacement), 201
 
 
 def _store_all(application: Application, uploads: list[tuple[str, FileStorage]]

@@ -17,7 +17,8 @@ ERRORS = {
     413: ("PayloadTooLarge", "The request is larger than the server accepts."),
     422: ("Unprocessable", "Invalid values: details map field keys to messages, or hold "
                            "{\"reasons\": [...]} when a transition's guards refuse."),
-    429: ("TooManyRequests", "Too many failed logins; retry after `Retry-After` seconds."),
+    429: ("TooManyRequests", "Too many failed logins or certificate lookups; retry after "
+                             "`Retry-After` seconds."),
 }
 XLSX = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
     "schema": string(contentMediaType="application/vnd.openxmlformats-officedocument."
@@ -349,14 +350,32 @@ PATHS: dict[str, dict[str, Any]] = {
     "/applications/{application_id}/certificates/{certificate_id}/pdf": {
         "parameters": [APPLICATION_ID, in_path("certificate_id", "Certificate id.")],
         "get": op("certificate_pdf", "certificates", "The certificate as PDF",
-                  {200: answer("The PDF.", content=PDF)}, (403, 404)),
+                  {200: answer("The PDF.", content=PDF)}, (403, 404, 409),
+                  description="A revoked or replaced certificate: 409, except for city "
+                              "administrators."),
     },
     "/certificates/{code}": {
         "parameters": [in_path("code", "Verification code printed on the certificate.",
                                string())],
         "get": op("verify_certificate", "certificates",
-                  "Public verification: the certificate's facts and validity",
-                  {200: answer("The facts.", ref("CertificateFacts"))}, (404,), public=True),
+                  "Public verification: the certificate's facts and status",
+                  {200: answer("The facts.", ref("CertificateFacts"))}, (404, 429), public=True,
+                  description="Every lookup is logged; an address may look up "
+                              "VERIFY_MAX_PER_MINUTE times a minute (default 30), then 429."),
+    },
+    "/certificates/{certificate_id}/revoke": {
+        "parameters": [in_path("certificate_id", "Certificate id.")],
+        "post": op("revoke_certificate", "certificates", "Revoke a certificate (city)",
+                   {200: answer("The certificate, now revoked.", ref("Certificate"))},
+                   (400, 403, 404, 409, 422), body=ref("RevokeRequest")),
+    },
+    "/certificates/{certificate_id}/reissue": {
+        "parameters": [in_path("certificate_id", "Certificate id.")],
+        "post": op("reissue_certificate", "certificates",
+                   "Replace a certificate: a new serial and code (city)",
+                   {201: answer("The new certificate; the old one is marked replaced.",
+                                ref("Certificate"))}, (400, 403, 404, 409, 422),
+                   body=ref("ReissueRequest")),
     },
     "/applications/{application_id}/assignments": {
         "parameters": [APPLICATION_ID],

@@ -310,6 +310,10 @@ LIVE_BOARD = obj({
                                                    "submitted."))})),
     "submitted_by": map_of(boolean(), "For the open entry: username → submitted."),
 })
+REVOKE_REQUEST = obj({"reason": string("Why (required).")})
+REISSUE_REQUEST = obj({"reason": string("Why (required)."),
+                       "holder": string("The corrected holder (default: unchanged).")},
+                      optional=("holder",))
 WAIVER_REQUEST = obj({"round": string("The round (review state)."),
                       "reason": string("Why no extra expert is added.")})
 WAIVER = obj({"id": integer(), "application_id": integer(), "round": string(),
@@ -349,7 +353,8 @@ ATTACHMENT = obj({"id": integer(), "field": string("File field key."),
                   "url": string("Download path (bearer token needed).")})
 CERTIFICATE = obj({"id": integer(), "serial": string(), "code": string("Verification code."),
                    "holder": string(), "issued_on": DATE,
-                   "status": string(enum=["valid", "revoked"]),
+                   "status": string(enum=["valid", "revoked", "replaced"]),
+                   "reason": string("Why it was revoked or replaced (empty while valid)."),
                    "pdf_url": string("Path of the PDF (bearer token needed)."),
                    "verify_url": string("Public verification page (printed as a QR code).",
                                         format="uri")})
@@ -357,7 +362,9 @@ CERTIFICATE_FACTS = obj({
     "serial": string(), "title": string(), "holder": string("Awardee."),
     "organisation": string(), "programme_title": string(), "call_title": string(),
     "award": string(), "issuer": string(), "issued_on": DATE,
-    "status": string(enum=["valid", "revoked"]), "valid": boolean(),
+    "status": string(enum=["valid", "revoked", "replaced"]), "valid": boolean(),
+    "revoked_on": nullable(DATE | {"description": "When it was revoked or replaced."}),
+    "replaced_by": nullable(string("Serial number of the certificate that replaces it.")),
 })
 APPLICATION = obj({
     **APPLICATION_SUMMARY,
@@ -499,6 +506,7 @@ SCHEMAS: dict[str, Schema] = {
     "ReviewResult": REVIEW_RESULT, "Verification": VERIFICATION,
     "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER, "AwardRow": AWARD_ROW,
     "AwardProposal": AWARD_PROPOSAL, "ConfirmRequest": CONFIRM_REQUEST,
+    "RevokeRequest": REVOKE_REQUEST, "ReissueRequest": REISSUE_REQUEST,
     "Invitation": INVITATION, "InviteRequest": INVITE_REQUEST, "AnswerRequest": ANSWER_REQUEST,
     "Panel": PANEL, "PanelRequest": PANEL_REQUEST, "PanelAssignRequest": PANEL_ASSIGN_REQUEST,
     "PanelAssignment": PANEL_ASSIGNMENT, "OpenRequest": OPEN_REQUEST, "LiveBoard": LIVE_BOARD,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import url_for
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from app.services.programmes import programme_of
 from app.services.rounds import entry_scores
 
 JSON = dict[str, Any]
+LOCAL = ZoneInfo("Asia/Shanghai")
 STATE_KEYS = ("name", "label", "label_en", "description", "final", "outcome", "editable",
               "review")
 TRANSITION_KEYS = ("trigger", "label", "label_en", "description", "source", "dest", "roles",
@@ -182,20 +184,23 @@ def certificate_json(certificate: Certificate) -> JSON:
     """A certificate of an application, with its PDF and public verification URLs."""
     return {"id": certificate.id, "serial": certificate.serial, "code": certificate.code,
             "holder": certificate.holder, "issued_on": certificate.issued_on.isoformat(),
-            "status": certificate.status,
+            "status": certificate.status, "reason": certificate.revoked_reason,
             "pdf_url": url_for("api.certificate_pdf", application_id=certificate.application_id,
                                certificate_id=certificate.id),
             "verify_url": verify_url(certificate.code)}
 
 
-def certificate_facts(certificate: Certificate) -> JSON:
-    """Only what the certificate prints, and whether it is valid (public)."""
+def certificate_facts(certificate: Certificate, replacement: Certificate | None = None) -> JSON:
+    """Only what the certificate prints, and its status (public)."""
     return {"serial": certificate.serial, "title": certificate.title,
             "holder": certificate.holder, "organisation": certificate.organisation,
             "programme_title": certificate.programme_title,
             "call_title": certificate.call_title, "award": certificate.award,
             "issuer": certificate.issuer, "issued_on": certificate.issued_on.isoformat(),
-            "status": certificate.status, "valid": certificate.status == "valid"}
+            "status": certificate.status, "valid": certificate.status == "valid",
+            "revoked_on": certificate.revoked_at.astimezone(LOCAL).date().isoformat()
+            if certificate.revoked_at else None,
+            "replaced_by": replacement.serial if replacement is not None else None}
 
 
 def assignment_json(sheet: ReviewAssignment) -> JSON:

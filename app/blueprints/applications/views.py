@@ -163,6 +163,8 @@ def certificate(application_id: int, certificate_id: int) -> Any:
     item = db.get_or_404(Certificate, certificate_id)
     if item.application_id != application.id:
         abort(404)
+    if item.status != "valid" and current_user.role != Role.CITY_ADMIN:
+        abort(410)  # revoked or replaced: only the city keeps a copy for its records
     response = send_file(certificate_pdf(item), mimetype="application/pdf",
                          as_attachment=True, download_name=f"{item.serial}.pdf")
     response.headers["X-Content-Type-Options"] = "nosniff"

@@ -1,0 +1,71 @@
+"""Certificates of a call: status, lookups, revoking and reissuing (city administrators)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from app.blueprints.admin.views import bp
+from app.engine.errors import PingshenError
+from app.extensions import db
+from app.models import Application, Call, Certificate, Role, VerificationLog
+from app.models.base import utcnow
+from app.services.certificates import reissue_certificate, revoke_certificate
+from app.services.verification import counts
+from app.web.access import roles_required
+
+
+@bp.route("/calls/<int:call_id>/certificates")
+@roles_required(Role.CITY_ADMIN)
+def call_certificates(call_id: int) -> Any:
+    """Every certificate of the call with its status and how often it was looked up."""
+    call = db.get_or_404(Call, call_id)
+    rows = db.session.execute(
+        select(Certificate, func.count(VerificationLog.id))
+        .join(Application, Application.id == Certificate.application_id)
+        .outerjoin(VerificationLog, VerificationLog.certificate_id == Certificate.id)
+        .where(Application.call_id == call.id)
+        .group_by(Certificate.id).order_by(Certificate.serial)).all()
+    return render_template("admin/certificates.html", call=call, rows=rows,
+                           week=counts(utcnow() - timedelta(days=7)),
+                           month=counts(utcnow() - timedelta(days=30)))
+
+
+@bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def revoke(certificate_id: int) -> Any:
+    """Revoke a certificate with a reason."""
+    certificate = db.get_or_404(Certificate, certificate_id)
+    return _act(certificate, lambda: revoke_certificate(certificate, current_user,
+                                                        request.form.get("reason", "")),
+                _("The certificate %(serial)s is revoked.", serial=certificate.serial))
+
+
+@bp.route("/certificates/<int:certificate_id>/reissue", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def reissue(certificate_id: int) -> Any:
+    """Replace a certificate with a corrected one (new serial and code)."""
+    certificate = db.get_or_404(Certificate, certificate_id)
+    return _act(certificate, lambda: reissue_certificate(
+        certificate, current_user, request.form.get("reason", ""),
+        request.form.get("holder") or None),
+        _("A new certificate replaces %(serial)s.", serial=certificate.serial))
+
+
+def _act(certificate: Certificate, action: Any, done: str) -> Any:
+    """Run the change, commit, and go back to the entry."""
+    try:
+        action()
+    except PingshenError as exc:
+        db.session.rollback()
+        flash(exc.message, "error")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("applications.detail", application_id=certificate.application_id)
+                    + "#certificates")
