@@ -346,6 +346,37 @@ def render_certificate(facts: CertificateFacts) -> bytes:
     return pdf
 
 
+def render_print_run(facts: list[CertificateFacts]) -> bytes:
+    """Return one multi-page PDF with a page per certificate, in the order given (print shop).
+
+    Each certificate is laid out as usual, with the shared fonts and stylesheet; the pages are
+    then written as one document, so fonts are embedded once for the whole run.
+    """
+    from weasyprint import HTML
+    from weasyprint.urls import FatalURLFetchingError
+
+    if not facts:
+        raise ValueError("a print run needs at least one certificate")
+    engine = _engine()
+    documents = []
+    with _RENDER_LOCK, _weasyprint_messages() as messages:
+        try:
+            for item in facts:
+                document = HTML(string=render_html(item), url_fetcher=engine.fetcher).render(
+                    font_config=engine.font_config, stylesheets=[engine.css])
+                if len(document.pages) != 1:
+                    raise RuntimeError(f"certificate {item.serial} laid out on "
+                                       f"{len(document.pages)} pages")
+                documents.append(document)
+            pages = [page for document in documents for page in document.pages]
+            pdf = documents[0].copy(pages).write_pdf()
+        except FatalURLFetchingError as exc:
+            raise (exc.__cause__ or ResourceRefusedError(str(exc))) from None
+    for message in messages:
+        LOGGER.warning("weasyprint: %s (print run of %d)", message, len(facts))
+    return pdf
+
+
 # (library file names tried, required?, Debian package)
 _LIBRARIES = (
     (("libpango-1.0.so.0", "libpango-1.0.dylib"), True, "libpango-1.0-0"),

@@ -2,7 +2,12 @@
 
 from app.models.accounts import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
 from app.models.applications import Application, Attachment, AuditEntry
-from app.models.certificates import Certificate, SerialCounter, VerificationLog
+from app.models.certificates import (
+    Certificate,
+    CertificateDownload,
+    SerialCounter,
+    VerificationLog,
+)
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
 from app.models.reviews import (
     AwardProposal,
@@ -27,6 +32,7 @@ __all__ = [
     "CallQuota",
     "CallRound",
     "Certificate",
+    "CertificateDownload",
     "DispersionWaiver",
     "LoginAttempt",
     "OrgKind",

@@ -69,3 +69,19 @@ class SerialCounter(Model):
     programme_key: Mapped[str] = mapped_column(String(64))
     year: Mapped[int]
     last: Mapped[int] = mapped_column(default=0)
+
+
+class CertificateDownload(Model):
+    """A certificate handed out: one PDF, a ZIP of a call's, or a merged print run."""
+
+    __tablename__ = "certificate_downloads"
+    __table_args__ = (CheckConstraint("kind IN ('pdf','zip','print')", name="kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(10))
+    certificate_id: Mapped[int | None] = mapped_column(
+        ForeignKey("certificates.id", ondelete="SET NULL"), index=True)
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
+    count: Mapped[int] = mapped_column(default=1)  # certificates in it
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

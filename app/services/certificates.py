@@ -52,7 +52,7 @@ def issue_certificate(application: Application, programme: Programme,
         issued_on=issued_on,
     )
     try:  # refuse now, inside the transaction, rather than print a blank for a character
-        check_glyphs(_facts(certificate, verify_url(certificate.code)))
+        check_glyphs(facts_of(certificate, verify_url(certificate.code)))
     except MissingGlyphError as exc:
         raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
     db.session.add(certificate)
@@ -98,14 +98,14 @@ def verify_url(code: str) -> str:
 
 def _write_pdf(certificate: Certificate, path: Path, url: str) -> None:
     """Render the PDF and move it into place atomically."""
-    pdf = render_certificate(_facts(certificate, url))
+    pdf = render_certificate(facts_of(certificate, url))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(f".{secrets.token_hex(4)}.tmp")
     temporary.write_bytes(pdf)
     os.replace(temporary, path)
 
 
-def _facts(certificate: Certificate, url: str) -> CertificateFacts:
+def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
     """What the renderer prints, taken from the frozen certificate row."""
     return CertificateFacts(
         serial=certificate.serial, code=certificate.code, holder=certificate.holder,
@@ -159,7 +159,7 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
         call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
         issued_on=utcnow().astimezone(LOCAL).date(), replaces_id=certificate.id)
     try:
-        check_glyphs(_facts(replacement, verify_url(replacement.code)))
+        check_glyphs(facts_of(replacement, verify_url(replacement.code)))
     except MissingGlyphError as exc:
         raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
     certificate.status, certificate.revoked_reason = "replaced", reason

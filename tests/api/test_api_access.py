@@ -72,6 +72,8 @@ MATRIX = [
      {"tn1": 200, "tn_admin": 200, "city": 200, "expert2": 200, REST: 403}),
     ("GET", "/api/v1/certificates/{code}", None, {REST: 200, "anonymous": 200}),
     ("POST", "/api/v1/certificates/{C}/revoke", {}, {"city": 400, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/certificates.zip", None, {"city": 200, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/certificates.pdf", None, {"city": 200, REST: 403}),
     ("POST", "/api/v1/certificates/{C}/reissue", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/applications/{R}/assignments", None, {"city": 200, REST: 403}),
     ("POST", "/api/v1/applications/{R}/assignments", {}, {"city": 400, REST: 403}),

@@ -3,13 +3,17 @@ code or by serial and name, every lookup logged and limited per address."""
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import Certificate, VerificationLog
+from app.models import Certificate, CertificateDownload, VerificationLog
 from app.services.certificates import certificate_pdf, reissue_certificate, revoke_certificate
 from app.services.reviews import assign_expert, save_review
 from tests.certificates.test_render import pdf_text
@@ -101,3 +105,36 @@ def test_lookups_are_logged_and_limited_per_address(app, certificate):
     page = Browser(app, "city").get(f"/admin/calls/{certificate.application.call_id}/certificates")
     assert "最近 7 天 3 次" in page.text
     assert db.session.scalar(select(func.count()).select_from(VerificationLog)) == 3
+
+
+def test_the_city_downloads_a_zip_and_a_print_run_and_every_hand_out_is_logged(
+        app, world, make_application, certificate):
+    users = world["users"]
+    other = make_application("tn1", name="天宁合唱团")
+    fire(other, "submit", users["tn1"])
+    fire(other, "recommend", users["tn_admin"], data={"rank": 1, "opinion": "推荐"})
+    save_review(confirmed(assign_expert(other, users["expert2"], users["city"])),
+                users["expert2"], SCORES, "", submit=True)
+    fire(other, "publish_notice", users["city"])
+    fire(other, "name_team", users["city"])
+    db.session.commit()
+    city = Browser(app, "city")
+    call_id = certificate.application.call_id
+
+    archive = city.get(f"/admin/calls/{call_id}/certificates.zip").response
+    names = zipfile.ZipFile(io.BytesIO(archive.get_data())).namelist()
+    assert names == ["YXTD-2026-0001-湖塘太极拳队.pdf", "YXTD-2026-0002-天宁合唱团.pdf"]
+    run = city.get(f"/admin/calls/{call_id}/certificates.pdf?order=district").response
+    pages = PdfReader(io.BytesIO(run.get_data())).pages
+    texts = ["".join(page.extract_text().split()) for page in pages]
+    assert len(pages) == 2 and "天宁合唱团" in texts[0] and "湖塘太极拳队" in texts[1]  # TN < WJ
+    own = Browser(app, "wj1").get(
+        f"/applications/{certificate.application_id}/certificates/{certificate.id}.pdf")
+    assert own.status == 200
+    assert Browser(app, "wj1").get(f"/admin/calls/{call_id}/certificates.zip").status == 403
+
+    logged = db.session.execute(select(CertificateDownload.kind, CertificateDownload.count)
+                                .order_by(CertificateDownload.id)).all()
+    assert logged == [("zip", 2), ("print", 2), ("pdf", 1)]
+    page = city.get(f"/admin/calls/{call_id}/certificates")
+    assert "印制用单一文件" in page.text and "证书打包" in page.text

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -13,8 +14,17 @@ from sqlalchemy import func, select
 from app.blueprints.admin.views import bp
 from app.engine.errors import PingshenError
 from app.extensions import db
-from app.models import Application, Call, Certificate, Role, VerificationLog
+from app.models import (
+    Application,
+    Call,
+    Certificate,
+    CertificateDownload,
+    Role,
+    User,
+    VerificationLog,
+)
 from app.models.base import utcnow
+from app.services.certificate_files import call_zip, print_run
 from app.services.certificates import reissue_certificate, revoke_certificate
 from app.services.verification import counts
 from app.web.access import roles_required
@@ -31,9 +41,45 @@ def call_certificates(call_id: int) -> Any:
         .outerjoin(VerificationLog, VerificationLog.certificate_id == Certificate.id)
         .where(Application.call_id == call.id)
         .group_by(Certificate.id).order_by(Certificate.serial)).all()
-    return render_template("admin/certificates.html", call=call, rows=rows,
+    downloads = db.session.scalars(select(CertificateDownload).where(
+        CertificateDownload.call_id == call.id).order_by(CertificateDownload.id.desc())
+        .limit(20)).all()
+    return render_template("admin/certificates.html", call=call, rows=rows, downloads=downloads,
+                           users={u.id: u for u in db.session.scalars(select(User).where(
+                               User.id.in_({d.user_id for d in downloads if d.user_id})))},
                            week=counts(utcnow() - timedelta(days=7)),
                            month=counts(utcnow() - timedelta(days=30)))
+
+
+@bp.route("/calls/<int:call_id>/certificates.zip")
+@roles_required(Role.CITY_ADMIN)
+def certificates_zip(call_id: int) -> Any:
+    """Every valid certificate of the call as PDFs in one ZIP."""
+    call = db.get_or_404(Call, call_id)
+    try:
+        data = call_zip(call, current_user)
+    except PingshenError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.call_certificates", call_id=call_id))
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                     download_name=f"{call.title}-证书.zip")
+
+
+@bp.route("/calls/<int:call_id>/certificates.pdf")
+@roles_required(Role.CITY_ADMIN)
+def certificates_print(call_id: int) -> Any:
+    """Every valid certificate of the call as one print-ready PDF (?order=district)."""
+    call = db.get_or_404(Call, call_id)
+    order = "district" if request.args.get("order") == "district" else "serial"
+    try:
+        data = print_run(call, current_user, order)
+    except PingshenError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.call_certificates", call_id=call_id))
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{call.title}-证书印制.pdf")
 
 
 @bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])

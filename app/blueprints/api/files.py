@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any, BinaryIO, cast
 
 from flask import request, send_file
@@ -21,12 +22,13 @@ from app.blueprints.api.common import (
     viewable_application,
 )
 from app.blueprints.api.serializers import attachment_json, certificate_facts, certificate_json
-from app.engine.errors import Conflict, NotFound, PingshenError
+from app.engine.errors import Conflict, NotFound, PingshenError, ValidationFailed
 from app.extensions import db
-from app.models import Application, Attachment, Certificate, Role
+from app.models import Application, Attachment, Call, Certificate, Role
 from app.services import certificates, verification
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
 from app.services.blind import entry_view
+from app.services.certificate_files import call_zip, log_download, print_run
 from app.services.certificates import certificate_pdf
 
 
@@ -73,7 +75,10 @@ def certificate_pdf_file(application_id: int, certificate_id: int) -> Any:
         raise NotFound("证书不存在", {"certificate_id": certificate_id})
     if certificate.status != "valid" and api_user().role != Role.CITY_ADMIN:
         raise Conflict("该证书已撤销或已被替换", {"status": certificate.status})
-    return send_file(certificate_pdf(certificate), mimetype="application/pdf",
+    path = certificate_pdf(certificate)
+    log_download("pdf", api_user(), certificate=certificate)
+    db.session.commit()
+    return send_file(path, mimetype="application/pdf",
                      download_name=f"{certificate.serial}.pdf")
 
 
@@ -133,3 +138,28 @@ def _attachment(application: Application, attachment_id: int) -> Attachment:
     if attachment is None or attachment.application_id != application.id:
         raise NotFound("附件不存在", {"attachment_id": attachment_id})
     return attachment
+
+
+@bp.get("/calls/<int:call_id>/certificates.zip")
+def call_certificates_zip(call_id: int) -> Any:
+    """Every valid certificate of the call as PDFs in one ZIP (city administrators)."""
+    user = require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    data = call_zip(call, user)
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
+                     download_name=f"{call.title}-证书.zip")
+
+
+@bp.get("/calls/<int:call_id>/certificates.pdf")
+def call_certificates_print(call_id: int) -> Any:
+    """Every valid certificate of the call as one print-ready PDF; ?order=district (city)."""
+    user = require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    order = request.args.get("order", "serial")
+    if order not in ("serial", "district"):
+        raise ValidationFailed("order 应为 serial 或 district", {"order": order[:20]})
+    data = print_run(call, user, order)
+    db.session.commit()
+    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
+                     download_name=f"{call.title}-证书印制.pdf")

@@ -363,6 +363,25 @@ PATHS: dict[str, dict[str, Any]] = {
                   description="Every lookup is logged; an address may look up "
                               "VERIFY_MAX_PER_MINUTE times a minute (default 30), then 429."),
     },
+    "/calls/{call_id}/certificates.zip": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("call_certificates_zip", "certificates",
+                  "Every valid certificate of the call, as PDFs in a ZIP (city)",
+                  {200: answer("A ZIP of serial-holder.pdf files.",
+                               content={"application/zip": {"schema": string(
+                                   contentMediaType="application/zip")}})}, (403, 404, 409),
+                  description="409 when the call has no valid certificate. Logged."),
+    },
+    "/calls/{call_id}/certificates.pdf": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("call_certificates_print", "certificates",
+                  "Every valid certificate of the call as one print-ready PDF (city)",
+                  {200: answer("One page per certificate.", content=PDF)},
+                  (403, 404, 409, 422),
+                  query=(in_query("order", "serial (default) or district (then serial).",
+                                  string(enum=["serial", "district"])),),
+                  description="Rendered as one multi-page document. Logged."),
+    },
     "/certificates/{certificate_id}/revoke": {
         "parameters": [in_path("certificate_id", "Certificate id.")],
         "post": op("revoke_certificate", "certificates", "Revoke a certificate (city)",

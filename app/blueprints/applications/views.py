@@ -19,6 +19,7 @@ from app.models import Application, Attachment, Certificate, Role
 from app.permissions import can_edit_application
 from app.services.attachments import attachment_path
 from app.services.blind import entry_view
+from app.services.certificate_files import log_download
 from app.services.certificates import certificate_pdf
 from app.services.programmes import programme_of
 from app.web.access import load_application, roles_required
@@ -165,7 +166,10 @@ def certificate(application_id: int, certificate_id: int) -> Any:
         abort(404)
     if item.status != "valid" and current_user.role != Role.CITY_ADMIN:
         abort(410)  # revoked or replaced: only the city keeps a copy for its records
-    response = send_file(certificate_pdf(item), mimetype="application/pdf",
+    path = certificate_pdf(item)
+    log_download("pdf", current_user, certificate=item)
+    db.session.commit()
+    response = send_file(path, mimetype="application/pdf",
                          as_attachment=True, download_name=f"{item.serial}.pdf")
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
