@@ -158,3 +158,13 @@ def level_counts(proposal: AwardProposal) -> dict[str, int]:
         if row["level"] in counts:
             counts[row["level"]] += 1
     return counts
+
+
+def is_stale(proposal: AwardProposal) -> bool:
+    """Whether the ranking has changed since the proposal was computed."""
+    call = db.session.get_one(Call, proposal.call_id)
+    try:
+        _rows, _settings, fingerprint = _computed(call)
+    except Conflict:  # no award rules or no final score any more
+        return True
+    return fingerprint != proposal.fingerprint

@@ -12,7 +12,7 @@ from app.models import Application, CallRound, ReviewAssignment, ReviewResult
 from app.models.base import utcnow
 from app.services.accounts import add_user
 from app.services.programmes import CATALOGUE
-from app.services.reviews import assign_expert, save_review
+from app.services.reviews import assign_expert, reopen_sheet, save_review
 from app.services.rounds import set_deadline
 from tests.conftest import confirmed
 
@@ -110,6 +110,14 @@ def test_the_city_proposes_and_confirms_awards_from_the_ranking(app, world, make
     assert "奖项已确认。" in page.text and "管理员调整" in page.text and "两队并列" in page.text
     db.session.expire_all()  # the pages changed them in their own sessions
     assert [db.session.get(Application, e.id).award for e in entries] == ["优秀", "优秀"]
+    assert "奖项确认后排名已发生变化" not in city.get(
+        f"/admin/calls/{world['call'].id}/ranking").text
+    sheet = db.session.scalar(select(ReviewAssignment).filter_by(application_id=entries[1].id))
+    reopen_sheet(sheet, users["city"], "分数录入有误")
+    save_review(sheet, judge, {"organisation": 20, "resources": 15, "activities": 35,
+                               "impact": 30}, "", submit=True)
+    db.session.commit()
+    assert "奖项确认后排名已发生变化" in city.get(f"/admin/calls/{world['call'].id}/ranking").text
 
 
 def test_the_progress_page_shows_overdue_sheets_and_harsh_or_lenient_experts(world, contest,

@@ -33,7 +33,9 @@ def review_progress_page(call_id: int) -> Any:
     scale = Decimal(str(rounds[name].rubric.raw["max"]))
     spread = {d.expert: d for d in expert_distribution(round_sheets(call, name),
                                                        scale_max=scale)}
-    return render_template("admin/review_progress.html", call=call, stages=STAGES,
+    declares = current_programme(call.programme_key).workflow["reviews"]["declare_conflicts"]
+    stages = [s for s in STAGES if declares or s != "unconfirmed"]
+    return render_template("admin/review_progress.html", call=call, stages=stages,
                            rounds=rounds, current=name, status=status, spread=spread,
                            by_expert=sorted(by_expert.items(), key=lambda kv: kv[0].id),
                            by_entry=list(by_entry.items()))

@@ -24,6 +24,7 @@ from app.models import (
     User,
 )
 from app.services.applications import visible_applications
+from app.services.awards import is_stale
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.ranking import rank_call
@@ -128,8 +129,10 @@ def call_ranking(call_id: int) -> Any:
     return render_template(
         "admin/ranking.html", call=call, ranking=rank_call(call), programme_of=programme_of,
         awards=current_programme(call.programme_key).workflow["reviews"]["awards"],
-        proposals=list(db.session.scalars(select(AwardProposal).filter_by(call_id=call.id)
-                                          .order_by(AwardProposal.id.desc()).limit(5))))
+        proposals=(proposals := list(db.session.scalars(
+            select(AwardProposal).filter_by(call_id=call.id)
+            .order_by(AwardProposal.id.desc()).limit(5)))),
+        stale=any(p.status == "confirmed" and is_stale(p) for p in proposals[:1]))
 
 
 @bp.route("/applications/<int:application_id>/assign", methods=["POST"])
