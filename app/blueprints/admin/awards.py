@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import AwardProposal, Call, Role
 from app.services.awards import confirm_proposal, level_counts, propose_awards
 from app.web.access import roles_required
+from app.web.outcomes import act_and_return
 
 
 @bp.route("/calls/<int:call_id>/award-proposals", methods=["POST"])
@@ -51,14 +52,7 @@ def confirm_awards(proposal_id: int) -> Any:
         chosen = request.form.get(f"level_{row['entry']}")
         if chosen is not None and (chosen or None) != row["level"]:
             changes[row["entry"]] = chosen or None
-    try:
-        confirm_proposal(proposal, current_user, changes, request.form.get("note", ""))
-    except PingshenError as exc:
-        db.session.rollback()
-        details = exc.details if isinstance(exc.details, dict) else {}
-        flash(exc.message + ("：" + "；".join(str(v) for v in details.values())
-                             if details else ""), "error")
-    else:
-        db.session.commit()
-        flash(_("The awards are confirmed."), "success")
-    return redirect(url_for("admin.award_proposal", proposal_id=proposal_id))
+    return act_and_return(
+        lambda: confirm_proposal(proposal, current_user, changes, request.form.get("note", "")),
+        _("The awards are confirmed."),
+        url_for("admin.award_proposal", proposal_id=proposal_id))

@@ -28,6 +28,7 @@ from app.services.certificate_files import call_zip, print_run
 from app.services.certificates import reissue_certificate, revoke_certificate
 from app.services.verification import counts
 from app.web.access import roles_required
+from app.web.outcomes import act_and_return
 
 
 @bp.route("/calls/<int:call_id>/certificates")
@@ -104,14 +105,6 @@ def reissue(certificate_id: int) -> Any:
 
 
 def _act(certificate: Certificate, action: Any, done: str) -> Any:
-    """Run the change, commit, and go back to the entry."""
-    try:
-        action()
-    except PingshenError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(url_for("applications.detail", application_id=certificate.application_id)
-                    + "#certificates")
+    """Run the change and go back to the entry's certificates."""
+    return act_and_return(action, done, url_for(
+        "applications.detail", application_id=certificate.application_id) + "#certificates")

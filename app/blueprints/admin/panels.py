@@ -16,6 +16,7 @@ from app.models import Application, Call, Panel, Role, User
 from app.services.invitations import invitations_of, invite
 from app.services.panels import assign_panel, create_panel
 from app.web.access import roles_required
+from app.web.outcomes import act_and_return
 
 
 def _experts(ids: list[int]) -> list[User]:
@@ -32,16 +33,11 @@ def new_panel(call_id: int, name: str) -> Any:
     members = _experts(request.form.getlist("members", type=int))
     chair_id = request.form.get("chair", type=int)
     chair = db.session.get(User, chair_id) if chair_id else None
-    try:
-        create_panel(call, name, request.form.get("name", ""), chair, members, current_user)
-    except PingshenError as exc:
-        db.session.rollback()
-        details = exc.details if isinstance(exc.details, dict) else {}
-        flash("；".join([exc.message, *map(str, details.values())]), "error")
-    else:
-        db.session.commit()
-        flash(_("The panel has been created."), "success")
-    return redirect(url_for("admin.round_page", call_id=call_id, name=name) + "#panels")
+    return act_and_return(
+        lambda: create_panel(call, name, request.form.get("name", ""), chair, members,
+                             current_user),
+        _("The panel has been created."),
+        url_for("admin.round_page", call_id=call_id, name=name) + "#panels")
 
 
 @bp.route("/panels/<int:panel_id>/assign", methods=["POST"])

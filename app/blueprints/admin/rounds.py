@@ -12,7 +12,6 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.blueprints.admin.views import bp
-from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import Application, Call, ReviewResult, Role, User
 from app.services import rounds as service
@@ -23,6 +22,7 @@ from app.services.programmes import current_programme, programme_of
 from app.services.rounds import result_version, round_status, stored_results
 from app.web.access import roles_required
 from app.web.downloads import xlsx_response
+from app.web.outcomes import act_and_return
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -112,17 +112,8 @@ def _result_page(result: ReviewResult, check: bool) -> str:
 
 
 def _act(call: Call, name: str, action: Any, done: str) -> Any:
-    """Run a round action, commit, and go back to the round with the outcome."""
-    try:
-        action()
-    except PingshenError as exc:
-        db.session.rollback()
-        reasons = (exc.details or {}).get("reasons") if isinstance(exc.details, dict) else None
-        flash(exc.message + ("：" + "；".join(reasons) if reasons else ""), "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(url_for("admin.round_page", call_id=call.id, name=name))
+    """Run a round action and go back to the round with the outcome."""
+    return act_and_return(action, done, url_for("admin.round_page", call_id=call.id, name=name))
 
 
 @bp.route("/calls/<int:call_id>/review-sheets.xlsx")

@@ -32,6 +32,7 @@ from app.services.reviews import assign_expert, withdraw_assignment
 from app.services.reviews import reopen_sheet as reopen
 from app.services.rounds import round_status
 from app.web.access import roles_required
+from app.web.outcomes import act_and_return
 
 bp = Blueprint("admin", __name__)
 PER_PAGE = 50
@@ -158,17 +159,10 @@ def assign(application_id: int) -> Any:
 def withdraw_sheet(assignment_id: int) -> Any:
     """Take an unsubmitted assignment back from its expert, with a reason kept on record."""
     sheet = db.get_or_404(ReviewAssignment, assignment_id)
-    try:
-        withdraw_assignment(sheet, current_user, request.form.get("reason", ""))
-    except PingshenError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("The assignment of %(name)s has been withdrawn.", name=sheet.expert.display_name),
-              "success")
-    return redirect(url_for("applications.detail", application_id=sheet.application_id)
-                    + "#experts")
+    return act_and_return(
+        lambda: withdraw_assignment(sheet, current_user, request.form.get("reason", "")),
+        _("The assignment of %(name)s has been withdrawn.", name=sheet.expert.display_name),
+        url_for("applications.detail", application_id=sheet.application_id) + "#experts")
 
 
 @bp.route("/reviews/<int:assignment_id>/reopen", methods=["POST"])
@@ -176,16 +170,10 @@ def withdraw_sheet(assignment_id: int) -> Any:
 def reopen_sheet(assignment_id: int) -> Any:
     """Give a submitted score sheet back to its expert, keeping the submitted one on record."""
     sheet = db.get_or_404(ReviewAssignment, assignment_id)
-    try:
-        reopen(sheet, current_user, request.form.get("reason", ""))
-    except PingshenError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("The sheet has been returned to %(name)s.", name=sheet.expert.display_name),
-              "success")
-    return redirect(url_for("applications.detail", application_id=sheet.application_id))
+    return act_and_return(
+        lambda: reopen(sheet, current_user, request.form.get("reason", "")),
+        _("The sheet has been returned to %(name)s.", name=sheet.expert.display_name),
+        url_for("applications.detail", application_id=sheet.application_id))
 
 
 from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)

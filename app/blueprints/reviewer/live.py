@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, jsonify, redirect, render_template, request, url_for
+from flask import abort, jsonify, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
 from app.blueprints.reviewer.views import bp
-from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import Application, CallInvitation, Panel, ReviewAssignment, Role
 from app.services.blind import entry_view
 from app.services.invitations import answer
 from app.services.panels import can_run, draw_order, is_member, live_board, open_entry
 from app.web.access import roles_required
+from app.web.outcomes import act_and_return
 
 
 def _viewable_panel(panel_id: int) -> Panel:
@@ -70,16 +70,8 @@ def live_open(panel_id: int) -> Any:
 
 
 def _act(panel: Panel, action: Any, done: str) -> Any:
-    """Run a chair's action, commit, and go back to the board."""
-    try:
-        action()
-    except PingshenError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(url_for("reviewer.live", panel_id=panel.id))
+    """Run a chair's action and go back to the board."""
+    return act_and_return(action, done, url_for("reviewer.live", panel_id=panel.id))
 
 
 @bp.route("/invitations/<int:invitation_id>", methods=["POST"])
@@ -88,12 +80,6 @@ def answer_invitation(invitation_id: int) -> Any:
     """Accept an invitation to a call, or decline it with a reason."""
     invitation = db.get_or_404(CallInvitation, invitation_id)
     accept = request.form.get("answer") == "accept"
-    try:
-        answer(invitation, current_user, accept, request.form.get("reason", ""))
-    except PingshenError as exc:
-        db.session.rollback()
-        flash(exc.message, "error")
-    else:
-        db.session.commit()
-        flash(_("Thank you: your answer is recorded."), "success")
-    return redirect(url_for("reviewer.queue"))
+    return act_and_return(
+        lambda: answer(invitation, current_user, accept, request.form.get("reason", "")),
+        _("Thank you: your answer is recorded."), url_for("reviewer.queue"))
