@@ -67,6 +67,24 @@ def apply_plan(planned: AutoAssignment, actor: User) -> list[ReviewAssignment]:
             for entry, expert in planned.plan.pairs]
 
 
+def apply_pairs(call: Call, pairs: list[tuple[int, int]], actor: User) -> list[ReviewAssignment]:
+    """Make exactly the (entry, expert) pairs a preview showed, each checked again.
+
+    Any pair that no longer passes (an expert declined, the entry moved on) refuses the whole
+    set: the caller rolls back and the administrator previews again.
+    """
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以分配评审专家")
+    entries = {a.id: a for a in db.session.scalars(select(Application).where(
+        Application.call_id == call.id, Application.id.in_({e for e, _x in pairs})))}
+    experts = {u.id: u for u in db.session.scalars(select(User).where(
+        User.id.in_({x for _e, x in pairs})))}
+    missing = [f"{e}:{x}" for e, x in pairs if e not in entries or x not in experts]
+    if missing:
+        raise ValidationFailed("预览中的分配已不存在，请重新预览", {"pairs": "、".join(missing)})
+    return [assign_expert(entries[e], experts[x], actor) for e, x in pairs]
+
+
 def _entry_tags(application: Application) -> frozenset[str]:
     """What an entry is about: the values of its choice fields (e.g. 活动领域)."""
     form = programme_of(application).application_form

@@ -80,23 +80,30 @@ class PanelAssignment:
     """What assigning entries to a panel made, and what it could not (with the reason)."""
 
     made: list[ReviewAssignment]
-    skipped: list[tuple[Application, User, str]]
+    skipped: list[tuple[Application, User, str]]  # refused by a rule, with its message
+    already: int = 0  # pairs that were assigned before
 
 
 def assign_panel(panel: Panel, applications: list[Application], actor: User) -> PanelAssignment:
     """Ask every member of the panel to score each entry (entries in the panel's round)."""
     _require_city(actor)
-    made, skipped = [], []
+    made, skipped, already = [], [], 0
     for application in applications:
         if application.call_id != panel.call_id or application.state != panel.round:
             raise ValidationFailed("只能把本轮正在评审的申报分配给专家组",
                                    {"application": application.id})
+        assigned = set(db.session.scalars(select(ReviewAssignment.expert_id).where(
+            ReviewAssignment.application_id == application.id,
+            ReviewAssignment.round == panel.round, ReviewAssignment.status.not_in(INACTIVE))))
         for member in panel.members:
+            if member.expert_id in assigned:
+                already += 1
+                continue
             try:  # assign_expert checks everything before it adds anything
                 made.append(assign_expert(application, member.expert, actor))
             except PingshenError as exc:
                 skipped.append((application, member.expert, exc.message))
-    return PanelAssignment(made, skipped)
+    return PanelAssignment(made, skipped, already)
 
 
 def panel_of(call_id: int, round_name: str, expert: User) -> Panel | None:

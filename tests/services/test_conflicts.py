@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.engine.errors import Conflict, GuardsFailed, ValidationFailed
@@ -118,8 +120,10 @@ def test_automatic_assignment_previews_then_assigns_without_conflicts(client, wo
     assert preview.status_code == 200
     assert "将为 2 份待评审申报新增 4 项分配" in text
     assert db.session.scalar(select(ReviewAssignment.id)) is None  # a preview changes nothing
+    pairs = re.findall(r'name="pair" value="([0-9]+:[0-9]+)"', text)
+    assert len(pairs) == 4  # the confirmation carries exactly what the preview showed
     made = client.post(f"/admin/calls/{call}/auto-assign", data={
-        "per_entry": "2", "match_tags": "prefer", "csrf_token": csrf_from(text)})
+        "per_entry": "2", "match_tags": "prefer", "csrf_token": csrf_from(text), "pair": pairs})
     assert made.status_code == 302
     sheets = db.session.scalars(select(ReviewAssignment)).all()
     assert len(sheets) == 4
@@ -127,6 +131,30 @@ def test_automatic_assignment_previews_then_assigns_without_conflicts(client, wo
         assert sheet.expert.org_id != sheet.application.org_id  # never the own unit
     loads = sorted(sum(s.expert_id == e for s in sheets) for e in {s.expert_id for s in sheets})
     assert loads[-1] - loads[0] <= 1
+
+
+def test_a_stale_preview_is_refused_whole_and_previewed_again(client, world, entry):
+    from sqlalchemy import func, select
+
+    from app.models import Application, ReviewAssignment, User
+    from tests.conftest import csrf_from, login
+
+    login(client, "city")
+    url = f"/admin/calls/{world['call'].id}/auto-assign"
+    text = client.get(f"{url}?per_entry=2&match_tags=off").get_data(as_text=True)
+    pairs = re.findall(r'name="pair" value="([0-9]+:[0-9]+)"', text)
+    entry_id, expert_id = map(int, pairs[0].split(":"))
+    assign_expert(db.session.get(Application, entry_id), db.session.get(User, expert_id),
+                  world["users"]["city"])  # someone assigns one of the pairs meanwhile
+    db.session.commit()
+
+    answer = client.post(url, data={"per_entry": "2", "match_tags": "off",
+                                    "csrf_token": csrf_from(text), "pair": pairs})
+
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and "预览之后情况已有变化" in page
+    assert db.session.scalar(select(func.count()).select_from(ReviewAssignment)) == 1
+    assert "将为 1 份待评审申报新增 1 项分配" in page  # the new preview
 
 
 def test_automatic_assignment_over_the_api(client, world, entry):

@@ -12,7 +12,7 @@ from app.blueprints.admin.views import bp
 from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import Call, Role
-from app.services.auto_assign import TAG_MODES, apply_plan, plan_for_call
+from app.services.auto_assign import TAG_MODES, apply_pairs, plan_for_call
 from app.web.access import roles_required
 
 
@@ -25,12 +25,19 @@ def auto_assign(call_id: int) -> Any:
     per_entry = values.get("per_entry", 3, type=int) or 0
     match_tags = values.get("match_tags", "prefer")
     try:
+        if request.method == "POST":  # exactly what the preview showed, each checked again
+            pairs = _pairs(request.form.getlist("pair"))
+            try:
+                made = apply_pairs(call, pairs, current_user)
+            except PingshenError as exc:
+                db.session.rollback()
+                flash(_("Things changed since the preview (%(why)s). Here is a new preview.",
+                        why=exc.message), "error")
+            else:
+                db.session.commit()
+                flash(_("%(n)s assignments made.", n=len(made)), "success")
+                return redirect(url_for("admin.call", call_id=call.id))
         planned = plan_for_call(call, current_user, per_entry, match_tags)
-        if request.method == "POST":
-            made = apply_plan(planned, current_user)
-            db.session.commit()
-            flash(_("%(n)s assignments made.", n=len(made)), "success")
-            return redirect(url_for("admin.call", call_id=call.id))
     except PingshenError as exc:
         db.session.rollback()
         flash(exc.message, "error")
@@ -39,3 +46,13 @@ def auto_assign(call_id: int) -> Any:
                                modes=TAG_MODES), exc.status
     return render_template("admin/auto_assign.html", call=call, planned=planned,
                            per_entry=per_entry, match_tags=match_tags, modes=TAG_MODES)
+
+
+def _pairs(values: list[str]) -> list[tuple[int, int]]:
+    """The preview's pairs as posted back ("entry:expert"); malformed ones are dropped."""
+    pairs = []
+    for value in values:
+        entry, _sep, expert = value.partition(":")
+        if entry.isdigit() and expert.isdigit() and len(value) < 24:
+            pairs.append((int(entry), int(expert)))
+    return pairs

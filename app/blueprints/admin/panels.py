@@ -61,9 +61,7 @@ def assign_to_panel(panel_id: int) -> Any:
         flash(_("%(made)s assignments made for %(panel)s.", made=len(outcome.made),
                 panel=panel.name), "success")
         for application, expert, why in outcome.skipped:
-            already = "已分配" in why
-            if not already:
-                flash(f"{expert.display_name} · {application.title}：{why}", "error")
+            flash(f"{expert.display_name} · {application.title}：{why}", "error")
     return redirect(url_for("admin.round_page", call_id=panel.call_id, name=panel.round)
                     + "#panels")
 

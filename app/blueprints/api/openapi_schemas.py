@@ -298,7 +298,8 @@ PANEL_ASSIGNMENT = obj({
     "made": array(obj({"review_id": integer(), "application_id": integer(),
                        "expert": string()})),
     "skipped": array(obj({"application_id": integer(), "expert": string(),
-                          "reason": string("Why not (conflict of interest, already assigned…).")})),
+                          "reason": string("Why not (conflict of interest, declined…).")})),
+    "already": integer("Pairs that were assigned before (left as they are)."),
 })
 OPEN_REQUEST = obj({"application_id": integer()})
 LIVE_BOARD = obj({

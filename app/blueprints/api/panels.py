@@ -104,7 +104,8 @@ def assign_panel(panel_id: int) -> Any:
     return {"made": [{"review_id": a.id, "application_id": a.application_id,
                       "expert": a.expert.username} for a in outcome.made],
             "skipped": [{"application_id": a.id, "expert": e.username, "reason": why}
-                        for a, e, why in outcome.skipped]}
+                        for a, e, why in outcome.skipped],
+            "already": outcome.already}
 
 
 @bp.post("/panels/<int:panel_id>/draw")
