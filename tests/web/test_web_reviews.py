@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import ReviewAssignment
+from app.services.reviews import reopen_sheet
 from tests.web.conftest import reload
 
 FULL = {"criterion_organisation": "18", "criterion_resources": "12",
@@ -145,3 +146,14 @@ def test_the_city_withdraws_a_slow_experts_sheet_and_assigns_another(make_applic
     assert "已撤回" in page.text and "专家出差" in page.text
     assert reload(ReviewAssignment, sheet.id).status == "withdrawn"
     assert browser("expert1").get(f"/applications/{sheet.application_id}").status == 403
+
+
+def test_a_returned_sheet_tells_the_expert_why(make_application, advance, browser, world):
+    advance(make_application("wj1"), "city_review", experts=("expert1",))
+    sheet = db.session.scalar(select(ReviewAssignment))
+    reopen_sheet(sheet, world["users"]["city"], "“学习活动”一项请按评分标准复核")
+    db.session.commit()
+
+    page = browser("expert1").get(f"/reviews/{sheet.id}")
+
+    assert "市级管理员于" in page.text and "“学习活动”一项请按评分标准复核" in page.text
