@@ -29,7 +29,9 @@ def facts(i: int) -> CertificateFacts:
         programme_title="社区教育优秀团队遴选", call_title="2026年度X市社区教育优秀团队遴选",
         award="优秀团队", issuer="X市教育局\nX市社区教育指导中心",
         issued_on=datetime.date(2026, 6, 8),
-        verify_url=f"https://pingshen.example.gov.cn/verify/{serial}")
+        verify_url=f"https://pingshen.example.gov.cn/verify/{serial}",
+        text=("在2026年度X市社区教育优秀团队遴选中表现突出，被评为“优秀团队”。",
+              "特发此证，以资鼓励。"))
 
 
 def main(n: int = 50) -> None:

@@ -71,6 +71,8 @@ class CertificateFacts:
     issuer: str
     issued_on: datetime.date
     verify_url: str
+    # The paragraphs under the holder's name, placeholders already filled in.
+    text: tuple[str, ...]
     title: str = "荣誉证书"
 
     @property
@@ -133,7 +135,7 @@ def font_weight(text: str, wanted: int) -> int:
 def check_glyphs(facts: CertificateFacts) -> None:
     """Raise MissingGlyphError if a printed field has a character no bundled font covers."""
     fields = (facts.holder, facts.organisation, facts.call_title, facts.award, facts.issuer,
-              facts.programme_title, facts.title, facts.serial, facts.code)
+              facts.programme_title, facts.title, facts.serial, facts.code, *facts.text)
     covered = _covered()
     missing = sorted({c for text in fields for c in text
                       if ord(c) not in covered and not c.isspace()})

@@ -17,6 +17,11 @@ STYLES = {"primary", "secondary", "danger"}
 COMMENT_MODES = {"required", "optional", "none"}
 SERIAL_PATTERN = re.compile(r"^(?:[^{}]|\{code\}|\{year\}|\{seq(?::0[1-9]d)?\})+$")
 DEFAULT_SERIAL = "{code}-{year}-{seq:04d}"
+CERTIFICATE_OPTIONAL = {"title", "holder_field", "serial", "text"}
+# The sentences printed under the holder's name: text with these placeholders, one paragraph each.
+TEXT_PLACEHOLDERS = {"holder", "organisation", "call", "programme", "award", "year"}
+DEFAULT_TEXT = ["在{call}中表现突出，被评为“{award}”。", "特发此证，以资鼓励。"]
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "transitions"}
 WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate",
                      "reviews"}
@@ -234,7 +239,7 @@ def _check_title_field(doc: dict[str, Any], form: dict[str, Any] | None,
 def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
                        title_field: str | None) -> dict[str, Any]:
     """Validate the certificate settings of a workflow."""
-    value = check.mapping(value, "certificate", {"award"}, {"title", "holder_field", "serial"})
+    value = check.mapping(value, "certificate", {"award"}, CERTIFICATE_OPTIONAL)
     serial = value.get("serial", DEFAULT_SERIAL)
     if not isinstance(serial, str) or not SERIAL_PATTERN.match(serial) or "{seq" not in serial:
         check.error("certificate.serial",
@@ -249,7 +254,32 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
         "award": check.text(value.get("award"), "certificate.award"),
         "holder_field": holder,
         "serial": serial,
+        "text": _check_text(value["text"], check) if "text" in value else list(DEFAULT_TEXT),
     }
+
+
+def _check_text(value: Any, check: Checker) -> list[str]:
+    """One to three paragraphs, each text with only the known {placeholders}."""
+    lines = []
+    for i, line in enumerate(check.sequence(value, "certificate.text", min_items=1)):
+        path = f"certificate.text[{i}]"
+        if line is None:
+            check.error(path, "must be a non-empty text, got None")
+            continue
+        if check.text(line, path, max_length=120) is None:
+            continue
+        unknown = sorted({name for name in PLACEHOLDER.findall(line)
+                          if name not in TEXT_PLACEHOLDERS})
+        stray = PLACEHOLDER.sub("", line)
+        if unknown:
+            check.error(path, f"unknown placeholder {{{unknown[0]}}} (known: "
+                              f"{', '.join(sorted(TEXT_PLACEHOLDERS))})")
+        elif "{" in stray or "}" in stray:
+            check.error(path, "has a { or } that is not part of a {placeholder}")
+        lines.append(line)
+    if len(lines) > 3:
+        check.error("certificate.text", "at most 3 paragraphs fit on a certificate")
+    return lines
 
 
 def _leaf_keys(states: list[dict[str, Any]], rubrics: dict[str, Any]) -> set[str]:

@@ -19,6 +19,7 @@ from app.certificates.render import (
 )
 from app.engine.definitions import Programme
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
+from app.engine.workflow_schema import DEFAULT_TEXT
 from app.extensions import db
 from app.models import Application, Certificate, Role, SerialCounter, User
 from app.models.base import insert_ignoring_duplicates, utcnow
@@ -106,8 +107,14 @@ def _write_pdf(certificate: Certificate, path: Path, url: str) -> None:
 
 
 def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
-    """What the renderer prints, taken from the frozen certificate row."""
+    """What the renderer prints: the frozen certificate row, in the wording of its programme."""
+    settings = programme_of(certificate.application).workflow["certificate"] or {}
+    values = {"holder": certificate.holder, "organisation": certificate.organisation,
+              "call": certificate.call_title, "programme": certificate.programme_title,
+              "award": certificate.award, "year": str(certificate.application.call.year)}
+    text = tuple(line.format_map(values) for line in settings.get("text", DEFAULT_TEXT))
     return CertificateFacts(
+        text=text,
         serial=certificate.serial, code=certificate.code, holder=certificate.holder,
         organisation=certificate.organisation, programme_title=certificate.programme_title,
         call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
@@ -151,7 +158,7 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
     sequence = next_serial(programme.key, certificate.application.call.year)
     settings = programme.workflow["certificate"] or {"serial": "{code}-{year}-{seq:04d}"}
     replacement = Certificate(
-        application_id=certificate.application_id,
+        application=certificate.application,
         serial=settings["serial"].format(code=programme.workflow["code"],
                                          year=certificate.application.call.year, seq=sequence),
         code=secrets.token_urlsafe(20), title=certificate.title, holder=holder,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import io
+
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.extensions import db
@@ -49,7 +52,7 @@ def test_a_round_over_the_api_from_deadline_to_verified_result(api, world, conte
     assert closed.status_code == 201, closed.get_json()
     result = closed.get_json()
     assert result["results"][0]["score"] == "84" and result["round"] == "city_preliminary"
-    assert (result["programme"], result["version"]) == ("teacher_contest", 1)
+    assert (result["programme"], result["version"]) == ("teacher_contest", 2)
 
     stored = city.get(f"/api/v1/results/{result['id']}").get_json()
     assert sorted(s["total"] for s in stored["inputs"]["sheets"]) == ["80", "84", "88"]
@@ -157,3 +160,6 @@ def test_the_contest_from_rounds_to_confirmed_awards_and_certificates(api, world
     assert entry["award"] == "二等奖" and entry["state"] == "awarded"
     facts = api.anonymous.get(f"/api/v1/certificates/{entry['certificates'][0]['code']}")
     assert facts.get_json()["award"] == "二等奖"
+    pdf = city.get(entry["certificates"][0]["pdf_url"]).get_data()
+    text = "".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
+    assert "在2026年X市社区教育教师能力大赛中荣获二等奖。" in text  # the contest's own wording

@@ -37,6 +37,8 @@ FACTS = CertificateFacts(
     issuer="X市教育局\nX市社区教育指导中心",
     issued_on=datetime.date(2026, 6, 8),
     verify_url="https://pingshen.example.gov.cn/verify/PS-2026-SQJY-000128",
+    text=("在2026年度X市社区教育优秀团队遴选中表现突出，被评为“优秀团队”。",
+              "特发此证，以资鼓励。"),
 )
 
 

@@ -186,6 +186,7 @@ def test_the_page_names_every_key_type_and_value_the_validator_knows():
         | workflow_schema.WORKFLOW_REQUIRED | workflow_schema.WORKFLOW_OPTIONAL
         | workflow_schema.STATE_OPTIONAL | workflow_schema.TRANSITION_OPTIONAL
         | workflow_schema.OUTCOMES | workflow_schema.ROLES | workflow_schema.STYLES
+        | workflow_schema.CERTIFICATE_OPTIONAL
         | workflow_schema.COMMENT_MODES | forms_schema.FIELD_TYPES | forms_schema.COMMON_KEYS
         | forms_schema.FILE_EXTENSIONS
         | {key for keys in forms_schema.TYPE_KEYS.values() for key in keys}
@@ -196,6 +197,8 @@ def test_the_page_names_every_key_type_and_value_the_validator_knows():
     )
 
     assert {name for name in names if f"`{name}`" not in PAGE} == set()
+    assert {name for name in workflow_schema.TEXT_PLACEHOLDERS
+            if f"`{{{name}}}`" not in PAGE} == set()
 
 
 @pytest.mark.parametrize(
