@@ -219,9 +219,11 @@ def live_board(panel: Panel) -> LiveBoard:
         ReviewAssignment.round == panel.round, ReviewAssignment.expert_id.in_(members),
         ReviewAssignment.application_id.in_(panel.draw_order or [-1]))))
     settings = settings_for(round_of(call, panel.round))
+    applications = {a.id: a for a in db.session.scalars(
+        select(Application).where(Application.id.in_(panel.draw_order or [-1])))}
     entries = []
     for position, entry_id in enumerate(panel.draw_order or [], start=1):
-        application = db.session.get_one(Application, entry_id)
+        application = applications[entry_id]
         own = [s for s in sheets if s.application_id == entry_id and s.active]
         submitted = sum(1 for s in own if s.status == "submitted")
         result = None
