@@ -47,6 +47,8 @@ class FontFace:
 FONT_FACES: tuple[FontFace, ...] = (
     FontFace("Pingshen Serif", "NotoSerifSC-Regular.ttf", 400),
     FontFace("Pingshen Serif", "NotoSerifSC-Bold.ttf", 700),
+    # Rare name characters (CJK Extensions B-D) that Noto Serif SC lacks, e.g. 𠇔.
+    FontFace("Pingshen Rare", "HanaMinB-ExtB-D.ttf", 400),
 )
 SUBTITLES = {
     "荣誉证书": "CERTIFICATE OF HONOR",

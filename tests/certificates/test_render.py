@@ -69,7 +69,7 @@ def test_pdf_has_the_facts_on_one_a4_landscape_page() -> None:
 def test_pdf_embeds_only_bundled_truetype_subsets() -> None:
     resources: Any = PdfReader(io.BytesIO(render_certificate(FACTS))).pages[0]["/Resources"]
     fonts = [font.get_object() for font in resources["/Font"].values()]
-    assert fonts and all("Pingshen-Serif" in font["/BaseFont"] for font in fonts)
+    assert fonts and all("Pingshen-Serif" in font["/BaseFont"] for font in fonts)  # no fallback
     assert all(font["/Subtype"] == "/Type0" for font in fonts)
     assert all(font["/DescendantFonts"][0]["/Subtype"] == "/CIDFontType2" for font in fonts)
 
@@ -78,17 +78,26 @@ def test_gbk_character_outside_gb2312_renders() -> None:
     assert "王喆" in pdf_text(render_certificate(make_facts(holder="王喆")))
 
 
-def test_extension_b_character_is_refused_by_name() -> None:
+def test_extension_b_character_prints_from_the_fallback_font() -> None:
+    pdf = render_certificate(make_facts(holder="李𠇔"))
+    assert "李𠇔" in pdf_text(pdf)
+    resources: Any = PdfReader(io.BytesIO(pdf)).pages[0]["/Resources"]
+    names = {font.get_object()["/BaseFont"] for font in resources["/Font"].values()}
+    assert any("Pingshen-Rare" in name for name in names)
+
+
+def test_character_no_font_covers_is_refused_by_name() -> None:
+    # U+30EDE (biang, CJK Extension G) is in none of the bundled fonts.
     with pytest.raises(MissingGlyphError) as caught:
-        render_certificate(make_facts(holder="李𠇔"))
-    assert caught.value.chars == ("𠇔",)
-    assert str(caught.value) == "字体中缺少以下字符，无法生成证书：𠇔 (U+201D4)"
+        render_certificate(make_facts(holder="李\U00030EDE"))
+    assert caught.value.chars == ("\U00030EDE",)
+    assert str(caught.value) == "字体中缺少以下字符，无法生成证书：\U00030EDE (U+30EDE)"
 
 
 def test_every_variable_field_is_checked() -> None:
     for field in ("holder", "organisation", "call_title", "award", "issuer", "programme_title"):
-        with pytest.raises(MissingGlyphError, match=r"U\+201D4"):
-            render_html(make_facts(**{field: "X市𠇔"}))
+        with pytest.raises(MissingGlyphError, match=r"U\+30EDE"):
+            render_html(make_facts(**{field: "X市\U00030EDE"}))
 
 
 @pytest.mark.parametrize("url", [
@@ -178,7 +187,12 @@ def test_bundled_fonts_are_truetype_with_licence() -> None:
     for face in FONT_FACES:
         with TTFont(FONT_DIR / face.file, lazy=True) as font:
             assert "glyf" in font and "CFF " not in font
-            assert ord("喆") in font.getBestCmap() or face.weight == 700
+    main, rare = FONT_FACES[0], FONT_FACES[-1]
+    with TTFont(FONT_DIR / main.file, lazy=True) as font:
+        assert ord("喆") in font.getBestCmap() and 0x201D4 not in font.getBestCmap()
+    with TTFont(FONT_DIR / rare.file, lazy=True) as font:
+        assert 0x201D4 in font.getBestCmap()
+    assert "Hanazono Font License" in (FONT_DIR / "HanaMinB-LICENSE.txt").read_text("utf-8")
 
 
 def test_system_check_passes_here_and_names_missing_packages(

@@ -68,10 +68,10 @@ def test_a_name_no_font_covers_is_refused_before_issuing(world, make_application
     from app.engine.errors import ValidationFailed
 
     users = world["users"]
-    application = make_application("wj1", name="𠇔队")
+    application = make_application("wj1", name="\U00030EDE队")
     with pytest.raises(ValidationFailed) as refused:
         _name_entry(application, users)
-    assert "𠇔" in refused.value.message
+    assert "\U00030EDE" in refused.value.message
     db.session.rollback()
     assert db.session.scalar(select(Certificate)) is None
 
