@@ -12,7 +12,9 @@ run: install migrate
 	@echo ""
 	@echo "Pingshen is running at http://127.0.0.1:5000  (Ctrl+C to stop)"
 	@echo "Demo logins (password pingshen-demo): city, wj_admin, hutang, expert1 — see README.md"
-	@$(BIN)/flask run --host 127.0.0.1 --port 5000
+	@# The background worker (certificates in bulk) runs beside the web server and stops with it.
+	@$(BIN)/flask jobs worker & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
+		$(BIN)/flask run --host 127.0.0.1 --port 5000
 
 test: install
 	$(BIN)/pytest -q

@@ -23,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
 
-    from app import extensions, i18n, security
+    from app import extensions, i18n, jobs, security
     from app.extensions import db
 
     db.init_app(app)
@@ -32,6 +32,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     extensions.csrf.init_app(app)
     extensions.babel.init_app(app, locale_selector=i18n.select_locale)
     security.init_app(app)
+    jobs.init_app(app)
 
     from app.engine.loader import load_catalogue
     from app.services.programmes import CATALOGUE

@@ -18,11 +18,12 @@ users = AppGroup("users", help="Manage user accounts.")
 workflows = AppGroup("workflows", help="Check and show programme definitions.")
 reviews = AppGroup("reviews", help="Check stored review results.")
 demo = AppGroup("demo", help="Demonstration data.")
+jobs = AppGroup("jobs", help="The background job queue.")
 
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to `flask`."""
-    for group in (orgs, users, workflows, reviews, demo):
+    for group in (orgs, users, workflows, reviews, demo, jobs):
         app.cli.add_command(group)
 
 
@@ -217,3 +218,44 @@ def _round_text(review: dict[str, Any]) -> str:
     if review["weight"] != "1":
         text += f"×{review['weight']}"
     return text + ("/blind" if review["blind"] else "")
+
+
+@jobs.command("worker")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker processes (default: one per CPU core).")
+def jobs_worker(workers: int | None) -> None:
+    """Run the background worker: draws certificates, resumes interrupted jobs."""
+    import logging
+    import os
+    from datetime import timedelta
+
+    from app.jobs import queue
+    from app.services.certificate_jobs import resume_jobs
+
+    jobs_queue = queue()
+    if jobs_queue.immediate:
+        _fail("JOB_QUEUE_URL=immediate runs jobs in the web process; there is nothing to work on")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    sqlite = current_app.config["JOB_QUEUE_URL"].startswith("sqlite:")
+    resumed = resume_jobs(timedelta(0), at_start=True) if sqlite else []
+    if resumed:
+        click.echo(f"resumed interrupted jobs: {resumed}")
+    db.session.remove()
+    db.engine.dispose()  # the forked workers open their own connections
+    count = workers or os.cpu_count() or 1
+    storage = type(jobs_queue.huey.storage).__name__
+    click.echo(f"Pingshen worker: {count} process(es) on {storage}")
+    jobs_queue.huey.create_consumer(workers=count, worker_type="process", periodic=True,
+                                    check_worker_health=True).run()
+
+
+@jobs.command("status")
+def jobs_status() -> None:
+    """Show how many tasks wait in the queue and the latest jobs."""
+    from app.jobs import queue
+    from app.models import Job
+
+    click.echo(f"waiting tasks: {queue().pending()}")
+    for record in db.session.scalars(select(Job).order_by(Job.id.desc()).limit(10)):
+        click.echo(f"job {record.id} {record.kind} call={record.call_id} {record.status} "
+                   f"{record.done}/{record.total} failed={record.failed} {record.error}")

@@ -34,6 +34,10 @@ class Config:
     CERTIFICATE_FOLDER = os.environ.get("CERTIFICATE_FOLDER", str(INSTANCE / "certificates"))
     # The absolute URL printed in certificate QR codes; falls back to the request's host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
+    # The background job queue (see app/jobs.py): SQLite file, redis://..., or "immediate".
+    JOB_QUEUE_URL = os.environ.get("JOB_QUEUE_URL", f"sqlite:///{INSTANCE / 'jobs.db'}")
+    # A running job with no sign of life for this long is taken up again by the minute sweep.
+    JOB_STALE_SECONDS = int(os.environ.get("JOB_STALE_SECONDS", 120))
     CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "X市教育局\nX市社区教育指导中心")
     # Public certificate lookups allowed per client address per minute (pages and API together).
     VERIFY_MAX_PER_MINUTE = int(os.environ.get("VERIFY_MAX_PER_MINUTE", 30))

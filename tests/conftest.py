@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+
+# Jobs run at once in the process that enqueues them unless a test starts a real worker; set
+# before the app's config is imported, so no test ever writes to the instance/ queue.
+os.environ["JOB_QUEUE_URL"] = "immediate"
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path

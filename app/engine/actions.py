@@ -17,10 +17,11 @@ def stamp_submitted(ctx: Context) -> None:
 
 
 @action("issue_certificate",
-        "Issue the programme's certificate (serial, verification code); the PDF is made "
-        "after the transaction commits.")
+        "Issue the programme's certificate (serial, verification code); the background "
+        "worker draws the PDF after the transaction commits.")
 def issue_certificate(ctx: Context) -> None:
     """Create the certificate row for the entry; rendering is a side effect after commit."""
     from app.services.certificates import issue_certificate as issue
+    from app.services.certificates import render_later
 
-    issue(ctx.application, ctx.programme, ctx.now)
+    render_later(issue(ctx.application, ctx.programme, ctx.now))

@@ -5,6 +5,7 @@ from app.models.applications import Application, Attachment, AuditEntry
 from app.models.certificates import (
     Certificate,
     CertificateDownload,
+    Job,
     SerialCounter,
     VerificationLog,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Certificate",
     "CertificateDownload",
     "DispersionWaiver",
+    "Job",
     "LoginAttempt",
     "OrgKind",
     "Organisation",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model
@@ -18,6 +18,10 @@ class Certificate(Model):
     __tablename__ = "certificates"
     __table_args__ = (
         CheckConstraint("status IN ('valid','revoked','replaced')", name="status"),
+        # At most one valid certificate per entry, whoever issues it (a transition, a bulk job
+        # resumed after a crash, two workers): the database refuses the second.
+        Index("uq_certificates_one_valid", "application_id", unique=True,
+              sqlite_where=text("status = 'valid'"), postgresql_where=text("status = 'valid'")),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -85,3 +89,35 @@ class CertificateDownload(Model):
     call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="SET NULL"))
     count: Mapped[int] = mapped_column(default=1)  # certificates in it
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Job(Model):
+    """A long piece of work done by the background worker, with its progress.
+
+    The rows it produces are the truth: a job that is resumed after a crash recounts them, so
+    ``done`` and ``total`` are for the progress bar, never for deciding what to do.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        CheckConstraint("status IN ('queued','running','done','failed')", name="status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    call_id: Mapped[int | None] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"),
+                                                index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    total: Mapped[int] = mapped_column(default=0)
+    done: Mapped[int] = mapped_column(default=0)
+    failed: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str] = mapped_column(Text, default="")
+    # The public address printed in the QR codes (the one the administrator was using).
+    base_url: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # How often the job was picked up again after a worker stopped in the middle of it.
+    resumed: Mapped[int] = mapped_column(default=0)

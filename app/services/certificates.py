@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app, has_request_context, request
+from flask import current_app, has_request_context, request
 from sqlalchemy import select, update
 
 from app.certificates.render import (
@@ -23,7 +23,6 @@ from app.engine.workflow_schema import DEFAULT_TEXT
 from app.extensions import db
 from app.models import Application, Certificate, Role, SerialCounter, User
 from app.models.base import insert_ignoring_duplicates, utcnow
-from app.services.effects import after_commit
 from app.services.programmes import programme_of
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -58,8 +57,6 @@ def issue_certificate(application: Application, programme: Programme,
         raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
     db.session.add(certificate)
     db.session.flush()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    after_commit(_prerender, app, certificate.id, verify_url(certificate.code))
     return certificate
 
 
@@ -90,11 +87,24 @@ def certificate_pdf(certificate: Certificate, url: str | None = None) -> Path:
     return path
 
 
-def verify_url(code: str) -> str:
-    """The public URL printed in the QR code: PUBLIC_BASE_URL, else the request's host."""
+def verify_base() -> str:
+    """The public address of the site: PUBLIC_BASE_URL, else the request's host."""
     base = current_app.config.get("PUBLIC_BASE_URL") or (
         request.host_url if has_request_context() else "http://127.0.0.1:5000/")
-    return f"{base.rstrip('/')}/verify/{code}"
+    return str(base).rstrip("/")
+
+
+def verify_url(code: str, base: str | None = None) -> str:
+    """The public URL printed in the QR code."""
+    return f"{(base or verify_base()).rstrip('/')}/verify/{code}"
+
+
+def render_later(certificate: Certificate) -> None:
+    """Have the background worker draw the PDF once the transaction commits, so that the
+    first download is immediate (a download before that draws it on the spot)."""
+    from app.jobs import enqueue_after_commit
+
+    enqueue_after_commit("render_certificates", None, [certificate.id], verify_base())
 
 
 def _write_pdf(certificate: Certificate, path: Path, url: str) -> None:
@@ -120,15 +130,6 @@ def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
         call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
         issued_on=certificate.issued_on, verify_url=url, title=certificate.title,
     )
-
-
-def _prerender(app: Flask, certificate_id: int, url: str) -> None:
-    """After commit: render the PDF in a fresh session so the first download is instant."""
-    with app.app_context():
-        certificate = db.session.get(Certificate, certificate_id)
-        if certificate is not None:
-            certificate_pdf(certificate, url)
-        db.session.remove()
 
 
 def revoke_certificate(certificate: Certificate, actor: User, reason: str) -> Certificate:
@@ -173,8 +174,7 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
     certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
     db.session.add(replacement)
     db.session.flush()
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    after_commit(_prerender, app, replacement.id, verify_url(replacement.code))
+    render_later(replacement)
     return replacement
 
 

@@ -74,6 +74,8 @@ MATRIX = [
     ("POST", "/api/v1/certificates/{C}/revoke", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/calls/{call}/certificates.zip", None, {"city": 200, REST: 403}),
     ("GET", "/api/v1/calls/{call}/certificates.pdf", None, {"city": 200, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/certificates/issue", {}, {"city": 409, REST: 403}),
+    ("GET", "/api/v1/jobs/{res}", None, {"city": 404, REST: 403}),
     ("POST", "/api/v1/certificates/{C}/reissue", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/applications/{R}/assignments", None, {"city": 200, REST: 403}),
     ("POST", "/api/v1/applications/{R}/assignments", {}, {"city": 400, REST: 403}),
@@ -141,6 +143,7 @@ def _template(path):
              "award-proposals/{result_id}": "award-proposals/{proposal_id}",
              "invitations/{result_id}": "invitations/{invitation_id}",
              "panels/{result_id}": "panels/{panel_id}",
+             "jobs/{result_id}": "jobs/{job_id}",
              "{round}": "{name}"}
     for short, long in names.items():
         path = path.replace(short, long)

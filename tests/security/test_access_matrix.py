@@ -79,6 +79,8 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.call_certificates": {"GET": {"city"}},
     "admin.certificates_zip": {"GET": {"city"}},
     "admin.certificates_print": {"GET": {"city"}},
+    "admin.issue_certificates": {"POST": {"city"}},
+    "admin.job_state": {"GET": {"city"}},
     "admin.revoke": {"POST": {"city"}},
     "admin.reissue": {"POST": {"city"}},
     "admin.export_ranking": {"GET": {"city"}},
@@ -104,6 +106,8 @@ API: dict[str, dict[str, set[str]]] = {
     "api.revoke_certificate": {"POST": {"city"}},
     "api.call_certificates_zip": {"GET": {"city"}},
     "api.call_certificates_print": {"GET": {"city"}},
+    "api.issue_call_certificates": {"POST": {"city"}},
+    "api.job": {"GET": {"city"}},
     "api.reissue_certificate": {"POST": {"city"}},
     "api.me": {"GET": USERS},
     "api.list_programmes": {"GET": USERS},
@@ -202,7 +206,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "review_id": scene["sheet"].id, "call_id": scene["call"].id, "key": "excellent_team",
         "trigger": "publish_notice", "code": scene["certificate"].code, "filename": "app.css",
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
-        "panel_id": scene["panel"].id, "invitation_id": 999999,
+        "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
     }
 
 

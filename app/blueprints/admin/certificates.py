@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.blueprints.admin.views import bp
+from app.blueprints.api.serializers import job_json
 from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import (
@@ -19,12 +20,14 @@ from app.models import (
     Call,
     Certificate,
     CertificateDownload,
+    Job,
     Role,
     User,
     VerificationLog,
 )
 from app.models.base import utcnow
 from app.services.certificate_files import call_zip, print_run
+from app.services.certificate_jobs import awarded_entries, latest_job, start_issue_job
 from app.services.certificates import reissue_certificate, revoke_certificate
 from app.services.verification import counts
 from app.web.access import roles_required
@@ -46,10 +49,30 @@ def call_certificates(call_id: int) -> Any:
         CertificateDownload.call_id == call.id).order_by(CertificateDownload.id.desc())
         .limit(20)).all()
     return render_template("admin/certificates.html", call=call, rows=rows, downloads=downloads,
+                           job=latest_job(call), job_view=job_json,
+                           waiting=len(awarded_entries(call)),
                            users={u.id: u for u in db.session.scalars(select(User).where(
                                User.id.in_({d.user_id for d in downloads if d.user_id})))},
                            week=counts(utcnow() - timedelta(days=7)),
                            month=counts(utcnow() - timedelta(days=30)))
+
+
+@bp.route("/calls/<int:call_id>/certificates/issue", methods=["POST"])
+@roles_required(Role.CITY_ADMIN)
+def issue_certificates(call_id: int) -> Any:
+    """Start (or show) the background job that issues the call's certificates."""
+    call = db.get_or_404(Call, call_id)
+    return act_and_return(lambda: start_issue_job(call, current_user),
+                          _("Issuing the certificates in the background; the progress shows "
+                            "below."),
+                          url_for("admin.call_certificates", call_id=call.id))
+
+
+@bp.route("/jobs/<int:job_id>")
+@roles_required(Role.CITY_ADMIN)
+def job_state(job_id: int) -> Any:
+    """A background job's progress as JSON, for the progress bar."""
+    return job_json(db.get_or_404(Job, job_id))
 
 
 @bp.route("/calls/<int:call_id>/certificates.zip")

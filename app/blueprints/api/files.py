@@ -21,14 +21,20 @@ from app.blueprints.api.common import (
     require_role,
     viewable_application,
 )
-from app.blueprints.api.serializers import attachment_json, certificate_facts, certificate_json
+from app.blueprints.api.serializers import (
+    attachment_json,
+    certificate_facts,
+    certificate_json,
+    job_json,
+)
 from app.engine.errors import Conflict, NotFound, PingshenError, ValidationFailed
 from app.extensions import db
-from app.models import Application, Attachment, Call, Certificate, Role
+from app.models import Application, Attachment, Call, Certificate, Job, Role
 from app.services import certificates, verification
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
 from app.services.blind import entry_view
 from app.services.certificate_files import call_zip, log_download, print_run
+from app.services.certificate_jobs import start_issue_job
 from app.services.certificates import certificate_pdf
 
 
@@ -149,6 +155,26 @@ def call_certificates_zip(call_id: int) -> Any:
     db.session.commit()
     return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
                      download_name=f"{call.title}-证书.zip")
+
+
+@bp.post("/calls/<int:call_id>/certificates/issue")
+def issue_call_certificates(call_id: int) -> Any:
+    """Issue every awarded entry's certificate in the background; 202 with the job (city).
+
+    While a job of the call runs, the same job is returned.
+    """
+    user = require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    record = start_issue_job(call, user)
+    db.session.commit()
+    return job_json(record), 202, {"Location": f"/api/v1/jobs/{record.id}"}
+
+
+@bp.get("/jobs/<int:job_id>")
+def job(job_id: int) -> Any:
+    """A background job's status and progress (city administrators)."""
+    require_role(Role.CITY_ADMIN)
+    return job_json(get_or_404(Job, job_id, "任务不存在"))
 
 
 @bp.get("/calls/<int:call_id>/certificates.pdf")

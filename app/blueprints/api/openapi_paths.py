@@ -382,6 +382,22 @@ PATHS: dict[str, dict[str, Any]] = {
                                   string(enum=["serial", "district"])),),
                   description="Rendered as one multi-page document. Logged."),
     },
+    "/calls/{call_id}/certificates/issue": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "post": op("issue_call_certificates", "certificates",
+                   "Issue every awarded entry's certificate in the background (city)",
+                   {202: answer("The job; poll Location (GET /jobs/{job_id}) for progress.",
+                                ref("Job"))}, (403, 404, 409),
+                   description="Creates the missing certificates (serials, codes) and draws "
+                               "every PDF not yet on disk, on the background worker. While a "
+                               "job of the call runs, that job is returned. 409 when there is "
+                               "nothing to issue."),
+    },
+    "/jobs/{job_id}": {
+        "parameters": [in_path("job_id", "Job id.")],
+        "get": op("job", "certificates", "A background job and its progress (city)",
+                  {200: answer("The job.", ref("Job"))}, (403, 404)),
+    },
     "/certificates/{certificate_id}/revoke": {
         "parameters": [in_path("certificate_id", "Certificate id.")],
         "post": op("revoke_certificate", "certificates", "Revoke a certificate (city)",

@@ -359,6 +359,17 @@ CERTIFICATE = obj({"id": integer(), "serial": string(), "code": string("Verifica
                    "pdf_url": string("Path of the PDF (bearer token needed)."),
                    "verify_url": string("Public verification page (printed as a QR code).",
                                         format="uri")})
+JOB = obj({
+    "id": integer(), "kind": string("issue_certificates: a call's certificates in bulk."),
+    "call_id": nullable(integer()),
+    "status": string("queued → running → done, or failed (see error).",
+                     enum=["queued", "running", "done", "failed"]),
+    "total": integer("Certificates of the call to be drawn (known once running)."),
+    "done": integer("Of these, drawn so far."), "failed": integer("Could not be drawn."),
+    "percent": integer("0–100, for a progress bar."), "error": nullable(string()),
+    "resumed": integer("Times the job was picked up again after a worker stopped."),
+    "created_at": DATETIME, "started_at": nullable(DATETIME),
+    "finished_at": nullable(DATETIME)})
 CERTIFICATE_FACTS = obj({
     "serial": string(), "title": string(), "holder": string("Awardee."),
     "organisation": string(), "programme_title": string(), "call_title": string(),
@@ -515,7 +526,7 @@ SCHEMAS: dict[str, Schema] = {
     "ApplicationPage": APPLICATION_PAGE, "ApplicationCreate": APPLICATION_CREATE,
     "ApplicationPatch": APPLICATION_PATCH, "HistoryEntry": HISTORY_ENTRY,
     "AvailableTransition": AVAILABLE_TRANSITION, "Attachment": ATTACHMENT,
-    "Certificate": CERTIFICATE, "CertificateFacts": CERTIFICATE_FACTS,
+    "Certificate": CERTIFICATE, "CertificateFacts": CERTIFICATE_FACTS, "Job": JOB,
     "TransitionRequest": TRANSITION_REQUEST, "TransitionResult": TRANSITION_RESULT,
     "Upload": UPLOAD, "AssignmentRequest": ASSIGNMENT_REQUEST, "Assignment": ASSIGNMENT,
     "Review": REVIEW, "ReviewRequest": REVIEW_REQUEST, "BulkRequest": BULK_REQUEST,

@@ -19,6 +19,7 @@ from app.models import (
     AuditEntry,
     Call,
     Certificate,
+    Job,
     Organisation,
     ReviewAssignment,
     Role,
@@ -188,6 +189,20 @@ def certificate_json(certificate: Certificate) -> JSON:
             "pdf_url": url_for("api.certificate_pdf", application_id=certificate.application_id,
                                certificate_id=certificate.id),
             "verify_url": verify_url(certificate.code)}
+
+
+def job_json(record: Job) -> JSON:
+    """A background job and its progress (``percent`` is for progress bars)."""
+    total = max(record.total, 0)
+    done = min(record.done, total)
+    return {
+        "id": record.id, "kind": record.kind, "call_id": record.call_id,
+        "status": record.status, "total": total, "done": done, "failed": record.failed,
+        "percent": 100 if record.status == "done" else (done * 100 // total if total else 0),
+        "error": record.error or None, "resumed": record.resumed,
+        "created_at": iso(record.created_at), "started_at": iso(record.started_at),
+        "finished_at": iso(record.finished_at),
+    }
 
 
 def certificate_facts(certificate: Certificate, replacement: Certificate | None = None) -> JSON:
