@@ -235,7 +235,7 @@ def jobs_worker(workers: int | None) -> None:
     jobs_queue = queue()
     if jobs_queue.immediate:
         _fail("JOB_QUEUE_URL=immediate runs jobs in the web process; there is nothing to work on")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     sqlite = current_app.config["JOB_QUEUE_URL"].startswith("sqlite:")
     resumed = resume_jobs(timedelta(0), at_start=True) if sqlite else []
     if resumed:
@@ -245,8 +245,19 @@ def jobs_worker(workers: int | None) -> None:
     count = workers or os.cpu_count() or 1
     storage = type(jobs_queue.huey.storage).__name__
     click.echo(f"Pingshen worker: {count} process(es) on {storage}")
+
+
+    @jobs_queue.huey.on_startup()
+    def warm_up() -> None:
+        """Load WeasyPrint, fonts and stylesheet before the first certificate, per process."""
+        from app.certificates.render import warm_up
+
+        warm_up()
+        click.echo(f"worker process {os.getpid()} ready")
+
+    # An idle worker looks at the queue at least every second (huey's default backs off to 10 s).
     jobs_queue.huey.create_consumer(workers=count, worker_type="process", periodic=True,
-                                    check_worker_health=True).run()
+                                    check_worker_health=True, max_delay=1.0).run()
 
 
 @jobs.command("status")

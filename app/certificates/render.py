@@ -324,6 +324,11 @@ def _drop_engine() -> None:
     _ENGINE = None
 
 
+def warm_up() -> None:
+    """Import WeasyPrint and load the fonts and stylesheet now (a worker process at start)."""
+    _engine()
+
+
 def url_fetcher() -> Any:
     """Return the URL fetcher every render uses (it serves only the bundled fonts)."""
     return _engine().fetcher
