@@ -1,4 +1,9 @@
-"""Render certificate PDFs (A4 landscape, Chinese) with WeasyPrint and bundled fonts only.
+"""Render certificate PDFs (Chinese) from a template with WeasyPrint and bundled fonts only.
+
+A template (see templates.py) is HTML with named fields and its own CSS and images. It is rendered
+by Jinja's sandboxed environment with autoescape and StrictUndefined, and WeasyPrint's URL
+fetcher serves only the bundled fonts, the template's own images (``asset:<name>``) and the
+issuers' seal images (``seal:<hash>``): no files, no network, no data: URLs, no redirects.
 
 WeasyPrint is imported lazily: importing this module is cheap and works without Pango, so
 ``check_system_libraries`` can report a broken machine instead of crashing the import.
@@ -13,19 +18,30 @@ import contextlib
 import ctypes
 import datetime
 import functools
+import hashlib
 import logging
 import math
+import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import qrcode
 from fontTools.ttLib import TTFont
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup, escape
+
+from app.certificates.templates import (
+    DEFAULT_TEMPLATE,
+    CertificateTemplate,
+    asset_type,
+    shipped_templates,
+)
 
 LOGGER = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -60,6 +76,20 @@ DIGITS = "〇一二三四五六七八九"
 
 
 @dataclass(frozen=True)
+class IssuerMark:
+    """An issuer's uploaded seal (a transparent PNG) and signature line."""
+
+    issuer: str
+    image: bytes | None = None
+    signature: str = ""
+
+    @property
+    def url(self) -> str | None:
+        """The private URL the template's HTML gets for the seal image."""
+        return f"seal:{hashlib.sha256(self.image).hexdigest()[:32]}" if self.image else None
+
+
+@dataclass(frozen=True)
 class CertificateFacts:
     """Everything printed on one certificate."""
 
@@ -76,11 +106,19 @@ class CertificateFacts:
     # The paragraphs under the holder's name, placeholders already filled in.
     text: tuple[str, ...]
     title: str = "荣誉证书"
+    # How it looks (None: the shipped landscape certificate) and the issuers' seals.
+    template: CertificateTemplate | None = None
+    marks: tuple[IssuerMark, ...] = field(default=())
 
     @property
     def issuers(self) -> list[str]:
         """Return the non-empty issuer lines."""
         return [line.strip() for line in self.issuer.splitlines() if line.strip()]
+
+    @property
+    def layout(self) -> CertificateTemplate:
+        """The template to render with."""
+        return self.template or shipped_templates()[DEFAULT_TEMPLATE]
 
 
 class MissingGlyphError(ValueError):
@@ -93,7 +131,16 @@ class MissingGlyphError(ValueError):
 
 
 class ResourceRefusedError(PermissionError):
-    """The renderer was asked to load something other than a bundled font."""
+    """The renderer was asked to load something other than a bundled font or an image of the
+    template or of a seal."""
+
+
+class CertificateTemplateError(ValueError):
+    """A template that cannot be rendered: unknown field, syntax error, forbidden access."""
+
+    def __init__(self, template: str, detail: str) -> None:
+        self.template, self.detail = template, detail
+        super().__init__(f"证书模板“{template}”有误：{detail}")
 
 
 def chinese_date(d: datetime.date) -> str:
@@ -137,7 +184,8 @@ def font_weight(text: str, wanted: int) -> int:
 def check_glyphs(facts: CertificateFacts) -> None:
     """Raise MissingGlyphError if a printed field has a character no bundled font covers."""
     fields = (facts.holder, facts.organisation, facts.call_title, facts.award, facts.issuer,
-              facts.programme_title, facts.title, facts.serial, facts.code, *facts.text)
+              facts.programme_title, facts.title, facts.serial, facts.code, *facts.text,
+              *(mark.signature for mark in facts.marks))
     covered = _covered()
     missing = sorted({c for text in fields for c in text
                       if ord(c) not in covered and not c.isspace()})
@@ -178,12 +226,6 @@ def star_points(cx: float, cy: float, r: float) -> str:
     return " ".join(points)
 
 
-def rosette_centres(count: int = 48, radius: float = 28) -> list[tuple[float, float]]:
-    """Return the centres of the circles of the guilloche rosette (200x200 box)."""
-    return [(round(100 + radius * math.cos(a), 2), round(100 + radius * math.sin(a), 2))
-            for a in (2 * math.pi * i / count for i in range(count))]
-
-
 def seal_glyphs(name: str) -> list[dict[str, Any]]:
     """Lay ``name`` clockwise along the top of a 200x200 seal: char, angle, y, scale, size."""
     weight = font_weight(name, 700)
@@ -210,9 +252,81 @@ def _check_url(url: str) -> None:
         raise ValueError(f"verify_url must be an absolute http(s) URL, got {url!r}")
 
 
-_ROSETTE = rosette_centres()
-_JINJA = SandboxedEnvironment(loader=FileSystemLoader(HERE / "templates"), autoescape=True,
-                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+# Uploaded templates are data from administrators: sandboxed (no attribute escapes), every value
+# escaped, and a field the template names but the certificate lacks is an error, never a blank.
+_SANDBOX = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined, trim_blocks=True,
+                                lstrip_blocks=True)
+_RED = "#c0141c"
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(template: CertificateTemplate) -> Any:
+    """The template's HTML compiled by the sandbox (once per template version)."""
+    try:
+        return _SANDBOX.from_string(template.html)
+    except TemplateError as exc:
+        raise CertificateTemplateError(template.name, _explain(exc)) from None
+
+
+def _explain(exc: Exception) -> str:
+    """A template error in words an administrator can act on."""
+    message = str(getattr(exc, "message", None) or exc)
+    if isinstance(exc, SecurityError):
+        return f"模板试图访问不允许的内容（{message}）"
+    if match := re.search(r"'([^']+)' is undefined|has no attribute '([^']+)'", message):
+        name = match.group(1) or match.group(2)
+        return f"使用了不存在的字段“{name}”（可用字段见 docs/certificates.md）"
+    line = getattr(exc, "lineno", None)
+    return (f"第 {line} 行：" if line else "") + message
+
+
+def _seal_svg(name: str) -> Markup:
+    """A drawn round seal with the issuer's name along the top (when no image is uploaded)."""
+    families = escape(", ".join(_families()))
+    glyphs = "".join(
+        f'<text transform="rotate({g["angle"]:.2f} 100 100) translate(100 {g["y"]:.2f}) '
+        f'scale({g["scale"]} 1)" x="0" y="0" text-anchor="middle" font-family="{families}" '
+        f'font-weight="{g["weight"]}" font-size="{g["size"]}" fill="{_RED}" stroke="{_RED}" '
+        f'stroke-width="0.8">{escape(g["char"])}</text>' for g in seal_glyphs(name))
+    return Markup(
+        '<svg class="seal" viewBox="0 0 200 200" xmlns="http://www.w3.org/2000/svg">'
+        f'<circle cx="100" cy="100" r="93" fill="none" stroke="{_RED}" stroke-width="6"/>'
+        f'<polygon points="{star_points(100, 100, 27)}" fill="{_RED}"/>{glyphs}</svg>')
+
+
+def _qr_svg(url: str) -> Markup:
+    """The QR code of ``url`` as inline SVG."""
+    size, path = qr_svg_path(url)
+    return Markup(f'<svg class="qr-code" viewBox="0 0 {size} {size}" '
+                  'xmlns="http://www.w3.org/2000/svg" shape-rendering="crispEdges">'
+                  f'<path d="{path}" fill="#1d1712"/></svg>')
+
+
+def chinese_month(d: datetime.date) -> str:
+    """Return the month of ``d`` in Chinese numerals, e.g. 二〇二六年六月."""
+    return chinese_date(d).split("月")[0] + "月"
+
+
+def template_context(facts: CertificateFacts) -> dict[str, Any]:
+    """The named fields a template can use (documented in docs/certificates.md)."""
+    marks = {mark.issuer: mark for mark in facts.marks}
+    issuers = []
+    for name in facts.issuers:
+        mark = marks.get(name, IssuerMark(name))
+        seal = Markup(f'<img class="seal" src="{mark.url}" alt="">') if mark.url \
+            else _seal_svg(name)
+        issuers.append({"name": name, "seal": seal, "signature": mark.signature})
+    return {
+        "title": facts.title, "title_bold": font_weight(facts.title, 700) == 700,
+        "subtitle": SUBTITLES.get(facts.title, "CERTIFICATE"),
+        "holder": facts.holder, "organisation": facts.organisation,
+        "programme": facts.programme_title, "call": facts.call_title, "award": facts.award,
+        "text": list(facts.text), "serial": facts.serial, "code": facts.code,
+        "date": chinese_date(facts.issued_on), "month": chinese_month(facts.issued_on),
+        "year": facts.issued_on.year, "verify_url": facts.verify_url,
+        "qr": _qr_svg(facts.verify_url), "issuers": issuers,
+        "fonts": ", ".join(f'"{family}"' for family in _families()),
+    }
 
 
 def render_html(facts: CertificateFacts) -> str:
@@ -221,23 +335,25 @@ def render_html(facts: CertificateFacts) -> str:
     if not 1 <= len(facts.issuers) <= MAX_ISSUERS:
         raise ValueError(f"issuer must have 1 to {MAX_ISSUERS} lines, got {facts.issuer!r}")
     check_glyphs(facts)
-    qr_size, qr_path = qr_svg_path(facts.verify_url)
-    return _JINJA.get_template("certificate.html").render(
-        facts=facts, date=chinese_date(facts.issued_on),
-        subtitle=SUBTITLES.get(facts.title, "CERTIFICATE"),
-        title_weight=font_weight(facts.title, 700),
-        qr_size=qr_size, qr_path=qr_path, star=star_points(100, 100, 27), rosette=_ROSETTE,
-        seals=[seal_glyphs(name) for name in facts.issuers], families=_families())
+    try:
+        return str(_compiled(facts.layout).render(template_context(facts)))
+    except TemplateError as exc:
+        raise CertificateTemplateError(facts.layout.name, _explain(exc)) from None
 
 
 def resolve_font_url(url: str) -> Path:
     """Map ``pingshen-font:<file>`` to a bundled font; refuse every other URL."""
     allowed = {f"{FONT_SCHEME}:{face.file}": FONT_DIR / face.file for face in FONT_FACES}
     if url not in allowed:
-        raise ResourceRefusedError(
-            f"certificate renderer refused to load {url[:200]!r}: only bundled fonts may be "
-            "loaded (no files, no network, no data: URLs, no redirects)")
+        raise ResourceRefusedError(_refusal(url))
     return allowed[url]
+
+
+def _refusal(url: str) -> str:
+    """The message for a URL the renderer will not load."""
+    return (f"certificate renderer refused to load {url[:200]!r}: only bundled fonts and the "
+            "template's own images may be loaded (no files, no network, no data: URLs, "
+            "no redirects)")
 
 
 @dataclass
@@ -247,6 +363,9 @@ class _Engine:
     font_config: Any
     css: Any
     fetcher: Any
+    # Per template version: its parsed stylesheet and WeasyPrint's image cache.
+    stylesheets: dict[str, Any] = field(default_factory=dict)
+    images: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 _ENGINE: _Engine | None = None
@@ -280,31 +399,42 @@ def _weasyprint_messages() -> Iterator[list[str]]:
         logger.removeHandler(handler)
 
 
+def _base_css() -> str:
+    """The fonts every template gets: @font-face rules and the default family."""
+    faces = "\n".join(
+        f'@font-face {{ font-family: "{face.family}"; src: url("{FONT_SCHEME}:{face.file}"); '
+        f"font-weight: {face.weight}; }}" for face in FONT_FACES)
+    families = ", ".join(f'"{family}"' for family in _families())
+    return f"{faces}\nhtml {{ font-family: {families}; }}\n"
+
+
 def _build_engine() -> _Engine:
     """Import WeasyPrint and build the font configuration, fetcher and parsed CSS."""
     from weasyprint import CSS
     from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-    class BundledFontFetcher(URLFetcher):  # type: ignore[misc]
-        """Serve the bundled fonts; refuse files, network, data: URLs and redirects."""
+    class SandboxFetcher(URLFetcher):  # type: ignore[misc]
+        """Serve the bundled fonts and the current render's images; refuse everything else."""
 
         def __init__(self) -> None:
             super().__init__(allow_redirects=False, fail_on_errors=True)
+            self.images: dict[str, tuple[bytes, str]] = {}
 
         def fetch(self, url: str, headers: object = None) -> URLFetcherResponse:
-            """Return the font behind ``url`` or raise ResourceRefusedError."""
+            """Return the font or image behind ``url`` or raise ResourceRefusedError."""
+            if url in self.images:
+                body, media_type = self.images[url]
+                return URLFetcherResponse(url, body, {"Content-Type": media_type})
             body = resolve_font_url(url).read_bytes()
             return URLFetcherResponse(url, body, {"Content-Type": "font/ttf"})
 
-    fetcher = BundledFontFetcher()
+    fetcher = SandboxFetcher()
     font_config = FontConfiguration()
-    css_text = _JINJA.get_template("certificate.css").render(
-        faces=FONT_FACES, scheme=FONT_SCHEME, families=_families())
     with _weasyprint_messages() as messages:
-        css = CSS(string=css_text, font_config=font_config, url_fetcher=fetcher)
-    if messages:  # a CSS typo or a font that failed to load: fail loudly, once
-        raise RuntimeError("certificate stylesheet or fonts failed: " + "; ".join(messages))
+        css = CSS(string=_base_css(), font_config=font_config, url_fetcher=fetcher)
+    if messages:  # a font that failed to load: fail loudly, once
+        raise RuntimeError("certificate fonts failed: " + "; ".join(messages))
     return _Engine(font_config, css, fetcher)
 
 
@@ -330,60 +460,92 @@ def warm_up() -> None:
 
 
 def url_fetcher() -> Any:
-    """Return the URL fetcher every render uses (it serves only the bundled fonts)."""
+    """Return the URL fetcher every render uses (bundled fonts, the render's own images)."""
     return _engine().fetcher
 
 
-def render_certificate(facts: CertificateFacts) -> bytes:
-    """Return a one-page A4 landscape PDF for ``facts``."""
+def _allow_images(engine: _Engine, facts: CertificateFacts) -> None:
+    """Let the fetcher serve this certificate's template images and seal images, only."""
+    template = facts.layout
+    images = {f"asset:{name}": (body, asset_type(name)) for name, body in template.assets}
+    images.update({mark.url: (mark.image, "image/png") for mark in facts.marks
+                   if mark.url and mark.image})
+    engine.fetcher.images = images
+
+
+def _stylesheet(engine: _Engine, template: CertificateTemplate) -> Any:
+    """The template's parsed CSS (parsed once per template version)."""
+    from weasyprint import CSS
+
+    css = engine.stylesheets.get(template.fingerprint)
+    if css is None:
+        if len(engine.stylesheets) > 32:
+            engine.stylesheets.clear()
+            engine.images.clear()
+        css = engine.stylesheets[template.fingerprint] = CSS(
+            string=template.css, font_config=engine.font_config, url_fetcher=engine.fetcher)
+    return css
+
+
+def _layout(engine: _Engine, facts: CertificateFacts) -> Any:
+    """Lay out one certificate (call with the render lock held)."""
     from weasyprint import HTML
-    from weasyprint.urls import FatalURLFetchingError
 
     html = render_html(facts)
+    _allow_images(engine, facts)
+    template = facts.layout
+    document = HTML(string=html, url_fetcher=engine.fetcher).render(
+        font_config=engine.font_config,
+        stylesheets=[engine.css, _stylesheet(engine, template)],
+        cache=engine.images.setdefault(template.fingerprint, {}))
+    if len(document.pages) != 1:
+        raise CertificateTemplateError(template.name, f"证书 {facts.serial} 排版后为 "
+                                       f"{len(document.pages)} 页，应为 1 页（内容过多或版面过大）")
+    return document
+
+
+@contextlib.contextmanager
+def _rendering(what: str) -> Iterator[_Engine]:
+    """Hold the render lock, turn fetch refusals into ResourceRefusedError, log warnings."""
+    from weasyprint.urls import FatalURLFetchingError
+
     engine = _engine()
     with _RENDER_LOCK, _weasyprint_messages() as messages:
         try:
-            document = HTML(string=html, url_fetcher=engine.fetcher).render(
-                font_config=engine.font_config, stylesheets=[engine.css])
-            pdf = document.write_pdf()
+            yield engine
         except FatalURLFetchingError as exc:  # a BaseException: hand back the Exception
             raise (exc.__cause__ or ResourceRefusedError(str(exc))) from None
+        finally:
+            engine.fetcher.images = {}
     for message in messages:
-        LOGGER.warning("weasyprint: %s (certificate %s)", message, facts.serial)
-    if len(document.pages) != 1:
-        raise RuntimeError(f"certificate {facts.serial} laid out on {len(document.pages)} pages")
-    return pdf
+        LOGGER.warning("weasyprint: %s (%s)", message, what)
+
+
+def render_certificate(facts: CertificateFacts) -> bytes:
+    """Return the one-page PDF of ``facts`` in its template."""
+    with _rendering(f"certificate {facts.serial}") as engine:
+        return bytes(_layout(engine, facts).write_pdf())
+
+
+def preview_certificate(facts: CertificateFacts) -> tuple[bytes, list[str]]:
+    """Render ``facts`` and return the PDF with WeasyPrint's warnings (e.g. ignored CSS)."""
+    with _weasyprint_messages() as messages:
+        pdf = render_certificate(facts)
+    return pdf, list(dict.fromkeys(messages))
 
 
 def render_print_run(facts: list[CertificateFacts]) -> bytes:
     """Return one multi-page PDF with a page per certificate, in the order given (print shop).
 
-    Each certificate is laid out as usual, with the shared fonts and stylesheet; the pages are
+    Each certificate is laid out as usual, with the shared fonts and stylesheets; the pages are
     then written as one document, so fonts are embedded once for the whole run.
     """
-    from weasyprint import HTML
-    from weasyprint.urls import FatalURLFetchingError
-
     if not facts:
         raise ValueError("a print run needs at least one certificate")
-    engine = _engine()
-    documents = []
-    with _RENDER_LOCK, _weasyprint_messages() as messages:
-        try:
-            for item in facts:
-                document = HTML(string=render_html(item), url_fetcher=engine.fetcher).render(
-                    font_config=engine.font_config, stylesheets=[engine.css])
-                if len(document.pages) != 1:
-                    raise RuntimeError(f"certificate {item.serial} laid out on "
-                                       f"{len(document.pages)} pages")
-                documents.append(document)
-            pages = [page for document in documents for page in document.pages]
-            pdf = documents[0].copy(pages).write_pdf()
-        except FatalURLFetchingError as exc:
-            raise (exc.__cause__ or ResourceRefusedError(str(exc))) from None
-    for message in messages:
-        LOGGER.warning("weasyprint: %s (print run of %d)", message, len(facts))
-    return pdf
+    with _rendering(f"print run of {len(facts)}") as engine:
+        documents = [_layout(engine, item) for item in facts]
+        pages = [page for document in documents for page in document.pages]
+        return bytes(documents[0].copy(pages).write_pdf())
 
 
 # (library file names tried, required?, Debian package)

@@ -17,7 +17,8 @@ STYLES = {"primary", "secondary", "danger"}
 COMMENT_MODES = {"required", "optional", "none"}
 SERIAL_PATTERN = re.compile(r"^(?:[^{}]|\{code\}|\{year\}|\{seq(?::0[1-9]d)?\})+$")
 DEFAULT_SERIAL = "{code}-{year}-{seq:04d}"
-CERTIFICATE_OPTIONAL = {"title", "holder_field", "serial", "text"}
+CERTIFICATE_OPTIONAL = {"title", "holder_field", "serial", "text", "template"}
+TEMPLATE_KEY = re.compile(r"[a-z][a-z0-9_-]{1,39}")  # as app/certificates/templates.KEY_PATTERN
 # The sentences printed under the holder's name: text with these placeholders, one paragraph each.
 TEXT_PLACEHOLDERS = {"holder", "organisation", "call", "programme", "award", "year"}
 DEFAULT_TEXT = ["在{call}中表现突出，被评为“{award}”。", "特发此证，以资鼓励。"]
@@ -255,7 +256,31 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
         "holder_field": holder,
         "serial": serial,
         "text": _check_text(value["text"], check) if "text" in value else list(DEFAULT_TEXT),
+        "template": _check_template(value.get("template", "landscape"), check),
     }
+
+
+def _check_template(value: Any, check: Checker) -> dict[str, str]:
+    """A template key, or a mapping of award levels (and ``default``) to template keys;
+    normalised to the mapping. Whether the keys exist is checked when certificates are issued
+    (administrators add templates in the app)."""
+    path = "certificate.template"
+    if isinstance(value, str):
+        value = {"default": value}
+    if not isinstance(value, dict) or not value:
+        check.error(path, "must be a template key or a mapping of award levels to template keys")
+        return {"default": "landscape"}
+    chosen = {}
+    for level, key in value.items():
+        if not isinstance(level, str) or not level.strip():
+            check.error(path, f"award level {level!r} must be a non-empty text")
+        elif not isinstance(key, str) or not TEMPLATE_KEY.fullmatch(key):
+            check.error(f"{path}.{level}", "must be a template key: 2-40 lower-case letters, "
+                                           f"digits, - or _, starting with a letter; got {key!r}")
+        else:
+            chosen[level] = key
+    chosen.setdefault("default", "landscape")
+    return chosen
 
 
 def _check_text(value: Any, check: Checker) -> list[str]:

@@ -5,8 +5,11 @@ from app.models.applications import Application, Attachment, AuditEntry
 from app.models.certificates import (
     Certificate,
     CertificateDownload,
+    IssuerSeal,
     Job,
     SerialCounter,
+    StoredTemplate,
+    TemplateAsset,
     VerificationLog,
 )
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
@@ -35,6 +38,7 @@ __all__ = [
     "Certificate",
     "CertificateDownload",
     "DispersionWaiver",
+    "IssuerSeal",
     "Job",
     "LoginAttempt",
     "OrgKind",
@@ -47,6 +51,8 @@ __all__ = [
     "Role",
     "SerialCounter",
     "SheetRevision",
+    "StoredTemplate",
+    "TemplateAsset",
     "User",
     "VerificationLog",
 ]

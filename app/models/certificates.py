@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model
@@ -121,3 +130,50 @@ class Job(Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # How often the job was picked up again after a worker stopped in the middle of it.
     resumed: Mapped[int] = mapped_column(default=0)
+
+
+class StoredTemplate(Model):
+    """A certificate template written or edited by an administrator (overrides a shipped one
+    with the same key)."""
+
+    __tablename__ = "certificate_templates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    html: Mapped[str] = mapped_column(Text)
+    css: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+    assets: Mapped[list[TemplateAsset]] = relationship(
+        back_populates="template", cascade="all, delete-orphan", order_by="TemplateAsset.name")
+
+
+class TemplateAsset(Model):
+    """An image of a stored template (PNG, JPEG or SVG), used in it as ``asset:<name>``."""
+
+    __tablename__ = "certificate_template_assets"
+    __table_args__ = (UniqueConstraint("template_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    template_id: Mapped[int] = mapped_column(
+        ForeignKey("certificate_templates.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    template: Mapped[StoredTemplate] = relationship(back_populates="assets")
+
+
+class IssuerSeal(Model):
+    """An issuer's seal image (transparent PNG, downscaled) and the signature line under it."""
+
+    __tablename__ = "issuer_seals"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    issuer: Mapped[str] = mapped_column(String(200), unique=True)
+    image: Mapped[bytes | None] = mapped_column(LargeBinary)
+    signature: Mapped[str] = mapped_column(String(100), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -127,9 +127,13 @@ def _create_rows(call: Call) -> None:
         if not entries:
             return
         now = utcnow()
+        tried: set[tuple[int, str | None]] = set()  # fill each template in once per batch
         try:
             for application in entries:
-                issue_certificate(application, programme_of(application), now)
+                key = (application.programme_version_id, application.award)
+                issue_certificate(application, programme_of(application), now,
+                                  trial=key not in tried)
+                tried.add(key)
             db.session.commit()
         except IntegrityError:
             # Someone else (a transition, another worker) issued one of these meanwhile: the

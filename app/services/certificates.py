@@ -13,9 +13,11 @@ from sqlalchemy import select, update
 
 from app.certificates.render import (
     CertificateFacts,
+    CertificateTemplateError,
     MissingGlyphError,
     check_glyphs,
     render_certificate,
+    render_html,
 )
 from app.engine.definitions import Programme
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
@@ -23,14 +25,19 @@ from app.engine.workflow_schema import DEFAULT_TEXT
 from app.extensions import db
 from app.models import Application, Certificate, Role, SerialCounter, User
 from app.models.base import insert_ignoring_duplicates, utcnow
+from app.services.certificate_templates import issuer_marks, template_for
 from app.services.programmes import programme_of
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
-def issue_certificate(application: Application, programme: Programme,
-                      now: datetime) -> Certificate:
-    """Create the certificate for an awarded entry, with the next serial of its year."""
+def issue_certificate(application: Application, programme: Programme, now: datetime, *,
+                      trial: bool = True) -> Certificate:
+    """Create the certificate for an awarded entry, with the next serial of its year.
+
+    Every field is checked against the fonts; with ``trial`` the template is also filled in
+    (a few ms: the bulk job does it once per template), so a template that fails refuses here.
+    """
     settings = programme.workflow["certificate"]
     if settings is None:
         raise Conflict(f"项目“{programme.title}”未配置证书")
@@ -51,13 +58,23 @@ def issue_certificate(application: Application, programme: Programme,
         issuer=current_app.config["CERTIFICATE_ISSUER"],
         issued_on=issued_on,
     )
-    try:  # refuse now, inside the transaction, rather than print a blank for a character
-        check_glyphs(facts_of(certificate, verify_url(certificate.code)))
-    except MissingGlyphError as exc:
-        raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
+    _check_printable(facts_of(certificate, verify_url(certificate.code)), trial)
     db.session.add(certificate)
     db.session.flush()
     return certificate
+
+
+def _check_printable(facts: CertificateFacts, trial: bool) -> None:
+    """Refuse now, inside the transaction, rather than print a blank or fail later."""
+    try:
+        if trial:
+            render_html(facts)
+        else:
+            check_glyphs(facts)
+    except MissingGlyphError as exc:
+        raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
+    except CertificateTemplateError as exc:
+        raise Conflict(str(exc), {"template": facts.layout.key}) from None
 
 
 def next_serial(programme_key: str, year: int) -> int:
@@ -118,13 +135,14 @@ def _write_pdf(certificate: Certificate, path: Path, url: str) -> None:
 
 def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
     """What the renderer prints: the frozen certificate row, in the wording of its programme."""
-    settings = programme_of(certificate.application).workflow["certificate"] or {}
+    programme = programme_of(certificate.application)
+    settings = programme.workflow["certificate"] or {}
     values = {"holder": certificate.holder, "organisation": certificate.organisation,
               "call": certificate.call_title, "programme": certificate.programme_title,
               "award": certificate.award, "year": str(certificate.application.call.year)}
     text = tuple(line.format_map(values) for line in settings.get("text", DEFAULT_TEXT))
     return CertificateFacts(
-        text=text,
+        text=text, template=template_for(programme, certificate.award), marks=issuer_marks(),
         serial=certificate.serial, code=certificate.code, holder=certificate.holder,
         organisation=certificate.organisation, programme_title=certificate.programme_title,
         call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
@@ -166,10 +184,7 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
         organisation=certificate.organisation, programme_title=certificate.programme_title,
         call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
         issued_on=utcnow().astimezone(LOCAL).date(), replaces_id=certificate.id)
-    try:
-        check_glyphs(facts_of(replacement, verify_url(replacement.code)))
-    except MissingGlyphError as exc:
-        raise ValidationFailed(str(exc), {"characters": list(exc.chars)}) from None
+    _check_printable(facts_of(replacement, verify_url(replacement.code)), trial=True)
     certificate.status, certificate.revoked_reason = "replaced", reason
     certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
     db.session.add(replacement)

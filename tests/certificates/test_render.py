@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import io
+from dataclasses import replace
 from typing import Any
 
-import jinja2
 import pytest
 from fontTools.ttLib import TTFont
 from pypdf import PdfReader
@@ -17,6 +17,7 @@ from app.certificates.render import (
     FONT_DIR,
     FONT_FACES,
     CertificateFacts,
+    CertificateTemplateError,
     MissingGlyphError,
     ResourceRefusedError,
     check_system_libraries,
@@ -137,20 +138,30 @@ def test_markup_in_fields_is_printed_as_text_and_fetches_nothing(
         monkeypatch: pytest.MonkeyPatch) -> None:
     fetcher = render.url_fetcher()  # builds the engine (fonts are fetched once, here)
     fetched: list[str] = []
-    monkeypatch.setattr(fetcher, "fetch", lambda url, headers=None: fetched.append(url))
+    original = fetcher.fetch
+
+    def spy(url: str, headers: object = None) -> Any:
+        fetched.append(url)
+        return original(url, headers)
+
+    monkeypatch.setattr(fetcher, "fetch", spy)
     holder = "<img src=x>{{ config }}"
     facts = make_facts(holder=holder, organisation='<link rel="stylesheet" href="file:///x">')
     html = render_html(facts)
     assert "&lt;img src=x&gt;{{ config }}" in html
-    assert "<img" not in html and "<link" not in html
+    assert "<img src=x" not in html and "<link" not in html
     text = pdf_text(render_certificate(facts))
     assert "<imgsrc=x>{{config}}" in text
-    assert fetched == []
+    assert all(url.startswith("asset:") for url in fetched)  # the template's own images only
 
 
-def test_template_refuses_missing_variables() -> None:
-    with pytest.raises(jinja2.UndefinedError):
-        render._JINJA.get_template("certificate.html").render(facts=FACTS)
+def test_a_template_naming_a_field_that_does_not_exist_is_refused() -> None:
+    template = replace(FACTS.layout, key="broken", name="有误的模板",
+                       html=FACTS.layout.html.replace("{{ holder }}", "{{ holder_name }}"))
+    with pytest.raises(CertificateTemplateError) as caught:
+        render_certificate(replace(FACTS, template=template))
+    assert str(caught.value) == ("证书模板“有误的模板”有误：使用了不存在的字段“holder_name”"
+                                 "（可用字段见 docs/certificates.md）")
 
 
 def test_bold_is_used_only_where_the_bold_face_has_every_character() -> None:
