@@ -80,6 +80,15 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.certificates_zip": {"GET": {"city"}},
     "admin.certificates_print": {"GET": {"city"}},
     "admin.issue_certificates": {"POST": {"city"}},
+    "admin.certificate_templates": {"GET": {"city"}},
+    "admin.new_certificate_template": {"POST": {"city"}},
+    "admin.certificate_template": {"GET": {"city"}, "POST": {"city"}},
+    "admin.preview_certificate_template": {"GET": {"city"}, "POST": {"city"}},
+    "admin.reset_certificate_template": {"POST": {"city"}},
+    "admin.upload_template_asset": {"POST": {"city"}},
+    "admin.save_issuer_seal": {"POST": {"city"}},
+    "admin.delete_issuer_seal": {"POST": {"city"}},
+    "admin.seal_image": {"GET": {"city"}},
     "admin.job_state": {"GET": {"city"}},
     "admin.revoke": {"POST": {"city"}},
     "admin.reissue": {"POST": {"city"}},
@@ -207,6 +216,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "trigger": "publish_notice", "code": scene["certificate"].code, "filename": "app.css",
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
+        "seal_id": 999999,
     }
 
 

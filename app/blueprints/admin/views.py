@@ -180,6 +180,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     auto_assign,
     awards,
     bulk,
+    certificate_templates,
     certificates,
     panels,
     programmes,
