@@ -16,8 +16,17 @@ RECOMMENDED = {
 }
 
 
+def missing_packages() -> list[str]:
+    """The Debian packages of the required and recommended libraries that are not found."""
+    wanted = {**REQUIRED, **RECOMMENDED}
+    return [pkg for lib, pkg in wanted.items() if ctypes.util.find_library(lib) is None]
+
+
 def main() -> int:
     """Check the Python version and the libraries WeasyPrint loads."""
+    if sys.argv[1:] == ["--missing-packages"]:  # for .ci/run: what apt-get should install
+        print(" ".join(missing_packages()))
+        return 0
     problems = []
     if sys.version_info < (3, 11):  # noqa: UP036  (runs before the venv exists)
         problems.append(f"Python 3.11 or newer is needed, this is {sys.version.split()[0]}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import Model
 from app.models.applications import Application
-from app.models.base import UTCDateTime, utcnow
+from app.models.base import JSONType, UTCDateTime, utcnow
 
 
 class Certificate(Model):
@@ -130,6 +131,8 @@ class Job(Model):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # How often the job was picked up again after a worker stopped in the middle of it.
     resumed: Mapped[int] = mapped_column(default=0)
+    # What the job was asked for, e.g. {"order": "district"} for a print run.
+    options: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
 class StoredTemplate(Model):

@@ -1,5 +1,5 @@
-"""A call's certificates handed out together: a ZIP of the PDFs, or one print-ready PDF; and
-the log of every PDF, ZIP and print run handed out."""
+"""A call's certificates handed out together as a ZIP of the PDFs (the print-ready PDF is a
+background job: certificate_jobs.py), and the log of every PDF, ZIP and print run handed out."""
 
 from __future__ import annotations
 
@@ -10,11 +10,10 @@ import zipfile
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from app.certificates.render import render_print_run
 from app.engine.errors import Conflict, Forbidden
 from app.extensions import db
 from app.models import Application, Call, Certificate, CertificateDownload, Role, User
-from app.services.certificates import certificate_pdf, facts_of, verify_url
+from app.services.certificates import certificate_pdf
 
 ORDERS = ("serial", "district")
 
@@ -52,17 +51,6 @@ def call_zip(call: Call, actor: User) -> bytes:
             archive.write(certificate_pdf(certificate), _file_name(certificate))
     log_download("zip", actor, call=call, count=len(certificates))
     return buffer.getvalue()
-
-
-def print_run(call: Call, actor: User, order: str = "serial") -> bytes:
-    """One multi-page PDF of every valid certificate, for the print shop."""
-    _require_admin(actor)
-    certificates = valid_certificates(call, order)
-    if not certificates:
-        raise Conflict("本批次没有有效的证书")
-    pdf = render_print_run([facts_of(c, verify_url(c.code)) for c in certificates])
-    log_download("print", actor, call=call, count=len(certificates))
-    return pdf
 
 
 def log_download(kind: str, user: User | None, certificate: Certificate | None = None,

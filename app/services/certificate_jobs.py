@@ -1,4 +1,4 @@
-"""Issuing a whole call's certificates in the background, resumably.
+"""Issuing a whole call's certificates, and drawing its print file, in the background, resumably.
 
 The job has two phases. First it creates the missing certificate rows (serials, codes) for every
 awarded entry, ``ISSUE_BATCH`` entries per transaction; then it splits the certificates whose PDF
@@ -11,25 +11,36 @@ again. A worker killed at any point therefore loses at most an uncommitted batch
 job is picked up again (at the worker's start, or by the minute sweep once its heartbeat is
 stale) it carries on where the rows and files say it stands: no certificate twice, none skipped,
 no serial gap.
+
+A print run (one PDF of the call's valid certificates for the print shop) is drawn as multi-page
+documents of ``PRINT_CHUNK`` pages — so memory stays bounded whatever the size of the call —
+written to files as they are done and joined at the end; a resumed run skips the parts on disk.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
+from pathlib import Path
 
 from flask import current_app
+from pypdf import PdfWriter
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app.engine.errors import Conflict, Forbidden, PingshenError
+from app.certificates.render import render_print_run
+from app.engine.errors import Conflict, Forbidden, PingshenError, ValidationFailed
 from app.extensions import db
 from app.jobs import enqueue_after_commit, every_minute, job, queue
 from app.models import Application, Call, Certificate, Job, Role, User
 from app.models.base import utcnow
+from app.services.certificate_files import valid_certificates
 from app.services.certificates import (
     certificate_pdf,
+    facts_of,
     issue_certificate,
     pdf_path,
     verify_base,
@@ -38,7 +49,10 @@ from app.services.programmes import programme_of
 
 LOGGER = logging.getLogger(__name__)
 KIND = "issue_certificates"
+PRINT = "print_run"
+ORDERS = ("serial", "district")
 ISSUE_BATCH = 50
+PRINT_CHUNK = 100
 RENDER_CHUNK = 10
 ACTIVE = ("queued", "running")
 
@@ -62,15 +76,15 @@ def start_issue_job(call: Call, actor: User) -> Job:
     return record
 
 
-def active_job(call: Call) -> Job | None:
-    """The call's queued or running issuing job, if any."""
+def active_job(call: Call, kind: str = KIND) -> Job | None:
+    """The call's queued or running job of ``kind``, if any."""
     return db.session.scalar(select(Job).where(
-        Job.call_id == call.id, Job.kind == KIND, Job.status.in_(ACTIVE)))
+        Job.call_id == call.id, Job.kind == kind, Job.status.in_(ACTIVE)))
 
 
-def latest_job(call: Call) -> Job | None:
-    """The call's most recent issuing job, if any."""
-    return db.session.scalar(select(Job).where(Job.call_id == call.id, Job.kind == KIND)
+def latest_job(call: Call, kind: str = KIND) -> Job | None:
+    """The call's most recent job of ``kind`` (issuing, or a print run), if any."""
+    return db.session.scalar(select(Job).where(Job.call_id == call.id, Job.kind == kind)
                              .order_by(Job.id.desc()).limit(1))
 
 
@@ -242,7 +256,7 @@ def resume_jobs(older_than: timedelta | None = None, *, at_start: bool = False) 
     if older_than is None:
         older_than = timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
     limit = utcnow() - older_than
-    query = select(Job).where(Job.kind == KIND, Job.status.in_(ACTIVE), (
+    query = select(Job).where(Job.kind.in_((KIND, PRINT)), Job.status.in_(ACTIVE), (
         (Job.heartbeat_at.is_(None) & (Job.created_at <= limit)) | (Job.heartbeat_at <= limit)))
     if at_start:
         query = query.where(Job.status == "running")
@@ -250,7 +264,8 @@ def resume_jobs(older_than: timedelta | None = None, *, at_start: bool = False) 
     for record in stalled:
         record.resumed += 1
         record.heartbeat_at = utcnow()
-        enqueue_after_commit("issue_certificates", record.id)
+        enqueue_after_commit("issue_certificates" if record.kind == KIND else "print_run",
+                             record.id)
     db.session.commit()
     return [record.id for record in stalled]
 
@@ -261,3 +276,84 @@ def resume_stalled() -> None:
     resumed = resume_jobs()
     if resumed:
         LOGGER.warning("resumed stalled certificate jobs %s", resumed)
+
+
+def start_print_job(call: Call, actor: User, order: str = "serial") -> Job:
+    """Queue the drawing of one print-ready PDF of the call's valid certificates (city only).
+
+    ``order`` is ``serial`` or ``district`` (then serial). While a print run of the call is
+    queued or running, that one is returned.
+    """
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以下载整批证书")
+    if order not in ORDERS:
+        raise ValidationFailed("排序方式应为 serial（按编号）或 district（按区）",
+                               {"order": order[:20]})
+    running = active_job(call, PRINT)
+    if running is not None:
+        return running
+    if not _valid_ids(call):
+        raise Conflict("本批次没有有效的证书")
+    record = Job(kind=PRINT, call_id=call.id, created_by_id=actor.id, base_url=verify_base(),
+                 options={"order": order})
+    db.session.add(record)
+    db.session.flush()
+    enqueue_after_commit("print_run", record.id)
+    return record
+
+
+def print_file(record: Job) -> Path:
+    """Where a print run's PDF is (or will be) kept."""
+    return Path(current_app.config["CERTIFICATE_FOLDER"]) / "print-runs" / f"{record.id}.pdf"
+
+
+@job("print_run")
+def run_print_job(job_id: int) -> None:
+    """Draw the call's certificates in parts of PRINT_CHUNK pages, then join the parts."""
+    record = db.session.get(Job, job_id)
+    if record is None or record.status not in ACTIVE:
+        return
+    _beat(record, status="running")
+    call = db.session.get(Call, record.call_id)
+    certificates = valid_certificates(call, record.options.get("order", "serial")) \
+        if call is not None else []
+    if not certificates:
+        _finish(record, "failed", "本批次没有有效的证书")
+        return
+    record.total = len(certificates)
+    target = print_file(record)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for number, start in enumerate(range(0, len(certificates), PRINT_CHUNK)):
+        part = target.with_suffix(f".part{number:03d}")
+        chunk = certificates[start:start + PRINT_CHUNK]
+        if not part.exists():
+            facts = [facts_of(c, f"{record.base_url}/verify/{c.code}") for c in chunk]
+            _write_atomically(part, render_print_run(facts))
+        parts.append(part)
+        record.done = start + len(chunk)
+        _beat(record)
+    _join(parts, target)
+    _finish(record, "done")
+
+
+def _join(parts: list[Path], target: Path) -> None:
+    """Write the parts as one PDF (pages in order) and remove them."""
+    if len(parts) == 1:
+        os.replace(parts[0], target)
+        return
+    writer = PdfWriter()
+    for part in parts:
+        writer.append(str(part))
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    _write_atomically(target, buffer.getvalue())
+    for part in parts:
+        part.unlink()
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so a kill leaves no half file."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

@@ -80,27 +80,28 @@
 // ---- Background jobs: <div data-job-url data-job-template> with <progress>, [data-job-text] ----
 (function () {
   "use strict";
-  var box = document.querySelector("[data-job-url]");
-  if (!box || !window.fetch) { return; }
-  var bar = box.querySelector("progress");
-  var text = box.querySelector("[data-job-text]");
-  function tick() {
-    fetch(box.dataset.jobUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
-      .then(function (response) { return response.ok ? response.json() : null; })
-      .then(function (job) {
-        if (!job) { window.setTimeout(tick, 3000); return; }
-        bar.value = job.percent;
-        bar.textContent = job.percent + "%";
-        if (job.status === "running") {
-          text.textContent = box.dataset.jobTemplate
-            .replace("{done}", job.done).replace("{total}", job.total);
-        }
-        if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
-        window.setTimeout(tick, 1000);
-      })
-      .catch(function () { window.setTimeout(tick, 3000); });
-  }
-  window.setTimeout(tick, 1000);
+  if (!window.fetch) { return; }
+  Array.prototype.forEach.call(document.querySelectorAll("[data-job-url]"), function (box) {
+    var bar = box.querySelector("progress");
+    var text = box.querySelector("[data-job-text]");
+    function tick() {
+      fetch(box.dataset.jobUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (job) {
+          if (!job) { window.setTimeout(tick, 3000); return; }
+          bar.value = job.percent;
+          bar.textContent = job.percent + "%";
+          if (job.status === "running") {
+            text.textContent = box.dataset.jobTemplate
+              .replace("{done}", job.done).replace("{total}", job.total);
+          }
+          if (job.status === "done" || job.status === "failed") { window.location.reload(); return; }
+          window.setTimeout(tick, 1000);
+        })
+        .catch(function () { window.setTimeout(tick, 3000); });
+    }
+    window.setTimeout(tick, 1000);
+  });
 })();
 
 // ---- Score sheets: save the draft by itself while the expert types: <form data-autosave> ----

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 from flask import Response, send_file
 
@@ -20,6 +21,14 @@ def xlsx_response(data: bytes, filename: str) -> Response:
 def pdf_response(data: bytes, filename: str, *, inline: bool = False) -> Response:
     """A PDF to download (or to show in the browser with ``inline``), never cached."""
     response = send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=not inline,
+                         download_name=filename)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def pdf_file_response(path: Path, filename: str) -> Response:
+    """A PDF file on disk to download, never cached."""
+    response = send_file(path, mimetype="application/pdf", as_attachment=True,
                          download_name=filename)
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.engine.errors import Conflict, Forbidden
+from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Certificate, Job
 from app.services.certificate_jobs import awarded_entries, start_issue_job
@@ -135,3 +135,24 @@ def test_district_administrators_cannot_start_or_watch_a_job(world, awarded, cli
                        data={"csrf_token": csrf_from(page)}).status_code == 403
     assert client.get(f"/admin/jobs/{job.id}").status_code == 403
     assert db.session.scalar(select(func.count(Certificate.id))) == 0
+
+
+def test_a_print_run_is_drawn_in_parts_and_joined_in_order(world, awarded, monkeypatch):
+    from app.services import certificate_jobs
+    from app.services.certificate_jobs import print_file, start_print_job
+
+    awarded(3)
+    start_issue_job(world["call"], world["users"]["city"])
+    db.session.commit()
+    monkeypatch.setattr(certificate_jobs, "PRINT_CHUNK", 2)  # parts of 2 pages: 2 + 1
+    job = start_print_job(world["call"], world["users"]["city"], "serial")
+    db.session.commit()
+    db.session.refresh(job)
+    assert (job.status, job.done, job.total, job.options) == ("done", 3, 3, {"order": "serial"})
+    path = print_file(job)
+    pages = PdfReader(path).pages
+    serials = [re.search(r"YXTD-2026-\d{4}", page.extract_text()).group(0) for page in pages]
+    assert serials == ["YXTD-2026-0001", "YXTD-2026-0002", "YXTD-2026-0003"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # parts removed
+    with pytest.raises(ValidationFailed, match="排序方式"):
+        start_print_job(world["call"], world["users"]["city"], "by size")

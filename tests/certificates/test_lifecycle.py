@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import Certificate, CertificateDownload, VerificationLog
+from app.models import Certificate, CertificateDownload, Job, VerificationLog
 from app.services.certificates import certificate_pdf, reissue_certificate, revoke_certificate
 from app.services.reviews import assign_expert, save_review
 from tests.certificates.test_render import pdf_text
@@ -124,7 +124,14 @@ def test_the_city_downloads_a_zip_and_a_print_run_and_every_hand_out_is_logged(
     archive = city.get(f"/admin/calls/{call_id}/certificates.zip").response
     names = zipfile.ZipFile(io.BytesIO(archive.get_data())).namelist()
     assert names == ["YXTD-2026-0001-湖塘太极拳队.pdf", "YXTD-2026-0002-天宁合唱团.pdf"]
-    run = city.get(f"/admin/calls/{call_id}/certificates.pdf?order=district").response
+    page = city.get(f"/admin/calls/{call_id}/certificates")
+    form = page.form("/certificates/print")
+    started = city.submit(page, form, button=("order", "district"))  # the job runs at once here
+    page = city.get(started.response.headers["Location"])
+    assert "下载印制文件（2 页，按区排序）" in page.text
+    job = db.session.scalar(select(Job).where(Job.kind == "print_run"))
+    run = city.get(f"/admin/jobs/{job.id}/file").response
+    assert run.mimetype == "application/pdf"
     pages = PdfReader(io.BytesIO(run.get_data())).pages
     texts = ["".join(page.extract_text().split()) for page in pages]
     assert len(pages) == 2 and "天宁合唱团" in texts[0] and "湖塘太极拳队" in texts[1]  # TN < WJ
@@ -138,3 +145,17 @@ def test_the_city_downloads_a_zip_and_a_print_run_and_every_hand_out_is_logged(
     assert logged == [("zip", 2), ("print", 2), ("pdf", 1)]
     page = city.get(f"/admin/calls/{call_id}/certificates")
     assert "印制用单一文件" in page.text and "证书打包" in page.text
+    assert Browser(app, "wj_admin").get(f"/admin/jobs/{job.id}/file").status == 403
+
+
+def test_the_printed_qr_code_scans_to_the_public_verification_page(app, client, certificate):
+    import pypdfium2
+    import zxingcpp
+
+    pdf = certificate_pdf(certificate)
+    page = pypdfium2.PdfDocument(str(pdf))[0]
+    scanned = zxingcpp.read_barcodes(page.render(scale=3).to_pil())  # a 216 dpi scan
+    assert [code.text for code in scanned] == [
+        f"http://pingshen.test/verify/{certificate.code}"]
+    shown = client.get(scanned[0].text.removeprefix("http://pingshen.test"))
+    assert shown.status_code == 200 and certificate.serial in shown.get_data(as_text=True)

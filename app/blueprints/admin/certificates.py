@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import io
 from datetime import timedelta
 from typing import Any
 
-from flask import flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -26,11 +25,19 @@ from app.models import (
     VerificationLog,
 )
 from app.models.base import utcnow
-from app.services.certificate_files import call_zip, print_run
-from app.services.certificate_jobs import awarded_entries, latest_job, start_issue_job
+from app.services.certificate_files import call_zip, log_download
+from app.services.certificate_jobs import (
+    PRINT,
+    awarded_entries,
+    latest_job,
+    print_file,
+    start_issue_job,
+    start_print_job,
+)
 from app.services.certificates import reissue_certificate, revoke_certificate
 from app.services.verification import counts
 from app.web.access import roles_required
+from app.web.downloads import pdf_file_response, zip_response
 from app.web.outcomes import act_and_return
 
 
@@ -50,6 +57,7 @@ def call_certificates(call_id: int) -> Any:
         .limit(20)).all()
     return render_template("admin/certificates.html", call=call, rows=rows, downloads=downloads,
                            job=latest_job(call), job_view=job_json,
+                           print_job=latest_job(call, PRINT),
                            waiting=len(awarded_entries(call)),
                            users={u.id: u for u in db.session.scalars(select(User).where(
                                User.id.in_({d.user_id for d in downloads if d.user_id})))},
@@ -86,24 +94,32 @@ def certificates_zip(call_id: int) -> Any:
         flash(exc.message, "error")
         return redirect(url_for("admin.call_certificates", call_id=call_id))
     db.session.commit()
-    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                     download_name=f"{call.title}-证书.zip")
+    return zip_response(data, f"{call.title}-证书.zip")
 
 
-@bp.route("/calls/<int:call_id>/certificates.pdf")
+@bp.route("/calls/<int:call_id>/certificates/print", methods=["POST"])
 @roles_required(Role.CITY_ADMIN)
-def certificates_print(call_id: int) -> Any:
-    """Every valid certificate of the call as one print-ready PDF (?order=district)."""
+def print_certificates(call_id: int) -> Any:
+    """Start drawing one print-ready PDF of the call's certificates (order=serial|district)."""
     call = db.get_or_404(Call, call_id)
-    order = "district" if request.args.get("order") == "district" else "serial"
-    try:
-        data = print_run(call, current_user, order)
-    except PingshenError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("admin.call_certificates", call_id=call_id))
+    return act_and_return(
+        lambda: start_print_job(call, current_user, request.form.get("order", "serial")),
+        _("Drawing the print file in the background; it can be downloaded here when ready."),
+        url_for("admin.call_certificates", call_id=call.id) + "#printing")
+
+
+@bp.route("/jobs/<int:job_id>/file")
+@roles_required(Role.CITY_ADMIN)
+def job_file(job_id: int) -> Any:
+    """The finished print file of a job (logged as handed out)."""
+    record = db.get_or_404(Job, job_id)
+    path = print_file(record)
+    if record.kind != PRINT or record.status != "done" or not path.exists():
+        abort(404)
+    call = db.get_or_404(Call, record.call_id)
+    log_download("print", current_user, call=call, count=record.total)
     db.session.commit()
-    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
-                     download_name=f"{call.title}-证书印制.pdf")
+    return pdf_file_response(path, f"{call.title}-证书印制.pdf")
 
 
 @bp.route("/certificates/<int:certificate_id>/revoke", methods=["POST"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any, BinaryIO, cast
 
 from flask import request, send_file
@@ -27,15 +26,16 @@ from app.blueprints.api.serializers import (
     certificate_json,
     job_json,
 )
-from app.engine.errors import Conflict, NotFound, PingshenError, ValidationFailed
+from app.engine.errors import Conflict, NotFound, PingshenError
 from app.extensions import db
 from app.models import Application, Attachment, Call, Certificate, Job, Role
 from app.services import certificates, verification
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
 from app.services.blind import entry_view
-from app.services.certificate_files import call_zip, log_download, print_run
-from app.services.certificate_jobs import start_issue_job
+from app.services.certificate_files import call_zip, log_download
+from app.services.certificate_jobs import PRINT, print_file, start_issue_job, start_print_job
 from app.services.certificates import certificate_pdf
+from app.web.downloads import pdf_file_response, zip_response
 
 
 @bp.post("/applications/<int:application_id>/attachments")
@@ -153,8 +153,7 @@ def call_certificates_zip(call_id: int) -> Any:
     call = get_or_404(Call, call_id, "批次不存在")
     data = call_zip(call, user)
     db.session.commit()
-    return send_file(io.BytesIO(data), mimetype="application/zip", as_attachment=True,
-                     download_name=f"{call.title}-证书.zip")
+    return zip_response(data, f"{call.title}-证书.zip")
 
 
 @bp.post("/calls/<int:call_id>/certificates/issue")
@@ -177,15 +176,28 @@ def job(job_id: int) -> Any:
     return job_json(get_or_404(Job, job_id, "任务不存在"))
 
 
-@bp.get("/calls/<int:call_id>/certificates.pdf")
-def call_certificates_print(call_id: int) -> Any:
-    """Every valid certificate of the call as one print-ready PDF; ?order=district (city)."""
+@bp.post("/calls/<int:call_id>/certificates/print")
+def print_call_certificates(call_id: int) -> Any:
+    """Draw one print-ready PDF of the call's valid certificates in the background; 202 with
+    the job (city). Body: {"order": "serial" | "district"} (optional)."""
     user = require_role(Role.CITY_ADMIN)
     call = get_or_404(Call, call_id, "批次不存在")
-    order = request.args.get("order", "serial")
-    if order not in ("serial", "district"):
-        raise ValidationFailed("order 应为 serial 或 district", {"order": order[:20]})
-    data = print_run(call, user, order)
+    body = json_body({}, {"order": "string"}) if request.get_data() else {}
+    record = start_print_job(call, user, body.get("order", "serial"))
     db.session.commit()
-    return send_file(io.BytesIO(data), mimetype="application/pdf", as_attachment=True,
-                     download_name=f"{call.title}-证书印制.pdf")
+    return job_json(record), 202, {"Location": f"/api/v1/jobs/{record.id}"}
+
+
+@bp.get("/jobs/<int:job_id>/file")
+def job_file(job_id: int) -> Any:
+    """The finished print file of a print-run job (city); logged as handed out."""
+    user = require_role(Role.CITY_ADMIN)
+    record = get_or_404(Job, job_id, "任务不存在")
+    path = print_file(record)
+    if record.kind != PRINT or record.status != "done" or not path.exists():
+        raise Conflict("该任务没有可下载的文件（未完成，或不是印制文件）",
+                       {"status": record.status, "kind": record.kind})
+    call = get_or_404(Call, record.call_id or 0, "批次不存在")
+    log_download("print", user, call=call, count=record.total)
+    db.session.commit()
+    return pdf_file_response(path, f"{call.title}-证书印制.pdf")

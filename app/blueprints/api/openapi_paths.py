@@ -44,7 +44,8 @@ def answer(description: str, schema: Schema | None = None,
 def operation(operation_id: str, tag: str, summary: str, responses: dict[int, Any],
               errors: tuple[int, ...] = (), *, body: Schema | None = None,
               query: tuple[dict[str, Any], ...] = (), public: bool = False,
-              description: str = "", multipart: bool = False) -> dict[str, Any]:
+              description: str = "", multipart: bool = False,
+              body_required: bool = True) -> dict[str, Any]:
     """One operation; secured ones may always answer 401."""
     codes = sorted(set(errors) | ({401} if not public else set()))
     result: dict[str, Any] = {
@@ -59,7 +60,8 @@ def operation(operation_id: str, tag: str, summary: str, responses: dict[int, An
         result["parameters"] = list(query)
     if body is not None:
         media = "multipart/form-data" if multipart else "application/json"
-        result["requestBody"] = {"required": True, "content": {media: {"schema": body}}}
+        result["requestBody"] = {"required": body_required,
+                                 "content": {media: {"schema": body}}}
     if public:
         result["security"] = []
     return result
@@ -372,15 +374,16 @@ PATHS: dict[str, dict[str, Any]] = {
                                    contentMediaType="application/zip")}})}, (403, 404, 409),
                   description="409 when the call has no valid certificate. Logged."),
     },
-    "/calls/{call_id}/certificates.pdf": {
+    "/calls/{call_id}/certificates/print": {
         "parameters": [in_path("call_id", "Call id.")],
-        "get": op("call_certificates_print", "certificates",
-                  "Every valid certificate of the call as one print-ready PDF (city)",
-                  {200: answer("One page per certificate.", content=PDF)},
-                  (403, 404, 409, 422),
-                  query=(in_query("order", "serial (default) or district (then serial).",
-                                  string(enum=["serial", "district"])),),
-                  description="Rendered as one multi-page document. Logged."),
+        "post": op("print_call_certificates", "certificates",
+                   "Draw one print-ready PDF of the call's valid certificates (city)",
+                   {202: answer("The job; when done, GET /jobs/{job_id}/file.", ref("Job"))},
+                   (400, 403, 404, 409, 422), body=ref("PrintRequest"), body_required=False,
+                   description="Drawn in the background as multi-page documents of 100 "
+                               "pages, joined into one file. While a print run of the call "
+                               "runs, that job is returned. 409 when the call has no valid "
+                               "certificate."),
     },
     "/calls/{call_id}/certificates/issue": {
         "parameters": [in_path("call_id", "Call id.")],
@@ -397,6 +400,13 @@ PATHS: dict[str, dict[str, Any]] = {
         "parameters": [in_path("job_id", "Job id.")],
         "get": op("job", "certificates", "A background job and its progress (city)",
                   {200: answer("The job.", ref("Job"))}, (403, 404)),
+    },
+    "/jobs/{job_id}/file": {
+        "parameters": [in_path("job_id", "Job id.")],
+        "get": op("job_file", "certificates", "The print file of a finished print run (city)",
+                  {200: answer("One page per certificate.", content=PDF)}, (403, 404, 409),
+                  description="409 while the job is not done, or for a job without a file. "
+                              "Logged as handed out."),
     },
     "/certificates/{certificate_id}/revoke": {
         "parameters": [in_path("certificate_id", "Certificate id.")],

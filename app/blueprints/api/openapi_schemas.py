@@ -360,14 +360,17 @@ CERTIFICATE = obj({"id": integer(), "serial": string(), "code": string("Verifica
                    "verify_url": string("Public verification page (printed as a QR code).",
                                         format="uri")})
 JOB = obj({
-    "id": integer(), "kind": string("issue_certificates: a call's certificates in bulk."),
+    "id": integer(), "kind": string("issue_certificates (a call's certificates in bulk) or "
+                                    "print_run (one print-ready PDF of a call).",
+                                    enum=["issue_certificates", "print_run"]),
     "call_id": nullable(integer()),
     "status": string("queued → running → done, or failed (see error).",
                      enum=["queued", "running", "done", "failed"]),
-    "total": integer("Certificates of the call to be drawn (known once running)."),
+    "total": integer("Certificates (pages) to be drawn, known once running."),
     "done": integer("Of these, drawn so far."), "failed": integer("Could not be drawn."),
     "percent": integer("0–100, for a progress bar."), "error": nullable(string()),
     "resumed": integer("Times the job was picked up again after a worker stopped."),
+    "options": map_of(string(), "What was asked, e.g. {\"order\": \"district\"}."),
     "created_at": DATETIME, "started_at": nullable(DATETIME),
     "finished_at": nullable(DATETIME)})
 CERTIFICATE_FACTS = obj({
@@ -518,6 +521,8 @@ SCHEMAS: dict[str, Schema] = {
     "ReviewResult": REVIEW_RESULT, "Verification": VERIFICATION,
     "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER, "AwardRow": AWARD_ROW,
     "AwardProposal": AWARD_PROPOSAL, "ConfirmRequest": CONFIRM_REQUEST,
+    "PrintRequest": obj({"order": string("serial (default) or district (then serial).",
+                                         enum=["serial", "district"])}, optional=("order",)),
     "RevokeRequest": REVOKE_REQUEST, "ReissueRequest": REISSUE_REQUEST,
     "Invitation": INVITATION, "InviteRequest": INVITE_REQUEST, "AnswerRequest": ANSWER_REQUEST,
     "Panel": PANEL, "PanelRequest": PANEL_REQUEST, "PanelAssignRequest": PANEL_ASSIGN_REQUEST,

@@ -200,6 +200,7 @@ def job_json(record: Job) -> JSON:
         "status": record.status, "total": total, "done": done, "failed": record.failed,
         "percent": 100 if record.status == "done" else (done * 100 // total if total else 0),
         "error": record.error or None, "resumed": record.resumed,
+        "options": dict(record.options or {}),
         "created_at": iso(record.created_at), "started_at": iso(record.started_at),
         "finished_at": iso(record.finished_at),
     }
