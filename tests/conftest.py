@@ -217,3 +217,59 @@ def confirmed(sheet: Any) -> Any:
 
     declare_conflict(sheet, sheet.expert, conflict=False)
     return sheet
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """The app served over HTTP on a free local port (for the real browser); yields its URL."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    app.config["SERVER_NAME"] = None
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(10)
+
+
+def chromium_path() -> str:
+    """Debian's chromium, which Playwright drives (it downloads no browser of its own)."""
+    import shutil
+
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if path is None:
+        pytest.fail("the browser tests need Debian's chromium: apt-get install chromium "
+                    "(or set CHROMIUM to its path)")
+    return path
+
+
+@pytest.fixture
+def browser(live_server: str) -> Iterator[Any]:
+    """A real headless Chromium page, driven by Playwright, with the live server's base URL."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(),
+                                              args=["--no-sandbox"])
+        context = chromium.new_context(base_url=live_server, locale="zh-CN")
+        page = context.new_page()
+        page.set_default_timeout(20_000)
+        try:
+            yield page
+        finally:
+            context.close()
+            chromium.close()
+
+
+def browser_login(page: Any, username: str, password: str = PASSWORD) -> None:
+    """Log in through the login form, as a person would."""
+    page.goto("/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("form:has(input[name=username]) button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)

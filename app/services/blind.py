@@ -23,13 +23,37 @@ from app.services.programmes import programme_of
 
 def blind_for(application: Application, viewer: User) -> bool:
     """Whether this viewer must see the entry without its identity."""
-    if viewer.role != Role.EXPERT:
-        return False
-    rounds = programme_of(application).rounds
-    names = list(db.session.scalars(select(ReviewAssignment.round).where(
-        ReviewAssignment.application_id == application.id,
-        ReviewAssignment.expert_id == viewer.id, ReviewAssignment.status.not_in(INACTIVE))))
-    return bool(names) and all(name in rounds and rounds[name].blind for name in names)
+    return application.id in blind_entries([application], viewer)
+
+
+def blind_entries(applications: list[Application], viewer: User) -> set[int]:
+    """The ids of the applications this viewer must see blind (one query for a whole list)."""
+    if viewer.role != Role.EXPERT or not applications:
+        return set()
+    rounds_of: dict[int, list[str]] = {}
+    for application_id, name in db.session.execute(select(
+            ReviewAssignment.application_id, ReviewAssignment.round).where(
+            ReviewAssignment.application_id.in_([a.id for a in applications]),
+            ReviewAssignment.expert_id == viewer.id,
+            ReviewAssignment.status.not_in(INACTIVE))):
+        rounds_of.setdefault(application_id, []).append(name)
+    blind = set()
+    for application in applications:
+        names = rounds_of.get(application.id)
+        rounds = programme_of(application).rounds
+        if names and all(name in rounds and rounds[name].blind for name in names):
+            blind.add(application.id)
+    return blind
+
+
+def entry_title(application: Application, blind: bool) -> str:
+    """The title to show: a neutral one when blind and the title names the applicant."""
+    if not blind:
+        return application.title
+    programme = programme_of(application)
+    hidden = {f["key"] for f in programme.application_form.fields if f.get("identifying")}
+    title_field = programme.workflow["title_field"]
+    return application.title if title_field not in hidden else f"匿名作品 {application.id:04d}"
 
 @dataclass(frozen=True)
 class EntryView:
@@ -64,9 +88,8 @@ def entry_view(application: Application, viewer: User) -> EntryView:
     form = programme_of(application).application_form
     hidden = frozenset(f["key"] for f in form.fields if f.get("identifying"))
     data = {k: v for k, v in (application.data or {}).items() if k not in hidden}
-    title_field = programme_of(application).workflow["title_field"]
-    title = application.title if title_field not in hidden else f"匿名作品 {application.id:04d}"
-    return EntryView(application, True, title, data, hidden, _neutral_names(application, form))
+    return EntryView(application, True, entry_title(application, True), data, hidden,
+                     _neutral_names(application, form))
 
 def _neutral_names(application: Application, form: Any) -> dict[int, str]:
     """File names made of the field's label and a number, keeping the extension."""

@@ -6,58 +6,20 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import IO
 
 import pytest
-from flask import Flask
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.extensions import db
-from app.jobs import EXTENSION, JobQueue
 from app.models import Certificate, Job
 from app.services.certificate_jobs import start_issue_job
 from app.services.certificates import pdf_path
 
-ROOT = Path(__file__).resolve().parents[2]
 ENTRIES = 40
-
-
-@pytest.fixture
-def worker(app: Flask, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[bytes]]]:
-    """Start `flask jobs worker` processes on a SQLite queue shared with the test's app."""
-    app.config["JOB_QUEUE_URL"] = f"sqlite:///{tmp_path / 'jobs.db'}"
-    app.extensions[EXTENSION] = JobQueue(app)
-    env = {**os.environ, "FLASK_APP": "wsgi.py", "PINGSHEN_INSTANCE": str(tmp_path),
-           "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-           "JOB_QUEUE_URL": app.config["JOB_QUEUE_URL"],
-           "CERTIFICATE_FOLDER": app.config["CERTIFICATE_FOLDER"],
-           "UPLOAD_FOLDER": app.config["UPLOAD_FOLDER"], "SECRET_KEY": "test-secret",
-           "PUBLIC_BASE_URL": "http://ignored.test"}
-    started: list[subprocess.Popen[bytes]] = []
-    logs: list[IO[bytes]] = []
-
-    def start() -> subprocess.Popen[bytes]:
-        log = (tmp_path / f"worker{len(started)}.log").open("wb")
-        logs.append(log)
-        process = subprocess.Popen([sys.executable, "-m", "flask", "jobs", "worker",
-                                    "--workers", "2"], cwd=ROOT, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
-        started.append(process)
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-    for log in logs:
-        log.close()
 
 
 def _job(job_id: int) -> Job:

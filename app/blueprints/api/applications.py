@@ -17,7 +17,11 @@ from app.blueprints.api.common import (
     require_role,
     viewable_application,
 )
-from app.blueprints.api.serializers import application_json, application_summary, history_json
+from app.blueprints.api.serializers import (
+    application_json,
+    application_summaries,
+    history_json,
+)
 from app.engine.errors import ValidationFailed
 from app.engine.runtime import fire
 from app.extensions import db
@@ -42,7 +46,7 @@ def list_applications() -> Any:
     page = query_int("page", 1) or 1
     per_page = min(query_int("per_page", 20) or 20, MAX_PER_PAGE)
     result = db.paginate(query, page=page, per_page=per_page, error_out=False, count=True)
-    return {"items": [application_summary(a, user) for a in result.items], "page": page,
+    return {"items": application_summaries(list(result.items), user), "page": page,
             "per_page": per_page, "total": result.total}
 
 

@@ -26,7 +26,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
-from app.services.blind import EntryView, entry_view
+from app.services.blind import blind_entries, entry_title, entry_view
 from app.services.certificates import verify_url
 from app.services.programmes import programme_of
 from app.services.rounds import entry_scores
@@ -100,21 +100,23 @@ def call_json(call: Call) -> JSON:
             "quotas": {quota.district.code: quota.quota for quota in call.quotas}}
 
 
-def application_summary(application: Application, viewer: User) -> JSON:
-    """What a list shows of an application (without its identity to a blind reviewer)."""
-    return _summary(application, entry_view(application, viewer))
+def application_summaries(applications: list[Application], viewer: User) -> list[JSON]:
+    """What a list shows of each application (without its identity to a blind reviewer)."""
+    blind = blind_entries(applications, viewer)
+    return [_summary(a, a.id in blind) for a in applications]
 
 
-def _summary(application: Application, view: EntryView) -> JSON:
-    """The list fields, as the view allows."""
+def _summary(application: Application, blind: bool) -> JSON:
+    """The list fields, as the viewer may see them."""
     programme = programme_of(application)
     return {
-        "id": application.id, "call_id": application.call_id, "title": view.title,
+        "id": application.id, "call_id": application.call_id,
+        "title": entry_title(application, blind),
         "state": application.state, "state_label": programme.label(application.state),
         "version": application.version,
-        "applicant": None if view.blind else application.applicant.username,
-        "organisation": None if view.blind else org_json(application.org),
-        "district": application.district.code if application.district and not view.blind
+        "applicant": None if blind else application.applicant.username,
+        "organisation": None if blind else org_json(application.org),
+        "district": application.district.code if application.district and not blind
         else None,
         "submitted_at": iso(application.submitted_at), "created_at": iso(application.created_at),
         "updated_at": iso(application.updated_at),
@@ -127,7 +129,7 @@ def application_json(application: Application, viewer: User) -> JSON:
     state = programme.states[application.state]
     view = entry_view(application, viewer)
     return {
-        **_summary(application, view),
+        **_summary(application, view.blind),
         "blind": view.blind, "hidden_fields": sorted(view.hidden),
         "call": {"id": application.call.id, "title": application.call.title},
         "programme": {"key": programme.key, "version": programme.version},
