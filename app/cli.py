@@ -153,6 +153,33 @@ def workflows_show(key: str) -> None:
             click.echo(f"  {'':<22} {'; '.join(extras)}")
 
 
+@workflows.command("tick")
+@click.option("--now", "now_text", default=None, metavar="ISO-TIME",
+              help="Pretend it is this time (e.g. 2026-06-20T09:00+08:00); default: now.")
+def workflows_tick(now_text: str | None) -> None:
+    """Fire the transitions whose state deadline has passed (run it from cron, or let the
+    worker do it every minute)."""
+    from datetime import datetime
+
+    from app.services.timers import run_timers
+
+    now = None
+    if now_text:
+        try:
+            now = datetime.fromisoformat(now_text)
+        except ValueError:
+            _fail(f"--now must be an ISO time such as 2026-06-20T09:00+08:00, got {now_text!r}")
+        if now.tzinfo is None:
+            _fail("--now needs a time zone, e.g. +08:00")
+    outcomes = run_timers(now)
+    for o in outcomes:
+        status = "moved" if o.moved else "refused: " + "；".join(o.reasons)
+        click.echo(f"entry {o.application_id} {o.title}: {o.trigger} (due {o.due.isoformat()}) "
+                   f"{status}")
+    moved = sum(o.moved for o in outcomes)
+    click.echo(f"{moved} moved, {len(outcomes) - moved} refused")
+
+
 @workflows.command("sync")
 def workflows_sync() -> None:
     """Record the current version of every programme in the database (refuses changed copies)."""

@@ -110,7 +110,7 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
         update(Application)
         .where(Application.id == application.id, Application.state == source,
                Application.version == version)
-        .values(state=dest, version=version + 1, updated_at=ctx.now)
+        .values(state=dest, version=version + 1, updated_at=ctx.now, state_since=ctx.now)
         .execution_options(synchronize_session="fetch")
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from typing import Any
 
@@ -26,7 +27,9 @@ PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "transitions"}
 WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate",
                      "reviews"}
-STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description"}
+STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description",
+                  "deadline"}
+DEADLINE_KINDS = ("days", "working_days", "date", "call_closes")
 TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description"}
 
 
@@ -73,6 +76,7 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
         workflow["certificate"] = _check_certificate(doc["certificate"], check, application_form,
                                                      workflow["title_field"])
     _check_rule_context(workflow, check)
+    _check_deadlines(workflow, check)
     if len(check.problems) == before:
         _check_graph(workflow, check)
     return workflow if len(check.problems) == before else None
@@ -106,14 +110,42 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
             check.error(f"{path}.review", "a final state cannot be a review round")
         if "editable" in item:
             check.boolean(item["editable"], f"{path}.editable")
+        deadline = _check_deadline(item["deadline"], f"{path}.deadline", check) \
+            if "deadline" in item else None
+        if deadline is not None and final:
+            check.error(f"{path}.deadline", "a final state cannot have a deadline")
         states.append({
             "name": name, "label": check.text(item.get("label"), f"{path}.label"),
             "label_en": check.optional_text(item, "label_en", path),
             "description": check.optional_text(item, "description", path),
             "final": final, "outcome": outcome, "editable": bool(item.get("editable", False)),
-            "review": review,
+            "review": review, "deadline": deadline,
         })
     return states
+
+
+def _check_deadline(value: Any, path: str, check: Checker) -> dict[str, Any] | None:
+    """{days | working_days | date | call_closes, fire}: when the system fires ``fire``."""
+    value = check.mapping(value, path, {"fire"}, set(DEADLINE_KINDS))
+    if not value:
+        return None
+    kinds = [k for k in DEADLINE_KINDS if k in value]
+    if len(kinds) != 1:
+        check.error(path, "needs exactly one of days, working_days, date, call_closes")
+        return None
+    kind, amount = kinds[0], value[kinds[0]]
+    if kind in ("days", "working_days"):
+        amount = check.integer(amount, f"{path}.{kind}", minimum=1)
+        if amount is not None and amount > 366:
+            check.error(f"{path}.{kind}", "must be at most 366")
+    elif kind == "date":
+        amount = _date(amount)
+        if amount is None:
+            check.error(f"{path}.date", f"must be a date written YYYY-MM-DD, got "
+                                        f"{value['date']!r}")
+    elif amount is not True:
+        check.error(f"{path}.call_closes", "must be true (the call's closing time)")
+    return {"kind": kind, "value": amount, "fire": check.ident(value.get("fire"), f"{path}.fire")}
 
 
 def _check_transitions(value: Any, check: Checker, states: list[dict[str, Any]],
@@ -324,6 +356,37 @@ def _check_form_ref(key: Any, path: str, check: Checker, forms: dict[str, Any],
     else:
         check.error(path, f"unknown form {key!r} (no file in forms/ has this key)")
     return False
+
+
+def _date(value: Any) -> str | None:
+    """An ISO date from YAML's date or its text form; None if it is not one."""
+    if isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def _check_deadlines(workflow: dict[str, Any], check: Checker) -> None:
+    """A deadline fires a transition that leaves its state and that the system can make alone:
+    no form to fill in, no comment required."""
+    for i, state in enumerate(workflow["states"]):
+        deadline = state.get("deadline")
+        if not deadline or not deadline["fire"]:
+            continue
+        moves = [t for t in workflow["transitions"]
+                 if t["trigger"] == deadline["fire"] and state["name"] in t["source"]]
+        path = f"states[{i}].deadline.fire"
+        if not moves:
+            check.error(path, f"no transition {deadline['fire']!r} leaves {state['name']!r}")
+        elif moves[0]["form"]:
+            check.error(path, f"{deadline['fire']!r} has a form to fill in; the system cannot")
+        elif moves[0]["comment"] == "required":
+            check.error(path, f"{deadline['fire']!r} requires a comment; the system cannot "
+                              "write one")
 
 
 def _check_rule_context(workflow: dict[str, Any], check: Checker) -> None:

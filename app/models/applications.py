@@ -37,6 +37,8 @@ class Application(Model):
     # Optimistic lock: every UPDATE must match it and bumps it.
     version: Mapped[int] = mapped_column(default=1)
     submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the entry reached its current state (deadlines count from here).
+    state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The award level (一等奖, 优秀) the city confirmed from an award proposal, if any.
     award: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
@@ -29,9 +30,22 @@ def local_date(value: date | datetime | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def state_deadline(application: Any) -> dict[str, Any] | None:
+    """When the entry's current state ends by itself, and what the system does then."""
+    from app.services.programmes import programme_of
+    from app.services.timers import deadline_of
+
+    found = deadline_of(application)
+    if found is None:
+        return None
+    transition = programme_of(application).transition(found[1], application.state)
+    return {"due": found[0], "transition": transition}
+
+
 def register_filters(app: Flask) -> None:
     """Make the filters and globals available to every template."""
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_global(localised, "localised")
     app.add_template_global(get_locale, "get_locale")
+    app.add_template_global(state_deadline, "state_deadline")

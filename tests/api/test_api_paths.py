@@ -187,7 +187,7 @@ def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
     assert [p["key"] for p in listed] == ["excellent_team", "teacher_contest"]
     assert listed[:1] == [{
         "key": "excellent_team", "title": "社区教育优秀团队遴选",
-        "title_en": "Excellent community-education team selection", "version": 2,
+        "title_en": "Excellent community-education team selection", "version": 3,
         "code": "YXTD", "description": caller.get("/api/v1/programmes/excellent_team")
         .get_json()["description"]}]
     graph = caller.get("/api/v1/programmes/excellent_team").get_json()

@@ -1,0 +1,101 @@
+"""State deadlines: when one passes, the system fires the transition the definition names.
+
+A state's ``deadline`` (workflow definition) says when — N days or N working days after the entry
+reached the state, a date, or the call's closing time — and which trigger to fire. ``run_timers``
+is the tick: the ``flask workflows tick`` command (for cron) and the worker's minute job call it.
+It fires each due entry in a transaction of its own, as the system (the audit row has no actor);
+an entry whose guards refuse (an open objection, say) stays and is tried again at the next tick.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+
+from app.engine.calendar import due_at
+from app.engine.errors import PingshenError
+from app.engine.runtime import fire
+from app.extensions import db
+from app.jobs import every_minute
+from app.models import Application, ProgrammeVersion
+from app.models.base import utcnow
+from app.services.programmes import pinned_programme, programme_of
+
+LOGGER = logging.getLogger(__name__)
+SYSTEM_COMMENT = "期限已到，由系统自动执行"
+
+
+@dataclass
+class TimerOutcome:
+    """What the tick did with one due entry."""
+
+    application_id: int
+    title: str
+    trigger: str
+    due: datetime
+    moved: bool
+    reasons: list[str] = field(default_factory=list)
+
+
+def deadline_of(application: Application) -> tuple[datetime, str] | None:
+    """When the entry's current state ends by itself, and the trigger fired then."""
+    state = programme_of(application).states.get(application.state) or {}
+    deadline = state.get("deadline")
+    if not deadline:
+        return None
+    return (due_at(deadline, application.state_since, application.call.closes_at),
+            deadline["fire"])
+
+
+def run_timers(now: datetime | None = None) -> list[TimerOutcome]:
+    """Fire every transition whose state's deadline has passed; commit each on its own."""
+    now = now or utcnow()
+    outcomes = []
+    for application in _candidates():
+        found = deadline_of(application)
+        if found is None or found[0] > now:
+            continue
+        due, trigger = found
+        outcome = TimerOutcome(application.id, application.title, trigger, due, False)
+        transition = programme_of(application).transition(trigger, application.state)
+        comment = "" if transition is None or transition["comment"] == "none" else SYSTEM_COMMENT
+        try:
+            fire(application, trigger, None, comment=comment, now=now)
+            db.session.commit()
+            outcome.moved = True
+        except PingshenError as exc:
+            db.session.rollback()
+            outcome.reasons = list((exc.details or {}).get("reasons") or [exc.message]) \
+                if isinstance(exc.details, dict) else [exc.message]
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _candidates() -> list[Application]:
+    """Entries in a state that has a deadline in the definition version they are pinned to."""
+    by_version: dict[int, set[str]] = {}
+    for version_id in db.session.scalars(select(ProgrammeVersion.id)):
+        programme = pinned_programme(version_id)
+        states = {name for name, state in programme.states.items() if state.get("deadline")}
+        if states:
+            by_version[version_id] = states
+    found: list[Application] = []
+    for version_id, states in by_version.items():
+        found += db.session.scalars(select(Application).where(
+            Application.programme_version_id == version_id, Application.state.in_(states))
+            .order_by(Application.id))
+    return found
+
+
+@every_minute("state_deadlines")
+def tick() -> None:
+    """The worker's minute job: fire what is due and log what was refused."""
+    for outcome in run_timers():
+        if outcome.moved:
+            LOGGER.info("deadline: %s fired on entry %s", outcome.trigger, outcome.application_id)
+        else:
+            LOGGER.warning("deadline passed but %s refused on entry %s: %s", outcome.trigger,
+                           outcome.application_id, "；".join(outcome.reasons))
