@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from app.engine import actions, guards  # noqa: F401  (fill the registries first)
+from app.engine import actions, eligibility, guards  # noqa: F401  (fill the registries)
 from app.engine.checker import Checker
 from app.engine.definitions import Programme
 from app.engine.errors import DefinitionError

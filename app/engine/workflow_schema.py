@@ -250,9 +250,14 @@ def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
         elif param.kind == "states":
             for j, state in enumerate(check.sequence(value, where, min_items=1)):
                 check.known(state, f"{where}[{j}]", states, "state")
+        elif param.kind == "choice":
+            check.one_of(value, where, list(param.choices))
         elif param.kind == "field" and form is not None:
-            check.known(value, where, {f["key"] for s in form["sections"] for f in s["fields"]},
-                        "field")
+            fields = {f["key"]: f for s in form["sections"] for f in s["fields"]}
+            if check.known(value, where, fields, "field") and param.field_types and \
+                    fields[value]["type"] not in param.field_types:
+                check.error(where, f"{value!r} is a {fields[value]['type']} field; this needs "
+                                   f"a {' or '.join(param.field_types)} field")
         result[key] = value
     return result
 
@@ -397,6 +402,11 @@ def _check_rule_context(workflow: dict[str, Any], check: Checker) -> None:
         if "issue_certificate" in names and workflow["certificate"] is None:
             check.error(f"transitions[{i}].actions",
                         "issue_certificate needs a 'certificate' block in the workflow")
+        for ref in t["guards"]:
+            if ref["name"] == "not_prior_winner" and ref["params"].get("by") == "field" \
+                    and not ref["params"].get("field"):
+                check.error(f"transitions[{i}].guards", "not_prior_winner with by: field needs "
+                                                        "field (the form field to compare)")
         if "award_confirmed" in names and workflow["reviews"]["awards"] is None:
             check.error(f"transitions[{i}].guards",
                         "award_confirmed needs a 'reviews.awards' block in the workflow")

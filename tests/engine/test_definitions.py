@@ -58,7 +58,7 @@ def _state(doc, name):
 BROKEN = [
     ("unknown guard", WORKFLOW,
      lambda d: _transition(d, "submit")["guards"].append("is_sunny"),
-     "workflows/excellent_team.yaml: transitions[0].guards[2]: unknown name 'is_sunny'"),
+     "workflows/excellent_team.yaml: transitions[0].guards[3]: unknown name 'is_sunny'"),
     ("unknown action", WORKFLOW,
      lambda d: _transition(d, "submit")["actions"].append("send_fax"),
      "transitions[0].actions[1]: unknown name 'send_fax'"),

@@ -1,0 +1,154 @@
+"""Eligibility guards a definition may put on any transition, usually on submit or recommend.
+
+Each is parameterised in the workflow file and returns None to allow, or the reason to refuse
+(shown beside the disabled button and in the API's ``reasons``).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+
+from app.engine.calendar import LOCAL
+from app.engine.registry import Param, guard
+from app.extensions import db
+from app.models import Application, Call
+from app.services.attachments import attachment_counts
+from app.services.programmes import programme_of
+
+if TYPE_CHECKING:
+    from app.engine.runtime import Context
+
+BY = ("applicant", "unit")
+
+
+def _label(ctx: Context, key: str) -> str:
+    """The label of an application-form field."""
+    return str(ctx.programme.application_form.by_key[key]["label"])
+
+
+def _same(application: Application, by: str) -> Any:
+    """The condition 'the same applicant' or 'the same unit' as ``application``."""
+    return Application.applicant_id == application.applicant_id if by == "applicant" \
+        else Application.org_id == application.org_id
+
+
+def _counts(other: Application) -> bool:
+    """Whether another entry counts: handed in (left the initial state) and not withdrawn."""
+    programme = programme_of(other)
+    state = programme.states.get(other.state, {})
+    return other.state != programme.initial and state.get("outcome") != "withdrawn"
+
+
+@guard("one_entry_per",
+       "At most `max` entries per applicant (`by: applicant`) or per unit (`by: unit`) in the "
+       "call; with `field`, per value of that field (e.g. one per category). Drafts and "
+       "withdrawn entries do not count.",
+       {"by": Param("choice", default="applicant", choices=BY,
+                    help="applicant (the account) or unit (the organisation)"),
+        "max": Param("int", default=1, minimum=1, help="entries allowed"),
+        "field": Param("field", help="count per value of this field", field_types=("choice",))})
+def one_entry_per(ctx: Context, by: str, max: int, field: str | None) -> str | None:  # noqa: A002
+    """Refuse when the applicant or unit already has ``max`` entries (in the category)."""
+    app = ctx.application
+    others = [a for a in db.session.scalars(select(Application).where(
+        Application.call_id == app.call_id, Application.id != app.id, _same(app, by)))
+        if _counts(a) and (field is None or (a.data or {}).get(field) == (app.data or {})
+                           .get(field))]
+    if len(others) < max:
+        return None
+    who = "每位申报人" if by == "applicant" else "每个单位"
+    scope = f"在“{_label(ctx, field)}”为“{(app.data or {}).get(field)}”的类别中" if field else ""
+    titles = "、".join(f"“{a.title}”" for a in others[:3])
+    return f"本批次{scope}{who}最多申报 {max} 项，已有 {titles}"
+
+
+@guard("not_prior_winner",
+       "The applicant, the unit, or the person named in `field` did not win in this programme "
+       "(an entry ending in an `awarded` state) in the `years` calls' years before this one.",
+       {"years": Param("int", required=True, minimum=1, help="years looked back"),
+        "by": Param("choice", default="applicant", choices=(*BY, "field"),
+                    help="applicant, unit, or field (a form field naming the person)"),
+        "field": Param("field", help="with by: field, the field compared (e.g. an ID number)",
+                       field_types=("text",))})
+def not_prior_winner(ctx: Context, years: int, by: str, field: str | None) -> str | None:
+    """Refuse a winner of the same programme within the last ``years`` years."""
+    app = ctx.application
+    year = app.call.year
+    query = select(Application, Call.year).join(Call, Call.id == Application.call_id).where(
+        Call.programme_key == app.call.programme_key, Call.year >= year - years,
+        Call.year < year, Application.id != app.id)
+    if by in BY:
+        query = query.where(_same(app, by))
+    key = field if by == "field" and field else ""
+    wanted = str((app.data or {}).get(key) or "").strip() if key else ""
+    for other, won_in in db.session.execute(query.order_by(Call.year.desc())):
+        if key and (not wanted or str((other.data or {}).get(key) or "").strip() != wanted):
+            continue
+        if programme_of(other).states.get(other.state, {}).get("outcome") == "awarded":
+            who = {"applicant": "该申报人", "unit": "该单位"}.get(by) \
+                or f"该{_label(ctx, field or '')}"
+            return (f"{who}已于 {won_in} 年获评（“{other.title}”），{years} 年内不能再次申报")
+    return None
+
+
+@guard("field_at_least",
+       "The number in `field` of the application form is at least `min`.",
+       {"field": Param("field", required=True, field_types=("integer", "decimal")),
+        "min": Param("number", required=True, help="the smallest value allowed")})
+def field_at_least(ctx: Context, field: str, min: float) -> str | None:  # noqa: A002
+    """Refuse while the field is empty or below ``min``."""
+    value = (ctx.application.data or {}).get(field)
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return f"请填写“{_label(ctx, field)}”"
+    if number < Decimal(str(min)):
+        return f"“{_label(ctx, field)}”至少应为 {_plain(min)}（当前为 {_plain(number)}）"
+    return None
+
+
+@guard("date_years_before",
+       "The date in `field` is at least `years` years before the day of the step (e.g. a team "
+       "founded at least one year before it applies).",
+       {"field": Param("field", required=True, field_types=("date",)),
+        "years": Param("int", required=True, minimum=1)})
+def date_years_before(ctx: Context, field: str, years: int) -> str | None:
+    """Refuse a date later than the step's day (Beijing time) ``years`` years back."""
+    value = (ctx.application.data or {}).get(field)
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        return f"请填写“{_label(ctx, field)}”"
+    today = ctx.now.astimezone(LOCAL).date()
+    try:
+        limit = today.replace(year=today.year - years)
+    except ValueError:  # 29 February
+        limit = today.replace(year=today.year - years, day=28)
+    if day > limit:
+        return (f"“{_label(ctx, field)}”应不晚于 {limit.isoformat()}（须满 {years} 年），"
+                f"当前为 {day.isoformat()}")
+    return None
+
+
+@guard("has_attachment",
+       "At least `min` files are attached to the file field `field` (for a file the form "
+       "does not require of everyone, but this step does).",
+       {"field": Param("field", required=True, field_types=("file",)),
+        "min": Param("int", default=1, minimum=1)})
+def has_attachment(ctx: Context, field: str, min: int) -> str | None:  # noqa: A002
+    """Refuse until enough files are attached to ``field``."""
+    count = attachment_counts(ctx.application).get(field, 0)
+    if count < min:
+        return f"请上传“{_label(ctx, field)}”" + (f"（至少 {min} 个文件）" if min > 1 else "")
+    return None
+
+
+def _plain(value: Any) -> str:
+    """A number without a needless fraction: 5, 5.5."""
+    number = Decimal(str(value))
+    return format(number.normalize(), "f") if number != number.to_integral() \
+        else str(int(number))
