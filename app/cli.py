@@ -123,13 +123,20 @@ def workflows_check() -> None:
 
 @workflows.command("show")
 @click.argument("key")
-def workflows_show(key: str) -> None:
+@click.option("--svg", "svg_path", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Also draw the workflow as an SVG diagram into this file.")
+def workflows_show(key: str, svg_path: str | None) -> None:
     """Print a programme's states and transitions with their roles, guards and actions."""
+    from app.engine.diagram import workflow_svg
+    from app.i18n import role_label
     from app.services.programmes import catalogue
 
     programme = catalogue().get(key)
     if programme is None:
         _fail(f"no programme {key!r}; known: {', '.join(sorted(catalogue()))}")
+    if svg_path:
+        with open(svg_path, "w", encoding="utf-8") as target:
+            target.write(workflow_svg(programme.workflow, role_label=role_label))
     workflow = programme.workflow
     click.echo(f"{workflow['title']}  ({programme.key} v{programme.version}, "
                f"code {workflow['code']})")
@@ -151,6 +158,8 @@ def workflows_show(key: str) -> None:
         extras = [e for e in extras if e]
         if extras:
             click.echo(f"  {'':<22} {'; '.join(extras)}")
+    if svg_path:
+        click.echo(f"\ndiagram written to {svg_path}")
 
 
 @workflows.command("tick")

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 from flask_babel import get_locale
+from markupsafe import Markup
 
 from app.i18n import localised
 
@@ -42,6 +43,15 @@ def state_deadline(application: Any) -> dict[str, Any] | None:
     return {"due": found[0], "transition": transition}
 
 
+def workflow_diagram(programme: Any, current: str | None = None) -> Markup:
+    """The programme's workflow as inline SVG, ``current`` highlighted."""
+    from app.engine.diagram import workflow_svg
+    from app.i18n import localised, role_label
+
+    return Markup(workflow_svg(programme.workflow, current=current, role_label=role_label,
+                               label=localised))
+
+
 def register_filters(app: Flask) -> None:
     """Make the filters and globals available to every template."""
     app.add_template_filter(local_time, "local_time")
@@ -49,3 +59,4 @@ def register_filters(app: Flask) -> None:
     app.add_template_global(localised, "localised")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(state_deadline, "state_deadline")
+    app.add_template_global(workflow_diagram, "workflow_diagram")

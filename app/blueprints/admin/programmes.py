@@ -6,10 +6,13 @@ from typing import Any
 
 from flask import abort, render_template
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from app.blueprints.admin.views import bp
 from app.engine.definitions import Programme
+from app.engine.diagram import workflow_svg
 from app.engine.registry import GUARDS
+from app.i18n import localised, role_label
 from app.models import Role
 from app.services.programmes import catalogue
 from app.web.access import roles_required
@@ -31,17 +34,10 @@ def programme(key: str) -> Any:
     if item is None:
         abort(404)
     return render_template("admin/programme.html", programme=item, role_label=role_label,
+                           diagram=Markup(workflow_svg(item.workflow, role_label=role_label,
+                                                       label=localised)),
                            guard_text=lambda ref: guard_text(item, ref),
                            type_label=type_label)
-
-
-def role_label(role: str) -> str:
-    """A role's name for people."""
-    labels: dict[str, str] = {
-        Role.APPLICANT: _("Applicant"), Role.DISTRICT_ADMIN: _("District administrator"),
-        Role.CITY_ADMIN: _("City administrator"), Role.EXPERT: _("Expert"),
-    }
-    return labels.get(role, role)
 
 
 def guard_text(programme: Programme, ref: dict[str, Any]) -> str:
