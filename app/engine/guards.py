@@ -117,3 +117,16 @@ def _local(moment) -> str:  # type: ignore[no-untyped-def]
     from zoneinfo import ZoneInfo
 
     return moment.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
+@guard("no_open_objection",
+       "No objection raised against the entry during its public notice is still undecided.")
+def no_open_objection(ctx: Context) -> str | None:
+    """Refuse to end a notice while an objection waits for the city's decision."""
+    from app.models import Objection
+
+    waiting = db.session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.application_id == ctx.application.id, Objection.status == "open")) or 0
+    if waiting:
+        return f"该申报有 {waiting} 条异议尚未处理，处理后才能结束公示"
+    return None

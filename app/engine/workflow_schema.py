@@ -28,7 +28,7 @@ WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "trans
 WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate",
                      "reviews"}
 STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description",
-                  "deadline"}
+                  "deadline", "notice"}
 DEADLINE_KINDS = ("days", "working_days", "date", "call_closes")
 TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description"}
 
@@ -77,6 +77,7 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
                                                      workflow["title_field"])
     _check_rule_context(workflow, check)
     _check_deadlines(workflow, check)
+    _check_notices(workflow, application_form, check)
     if len(check.problems) == before:
         _check_graph(workflow, check)
     return workflow if len(check.problems) == before else None
@@ -114,12 +115,18 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
             if "deadline" in item else None
         if deadline is not None and final:
             check.error(f"{path}.deadline", "a final state cannot have a deadline")
+        notice = check.mapping(item["notice"], f"{path}.notice", {"fields", "sustained"}, set()) \
+            if "notice" in item else None
+        if notice is not None and final:
+            check.error(f"{path}.notice", "a final state cannot be a public notice")
         states.append({
             "name": name, "label": check.text(item.get("label"), f"{path}.label"),
             "label_en": check.optional_text(item, "label_en", path),
             "description": check.optional_text(item, "description", path),
             "final": final, "outcome": outcome, "editable": bool(item.get("editable", False)),
             "review": review, "deadline": deadline,
+            "notice": {"fields": notice.get("fields"), "sustained": notice.get("sustained")}
+            if notice else None,
         })
     return states
 
@@ -373,6 +380,35 @@ def _date(value: Any) -> str | None:
         except ValueError:
             return None
     return None
+
+
+def _check_notices(workflow: dict[str, Any], form: dict[str, Any] | None,
+                   check: Checker) -> None:
+    """A public notice lists 1-8 plain fields of the application form; a sustained objection
+    fires a transition that leaves the state and needs no form."""
+    fields = {f["key"]: f for s in form["sections"] for f in s["fields"]} if form else {}
+    for i, state in enumerate(workflow["states"]):
+        notice = state.get("notice")
+        if not notice:
+            continue
+        path = f"states[{i}].notice"
+        shown = check.sequence(notice["fields"], f"{path}.fields", min_items=1)
+        if len(shown) > 8:
+            check.error(f"{path}.fields", "at most 8 fields fit in the public list")
+        for j, key in enumerate(shown):
+            if check.known(key, f"{path}.fields[{j}]", fields, "field") and \
+                    fields[key]["type"] in ("file", "table", "textarea"):
+                check.error(f"{path}.fields[{j}]", f"{key!r} is a {fields[key]['type']} field; "
+                                                   "the public list shows short values only")
+        trigger = notice["sustained"]
+        moves = [t for t in workflow["transitions"]
+                 if t["trigger"] == trigger and state["name"] in t["source"]]
+        if not moves:
+            check.error(f"{path}.sustained", f"no transition {trigger!r} leaves "
+                                             f"{state['name']!r}")
+        elif moves[0]["form"]:
+            check.error(f"{path}.sustained", f"{trigger!r} has a form; a decision on an "
+                                             "objection gives only its written outcome")
 
 
 def _check_deadlines(workflow: dict[str, Any], check: Checker) -> None:

@@ -1,7 +1,7 @@
 """All models, importable from one place (Alembic reads the metadata from here)."""
 
 from app.models.accounts import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
-from app.models.applications import Application, Attachment, AuditEntry
+from app.models.applications import Application, Attachment, AuditEntry, Objection
 from app.models.certificates import (
     Certificate,
     CertificateDownload,
@@ -41,6 +41,7 @@ __all__ = [
     "IssuerSeal",
     "Job",
     "LoginAttempt",
+    "Objection",
     "OrgKind",
     "Organisation",
     "Panel",

@@ -70,7 +70,7 @@ BROKEN = [
                                    "outcome": "closed"}),
      "state 'limbo' cannot be reached from 'draft'"),
     ("non-final state with no way out", WORKFLOW,
-     lambda d: [_state(d, "notice").pop("deadline")] + [
+     lambda d: [_state(d, "notice").pop("deadline"), _state(d, "notice").pop("notice")] + [
          d["transitions"].remove(t) for t in list(d["transitions"])
          if "notice" in ([t["source"]] if isinstance(t["source"], str) else t["source"])],
      "state 'notice' is not final and has no transition out of it"),
@@ -239,6 +239,12 @@ BROKEN = [
     ("a deadline on a final state", WORKFLOW,
      lambda d: _state(d, "named").update(deadline={"days": 5, "fire": "name_team"}),
      "states[5].deadline: a final state cannot have a deadline"),
+    ("a public notice showing a file field", WORKFLOW,
+     lambda d: _state(d, "notice")["notice"].update(fields=["team_name", "charter"]),
+     "states[4].notice.fields[1]: 'charter' is a file field"),
+    ("a public notice whose sustained objection fires a move that does not leave it", WORKFLOW,
+     lambda d: _state(d, "notice")["notice"].update(sustained="decline"),
+     "states[4].notice.sustained: no transition 'decline' leaves 'notice'"),
     ("a final state that is a review round", WORKFLOW,
      lambda d: _state(d, "named").update(review="excellent_team_rubric"),
      "states[5].review: a final state cannot be a review round"),

@@ -43,6 +43,12 @@ HTML: dict[str, dict[str, set[str]]] = {
     "public.home": {"GET": ALL},
     "public.verify": {"GET": ALL},
     "public.verify_search": {"GET": ALL},
+    "public.notices_page": {"GET": ALL},
+    "public.objection_form": {"GET": ALL, "POST": ALL},
+    "public.objection_status": {"GET": ALL},
+    "admin.call_objections": {"GET": {"city"}},
+    "admin.decide_objection": {"POST": {"city"}},
+    "admin.objection_evidence": {"GET": {"city"}},
     "auth.login": {"GET": ALL, "POST": ALL},
     "auth.logout": {"POST": USERS},
     "auth.password": {"GET": USERS, "POST": USERS},
@@ -218,7 +224,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "trigger": "publish_notice", "code": scene["certificate"].code, "filename": "app.css",
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
-        "seal_id": 999999,
+        "seal_id": 999999, "objection_id": 999999, "receipt": "no-such-receipt",
     }
 
 

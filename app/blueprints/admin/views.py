@@ -182,6 +182,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     bulk,
     certificate_templates,
     certificates,
+    objections,
     panels,
     programmes,
     progress,

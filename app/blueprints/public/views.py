@@ -1,15 +1,16 @@
-"""Public pages: the home page and certificate verification (no login needed)."""
+"""Public pages: the home page, certificate verification, public notices and objections
+(no login needed)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.engine.errors import ValidationFailed
+from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
-from app.models import Role
+from app.models import Application, Role
 from app.models.base import utcnow
-from app.services import verification
+from app.services import objections, verification
 from app.services.calls import open_calls
 
 bp = Blueprint("public", __name__)
@@ -54,3 +55,46 @@ def verify_search():  # type: ignore[no-untyped-def]
     status = 200 if lookup.certificate is not None else 404
     return render_template("public/verify.html", lookup=lookup, searched=True, serial=serial,
                            holder=holder), status
+
+
+@bp.route("/notices")
+def notices_page():  # type: ignore[no-untyped-def]
+    """The entries in public notice (公示), per call, with the period and how to object."""
+    return render_template("public/notices.html", lists=objections.notices())
+
+
+@bp.route("/notices/<int:application_id>/objection", methods=["GET", "POST"])
+def objection_form(application_id: int):  # type: ignore[no-untyped-def]
+    """Raise an objection against an entry in public notice (anyone; a receipt is given)."""
+    application = db.get_or_404(Application, application_id)
+    notice = objections.notice_of(application)
+    if notice is None:
+        abort(404)
+    fields = {"name": "", "contact": "", "reason": ""}
+    if request.method == "POST":
+        fields = {k: request.form.get(k, "") for k in fields}
+        upload = request.files.get("evidence")
+        evidence = (upload.filename or "", upload.stream) if upload and upload.filename else None
+        try:
+            objection = objections.submit_objection(application, **fields, evidence=evidence,
+                                                    address=request.remote_addr or "")
+        except PingshenError as exc:
+            db.session.rollback()
+            return render_template("public/objection.html", application=application,
+                                   notice=notice, values=fields, errors=exc.details or {},
+                                   message=exc.message), exc.status
+        db.session.commit()
+        return redirect(url_for("public.objection_status", receipt=objection.receipt,
+                                new=1))
+    return render_template("public/objection.html", application=application, notice=notice,
+                           values=fields, errors={}, message=None)
+
+
+@bp.route("/notices/objections/<receipt>")
+def objection_status(receipt: str):  # type: ignore[no-untyped-def]
+    """What became of an objection: read with its receipt code only."""
+    objection = objections.by_receipt(receipt)
+    if objection is None:
+        abort(404)
+    return render_template("public/objection_status.html", objection=objection,
+                           new=request.args.get("new") == "1")

@@ -1,0 +1,173 @@
+"""Public notice (公示) and objections (异议).
+
+A state with a ``notice`` block is a public notice: its entries are listed on the public page with
+the fields the definition chooses and the period (from when the first entry reached the state to
+its deadline, if it has one). Anyone may raise an objection against a listed entry — name,
+contact, reason, an optional evidence file — and gets a receipt code to read the outcome with.
+The city decides each objection with a written outcome: sustained fires the transition the
+definition names (with the outcome as its comment), dismissed leaves the entry. The guard
+``no_open_objection`` keeps the notice from ending while an objection is undecided.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+import filetype
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from app.engine.errors import Conflict, Forbidden, TooManyRequests, ValidationFailed
+from app.engine.runtime import fire
+from app.extensions import db
+from app.models import Application, Call, Objection, Role, User
+from app.models.base import utcnow
+from app.services.programmes import programme_of
+from app.services.timers import deadline_of
+
+MAX_EVIDENCE = 10 * 1024 * 1024
+EVIDENCE_KINDS = {"pdf": "pdf", "jpg": "jpg", "jpeg": "jpg", "png": "png"}
+PER_ADDRESS_PER_HOUR = 5
+
+
+@dataclass
+class NoticeList:
+    """One call's entries in public notice."""
+
+    call: Call
+    label: str
+    columns: list[tuple[str, str]]  # (field key, label)
+    entries: list[Application] = field(default_factory=list)
+    starts: datetime | None = None
+    ends: datetime | None = None
+
+
+def notice_of(application: Application) -> dict[str, object] | None:
+    """The notice settings of the entry's current state, if it is a public notice."""
+    state = programme_of(application).states.get(application.state) or {}
+    notice = state.get("notice")
+    return notice if isinstance(notice, dict) else None
+
+
+def notices() -> list[NoticeList]:
+    """Every call with entries in public notice now, in the order the calls were opened."""
+    lists: dict[tuple[int, str], NoticeList] = {}
+    rows = db.session.scalars(select(Application).options(selectinload(Application.org))
+                              .order_by(Application.call_id, Application.id))
+    for application in rows:
+        notice = notice_of(application)
+        if notice is None:
+            continue
+        programme = programme_of(application)
+        key = (application.call_id, application.state)
+        if key not in lists:
+            form = programme.application_form.by_key
+            lists[key] = NoticeList(
+                application.call, programme.label(application.state),
+                [(k, str(form[k]["label"])) for k in notice["fields"]])  # type: ignore[attr-defined]
+        group = lists[key]
+        group.entries.append(application)
+        group.starts = min(filter(None, (group.starts, application.state_since)))
+        due = deadline_of(application)
+        if due is not None:
+            group.ends = max(filter(None, (group.ends, due[0])))
+    return list(lists.values())
+
+
+def submit_objection(application: Application, name: str, contact: str, reason: str,
+                     evidence: tuple[str, IO[bytes]] | None, address: str) -> Objection:
+    """Record an objection against an entry in public notice; return it with its receipt."""
+    if notice_of(application) is None:
+        raise Conflict("该申报不在公示期内，不能提出异议")
+    recent = db.session.scalar(select(func.count()).select_from(Objection).where(
+        Objection.address == address, Objection.created_at >= utcnow() - timedelta(hours=1)))
+    if address and (recent or 0) >= PER_ADDRESS_PER_HOUR:
+        raise TooManyRequests("提交过于频繁，请一小时后再试", {"retry_after": 3600})
+    name, contact, reason = name.strip(), contact.strip(), reason.strip()
+    problems = {}
+    if not 1 <= len(name) <= 50:
+        problems["name"] = "请填写姓名（不超过 50 字）"
+    if not 5 <= len(contact) <= 100:
+        problems["contact"] = "请填写联系电话或电子邮箱，以便核实"
+    if not 10 <= len(reason) <= 2000:
+        problems["reason"] = "请写明异议的事实和理由（10–2000 字）"
+    if problems:
+        raise ValidationFailed("异议未提交：" + "；".join(problems.values()), problems)
+    objection = Objection(application=application, receipt=secrets.token_urlsafe(12),
+                          name=name, contact=contact, reason=reason, address=address[:64])
+    if evidence is not None:
+        objection.evidence_name, objection.evidence_stored = _store_evidence(*evidence)
+    db.session.add(objection)
+    db.session.flush()
+    return objection
+
+
+def _store_evidence(filename: str, stream: IO[bytes]) -> tuple[str, str]:
+    """Check and keep an evidence file; return (name shown, name stored)."""
+    name = Path(filename.replace("\\", "/")).name[:200] or "证据"
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if extension not in EVIDENCE_KINDS:
+        raise ValidationFailed("证据材料须为 PDF、JPG 或 PNG 文件", {"evidence": extension})
+    body = stream.read(MAX_EVIDENCE + 1)
+    if len(body) > MAX_EVIDENCE:
+        raise ValidationFailed("证据材料不能超过 10 MB", {"evidence": "too large"})
+    if filetype.guess_extension(body[:8192]) != EVIDENCE_KINDS[extension]:
+        raise ValidationFailed(f"文件内容与扩展名 .{extension} 不符", {"evidence": "mismatch"})
+    stored = f"{secrets.token_hex(16)}.{EVIDENCE_KINDS[extension]}"
+    folder = evidence_folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / stored).write_bytes(body)
+    return name, stored
+
+
+def evidence_folder() -> Path:
+    """Where evidence files are kept (outside anything served directly)."""
+    return Path(current_app.config["UPLOAD_FOLDER"]) / "objections"
+
+
+def by_receipt(receipt: str) -> Objection | None:
+    """The objection with this receipt code, if any."""
+    if not receipt or len(receipt) > 32:
+        return None
+    return db.session.scalar(select(Objection).where(Objection.receipt == receipt))
+
+
+def objections_of(call: Call) -> list[Objection]:
+    """The call's objections, open ones first, then the newest."""
+    rows = db.session.scalars(select(Objection).join(Application).where(
+        Application.call_id == call.id).order_by(Objection.id.desc()))
+    return sorted(rows, key=lambda o: o.status != "open")
+
+
+def decide(objection: Objection, actor: User, sustained: bool, outcome: str) -> Objection:
+    """Sustain or dismiss an objection with a written outcome (city administrators).
+
+    Sustaining fires the notice's ``sustained`` transition on the entry, as ``actor``, with the
+    outcome as its comment.
+    """
+    if actor.role != Role.CITY_ADMIN:
+        raise Forbidden("只有市级管理员可以处理异议")
+    if objection.status != "open":
+        raise Conflict("该异议已处理")
+    outcome = outcome.strip()
+    if not 5 <= len(outcome) <= 2000:
+        raise ValidationFailed("请写明处理结果（5–2000 字），异议人将看到它",
+                               {"outcome": "此项为必填项"})
+    objection.status = "sustained" if sustained else "dismissed"
+    objection.outcome, objection.decided_by_id, objection.decided_at = outcome, actor.id, utcnow()
+    db.session.flush()
+    if sustained:
+        notice = notice_of(objection.application)
+        if notice is None:
+            raise Conflict("该申报已不在公示期，异议成立也无法改变其状态，请直接处理该申报")
+        trigger = str(notice["sustained"])
+        move = programme_of(objection.application).transition(trigger,
+                                                              objection.application.state)
+        comment = "" if move is not None and move["comment"] == "none" else f"异议成立：{outcome}"
+        fire(objection.application, trigger, actor, comment=comment)
+    return objection
