@@ -77,7 +77,7 @@ def test_demo_load_fills_an_empty_database_once(app):
     assert result.exit_code == 0, result.output
     assert "hutang" in result.output and "pingshen-demo" in result.output
     states = set(db.session.scalars(select(Application.state)))
-    assert {"draft", "district_review", "returned", "city_review", "named",  # 优秀团队
+    assert {"draft", "district_review", "returned", "city_review", "notice", "named",  # 优秀团队
             "city_final", "eliminated"} <= states  # 教师能力大赛: live final ready to start
     assert db.session.scalar(select(func.count()).select_from(Panel)) == 1
     assert db.session.scalar(select(CallRound.closed_at)) is not None  # preliminary closed
@@ -85,7 +85,7 @@ def test_demo_load_fills_an_empty_database_once(app):
     before = db.session.scalar(select(func.count()).select_from(Application))
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "not loaded" in again.output
-    assert db.session.scalar(select(func.count()).select_from(Application)) == before == 9
+    assert db.session.scalar(select(func.count()).select_from(Application)) == before == 10
 
 
 def test_a_stored_result_is_verified_from_the_command_line(app, world, contest):

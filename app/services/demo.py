@@ -137,6 +137,16 @@ def load_demo() -> list[tuple[str, str]]:
                 {"organisation": 17, "resources": 12}, "", submit=False)
     fire(named, "publish_notice", users["city"])
     fire(named, "name_team", users["city"])
+    noticed = entry("qinglong", "青龙街道志愿讲师团", "郑立新")  # in public notice (公示)
+    fire(noticed, "submit", users["qinglong"])
+    fire(noticed, "recommend", users["tn_admin"], data={"rank": 1, "opinion": "推荐。"})
+    for expert in ("expert1", "expert2"):
+        sheet = assign_expert(noticed, users[expert], users["city"])
+        declare_conflict(sheet, users[expert], conflict=False)
+        save_review(sheet, users[expert], {"organisation": 17, "resources": 13,
+                                           "activities": 30, "impact": 26},
+                    "讲师团坚持送教进社区，效果良好。", submit=True)
+    fire(noticed, "publish_notice", users["city"])
     _ = draft
     _load_contest(users)
     return [(username, role) for username, role, _org, _name in USERS]
