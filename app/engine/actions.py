@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from app.engine.registry import action
+from app.engine.registry import Param, action
 
 if TYPE_CHECKING:
     from app.engine.runtime import Context
@@ -25,3 +25,13 @@ def issue_certificate(ctx: Context) -> None:
     from app.services.certificates import render_later
 
     render_later(issue(ctx.application, ctx.programme, ctx.now))
+
+
+@action("recommend_upward",
+        "Record that the entry is recommended to a higher level (e.g. 省级); the call's "
+        "recommended entries are exported with their dossiers.",
+        {"level": Param("text", required=True, help="the level, e.g. 省级")})
+def recommend_upward(ctx: Context, level: str) -> None:
+    """Mark the entry as recommended to ``level``."""
+    ctx.application.recommended_to = level
+    ctx.application.recommended_at = ctx.now

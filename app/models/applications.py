@@ -41,6 +41,9 @@ class Application(Model):
     state_since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The award level (一等奖, 优秀) the city confirmed from an award proposal, if any.
     award: Mapped[str | None] = mapped_column(String(60))
+    # Recommended to a higher level (e.g. 省级) by the action recommend_upward, and when.
+    recommended_to: Mapped[str | None] = mapped_column(String(40))
+    recommended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

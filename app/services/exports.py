@@ -271,3 +271,30 @@ def _shown(value: Any) -> str:
 def _text_width(text: str) -> int:
     """Display width: wide (East Asian) characters take two columns."""
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def recommended_xlsx(call: Call, entries: list[Application], serials: dict[int, str]) -> bytes:
+    """The entries recommended to a higher level: who, award, certificate serial (``serials``
+    by entry id), every form field."""
+    programme = current_programme(call.programme_key)
+    fields = [f for f in programme.application_form.fields
+              if f["type"] not in ("file", "table")]
+    headers = ["序号", "推荐至", "申报编号", "申报名称", "申报单位", "所属区", "获奖等级",
+               "证书编号", *(str(f["label"]) for f in fields)]
+    rows = []
+    for number, application in enumerate(entries, start=1):
+        serial = serials.get(application.id)
+        data = application.data or {}
+        rows.append([number, application.recommended_to, application.id, application.title,
+                     application.org.name, _district(application), application.award or None,
+                     serial, *(_form_value(data.get(f["key"])) for f in fields)])
+    return _workbook(call, [Table("推荐名单", headers, rows)])
+
+
+def _form_value(value: Any) -> Any:
+    """A form value as a cell: lists joined, booleans as 是/否."""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if isinstance(value, list):
+        return "、".join(str(v) for v in value)
+    return value

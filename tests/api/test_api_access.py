@@ -73,6 +73,7 @@ MATRIX = [
     ("GET", "/api/v1/certificates/{code}", None, {REST: 200, "anonymous": 200}),
     ("POST", "/api/v1/certificates/{C}/revoke", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/calls/{call}/certificates.zip", None, {"city": 200, REST: 403}),
+    ("GET", "/api/v1/calls/{call}/recommended.zip", None, {"city": 409, REST: 403}),
     ("POST", "/api/v1/calls/{call}/certificates/print", {"order": "by size"},
      {"city": 422, REST: 403}),
     ("GET", "/api/v1/jobs/{res}/file", None, {"city": 404, REST: 403}),

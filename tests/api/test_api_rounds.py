@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
+import openpyxl
 from pypdf import PdfReader
 from sqlalchemy import select
 
@@ -163,3 +165,25 @@ def test_the_contest_from_rounds_to_confirmed_awards_and_certificates(api, world
     pdf = city.get(entry["certificates"][0]["pdf_url"]).get_data()
     text = "".join(PdfReader(io.BytesIO(pdf)).pages[0].extract_text().split())
     assert "在2026年X市社区教育教师能力大赛中荣获二等奖。" in text  # the contest's own wording
+
+    # The best of the general category goes on to the provincial contest, with its dossier.
+    none_yet = problem(city.get(f"/api/v1/calls/{call_id}/recommended.zip"), 409)
+    assert none_yet["message"] == "本批次还没有推荐至上级的申报"
+    for trigger in ("publish_notice", "confer_and_recommend"):
+        moved = city.post(f"/api/v1/applications/{general[1].id}/transitions",
+                          json={"trigger": trigger})
+        assert moved.status_code == 200, moved.get_json()
+    assert moved.get_json()["state"] == "awarded_recommended"
+    archive = zipfile.ZipFile(io.BytesIO(
+        city.get(f"/api/v1/calls/{call_id}/recommended.zip").get_data()))
+    names = archive.namelist()
+    assert names[0] == "推荐名单.xlsx"
+    assert [n for n in names[1:]] == [n for n in names[1:] if n.startswith("01-tn2的通识课/")]
+    assert len(names) == 2 and names[1].endswith(".pdf")
+    sheet = openpyxl.load_workbook(io.BytesIO(archive.read("推荐名单.xlsx"))).active
+    header = [cell.value for cell in sheet[1]]
+    row = dict(zip(header, [cell.value for cell in sheet[2]], strict=True))
+    assert (row["推荐至"], row["申报编号"], row["获奖等级"]) == ("省级", general[1].id, "二等奖")
+    assert row["参赛类别"] == "通识课程说课展示" and row["证书编号"].startswith("JSDS-2026-")
+    assert api.login("tn_admin").get(f"/api/v1/calls/{call_id}/recommended.zip").status_code \
+        == 403

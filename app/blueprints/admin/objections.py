@@ -1,18 +1,22 @@
-"""Objections raised during public notice: read, look at the evidence, decide (city)."""
+"""After the review: objections raised during public notice (read, see the evidence, decide)
+and the dossiers of the entries recommended to a higher level (city)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.admin.views import bp
+from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import Call, Objection, Role
+from app.services.dossiers import recommended_zip
 from app.services.objections import decide, evidence_folder, objections_of
 from app.web.access import roles_required
+from app.web.downloads import zip_response
 from app.web.outcomes import act_and_return
 
 
@@ -50,3 +54,16 @@ def objection_evidence(objection_id: int) -> Any:
     response = send_file(path, as_attachment=True, download_name=objection.evidence_name)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+@bp.route("/calls/<int:call_id>/recommended.zip")
+@roles_required(Role.CITY_ADMIN)
+def recommended_dossiers(call_id: int) -> Any:
+    """The dossiers of the entries recommended to a higher level (list + attachments)."""
+    call = db.get_or_404(Call, call_id)
+    try:
+        data = recommended_zip(call, current_user)
+    except PingshenError as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("admin.call", call_id=call.id))
+    return zip_response(data, f"{call.title}-上级推荐材料.zip")

@@ -35,6 +35,7 @@ from app.services.blind import entry_view
 from app.services.certificate_files import call_zip, log_download
 from app.services.certificate_jobs import PRINT, print_file, start_issue_job, start_print_job
 from app.services.certificates import certificate_pdf
+from app.services.dossiers import recommended_zip
 from app.web.downloads import pdf_file_response, zip_response
 
 
@@ -174,6 +175,14 @@ def job(job_id: int) -> Any:
     """A background job's status and progress (city administrators)."""
     require_role(Role.CITY_ADMIN)
     return job_json(get_or_404(Job, job_id, "任务不存在"))
+
+
+@bp.get("/calls/<int:call_id>/recommended.zip")
+def call_recommended_dossiers(call_id: int) -> Any:
+    """The dossiers of the entries recommended to a higher level (city)."""
+    user = require_role(Role.CITY_ADMIN)
+    call = get_or_404(Call, call_id, "批次不存在")
+    return zip_response(recommended_zip(call, user), f"{call.title}-上级推荐材料.zip")
 
 
 @bp.post("/calls/<int:call_id>/certificates/print")

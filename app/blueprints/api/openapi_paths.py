@@ -374,6 +374,16 @@ PATHS: dict[str, dict[str, Any]] = {
                                    contentMediaType="application/zip")}})}, (403, 404, 409),
                   description="409 when the call has no valid certificate. Logged."),
     },
+    "/calls/{call_id}/recommended.zip": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("call_recommended_dossiers", "certificates",
+                  "Dossiers of the entries recommended to a higher level (city)",
+                  {200: answer("推荐名单.xlsx and a folder of attachments per entry.",
+                               content={"application/zip": {"schema": string(
+                                   contentMediaType="application/zip")}})}, (403, 404, 409),
+                  description="Entries marked by the action recommend_upward (e.g. 省级), by "
+                              "district. 409 when there is none."),
+    },
     "/calls/{call_id}/certificates/print": {
         "parameters": [in_path("call_id", "Call id.")],
         "post": op("print_call_certificates", "certificates",
