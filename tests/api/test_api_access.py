@@ -74,6 +74,11 @@ MATRIX = [
     ("POST", "/api/v1/certificates/{C}/revoke", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/calls/{call}/certificates.zip", None, {"city": 200, REST: 403}),
     ("GET", "/api/v1/calls/{call}/recommended.zip", None, {"city": 409, REST: 403}),
+    ("GET", "/api/v1/notices", None, {REST: 200}),
+    ("POST", "/api/v1/applications/{R}/objections", {}, {REST: 400}),
+    ("GET", "/api/v1/objections/no-such-receipt", None, {REST: 404}),
+    ("GET", "/api/v1/calls/{call}/objections", None, {"city": 200, REST: 403}),
+    ("POST", "/api/v1/objections/{res}/decide", {}, {"city": 404, REST: 403}),
     ("POST", "/api/v1/calls/{call}/certificates/print", {"order": "by size"},
      {"city": 422, REST: 403}),
     ("GET", "/api/v1/jobs/{res}/file", None, {"city": 404, REST: 403}),
@@ -95,7 +100,9 @@ MATRIX = [
     ("DELETE", "/api/v1/tokens", None, {REST: 204}),  # last: it ends the token
 ]
 PUBLIC = {("POST", "/api/v1/tokens"), ("GET", "/api/v1/certificates/{code}"),
-          ("GET", "/api/v1/openapi.json")}
+          ("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/notices"),
+          ("POST", "/api/v1/applications/{R}/objections"),
+          ("GET", "/api/v1/objections/no-such-receipt")}
 
 
 def expected(method, path, statuses, role):
@@ -147,6 +154,8 @@ def _template(path):
              "invitations/{result_id}": "invitations/{invitation_id}",
              "panels/{result_id}": "panels/{panel_id}",
              "jobs/{result_id}": "jobs/{job_id}",
+             "objections/{result_id}": "objections/{objection_id}",
+             "no-such-receipt": "{receipt}",
              "{round}": "{name}"}
     for short, long in names.items():
         path = path.replace(short, long)

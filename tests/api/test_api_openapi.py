@@ -71,7 +71,9 @@ def test_security_is_bearer_except_for_the_public_operations():
     assert document["security"] == [{"bearer": []}]
     public = {key for key, op in _operations(document).items() if op.get("security") == []}
     assert public == {("/api/v1/tokens", "post"), ("/api/v1/openapi.json", "get"),
-                      ("/api/v1/certificates/{code}", "get")}
+                      ("/api/v1/certificates/{code}", "get"), ("/api/v1/notices", "get"),
+                      ("/api/v1/applications/{application_id}/objections", "post"),
+                      ("/api/v1/objections/{receipt}", "get")}
     for key, operation in _operations(document).items():
         if key not in public:
             assert "401" in operation["responses"], key

@@ -374,6 +374,39 @@ PATHS: dict[str, dict[str, Any]] = {
                                    contentMediaType="application/zip")}})}, (403, 404, 409),
                   description="409 when the call has no valid certificate. Logged."),
     },
+    "/notices": {
+        "get": op("list_notices", "notices", "Entries in public notice, per call (public)",
+                  {200: answer("The notices.", LIST(ref("Notice")))}, (), public=True),
+    },
+    "/applications/{application_id}/objections": {
+        "parameters": [APPLICATION_ID],
+        "post": op("raise_objection", "notices",
+                   "Raise an objection against an entry in public notice (public)",
+                   {201: answer("The objection; keep the receipt.", ref("Objection"))},
+                   (400, 404, 409, 422, 429), public=True, body=ref("ObjectionRequest"),
+                   description="JSON, or multipart/form-data with the same fields and an "
+                               "optional file `evidence` (PDF, JPG, PNG, ≤ 10 MB). 409 when the "
+                               "entry is not in notice; 429 after 5 an hour from one address."),
+    },
+    "/objections/{receipt}": {
+        "parameters": [in_path("receipt", "The receipt code.", string())],
+        "get": op("objection_by_receipt", "notices", "An objection's status and outcome "
+                  "(public, by receipt)", {200: answer("The objection.", ref("Objection"))},
+                  (404,), public=True),
+    },
+    "/calls/{call_id}/objections": {
+        "parameters": [in_path("call_id", "Call id.")],
+        "get": op("call_objections", "notices", "The call's objections (city)",
+                  {200: answer("Open ones first.", LIST(ref("ObjectionFull")))}, (403, 404)),
+    },
+    "/objections/{objection_id}/decide": {
+        "parameters": [in_path("objection_id", "Objection id.")],
+        "post": op("decide_objection", "notices", "Sustain or dismiss an objection (city)",
+                   {200: answer("The decided objection.", ref("Objection"))},
+                   (400, 403, 404, 409, 422), body=ref("DecisionRequest"),
+                   description="Sustained fires the notice's `sustained` transition with the "
+                               "outcome as its comment. 409 when already decided."),
+    },
     "/calls/{call_id}/recommended.zip": {
         "parameters": [in_path("call_id", "Call id.")],
         "get": op("call_recommended_dossiers", "certificates",

@@ -373,6 +373,23 @@ JOB = obj({
     "options": map_of(string(), "What was asked, e.g. {\"order\": \"district\"}."),
     "created_at": DATETIME, "started_at": nullable(DATETIME),
     "finished_at": nullable(DATETIME)})
+_OBJECTION_PUBLIC = {
+    "receipt": string("The objector's receipt code."), "entry": string("The entry's title."),
+    "call": string(), "status": string(enum=["open", "sustained", "dismissed"]),
+    "outcome": nullable(string("The city's written outcome.")),
+    "received_at": DATETIME, "decided_at": nullable(DATETIME)}
+OBJECTION = obj(_OBJECTION_PUBLIC)
+OBJECTION_FULL = obj({
+    **_OBJECTION_PUBLIC, "id": integer(), "application_id": integer(), "name": string(),
+    "contact": string(), "reason": string(),
+    "evidence": nullable(string("The evidence file's name."))})
+NOTICE = obj({
+    "call_id": integer(), "call_title": string(), "state_label": string(),
+    "starts": nullable(DATETIME), "ends": nullable(DATETIME | {"description": "The state's "
+                                                              "deadline, if it has one."}),
+    "columns": array(obj({"key": string(), "label": string()})),
+    "entries": array(obj({"id": integer(), "unit": string(),
+                          "values": map_of({}, "Field key → value, for the columns.")}))})
 CERTIFICATE_FACTS = obj({
     "serial": string(), "title": string(), "holder": string("Awardee."),
     "organisation": string(), "programme_title": string(), "call_title": string(),
@@ -532,6 +549,11 @@ SCHEMAS: dict[str, Schema] = {
     "ApplicationPatch": APPLICATION_PATCH, "HistoryEntry": HISTORY_ENTRY,
     "AvailableTransition": AVAILABLE_TRANSITION, "Attachment": ATTACHMENT,
     "Certificate": CERTIFICATE, "CertificateFacts": CERTIFICATE_FACTS, "Job": JOB,
+    "Objection": OBJECTION, "ObjectionFull": OBJECTION_FULL, "Notice": NOTICE,
+    "ObjectionRequest": obj({"name": string(maxLength=50), "contact": string(maxLength=100),
+                             "reason": string(minLength=10, maxLength=2000)}),
+    "DecisionRequest": obj({"decision": string(enum=["sustained", "dismissed"]),
+                            "outcome": string(minLength=5, maxLength=2000)}),
     "TransitionRequest": TRANSITION_REQUEST, "TransitionResult": TRANSITION_RESULT,
     "Upload": UPLOAD, "AssignmentRequest": ASSIGNMENT_REQUEST, "Assignment": ASSIGNMENT,
     "Review": REVIEW, "ReviewRequest": REVIEW_REQUEST, "BulkRequest": BULK_REQUEST,

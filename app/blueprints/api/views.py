@@ -8,6 +8,7 @@ from app.blueprints.api import (  # noqa: F401  (routes on bp)
     applications,
     auth,
     files,
+    notices,
     panels,
     programmes,
     reviews,
