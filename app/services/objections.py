@@ -44,7 +44,12 @@ class NoticeList:
     columns: list[tuple[str, str]]  # (field key, label)
     entries: list[Application] = field(default_factory=list)
     starts: datetime | None = None
-    ends: datetime | None = None
+    ends: datetime | None = None  # the moment the notice ends (midnight after its last day)
+
+    @property
+    def last_day(self) -> datetime | None:
+        """A moment on the last day of the notice, for showing that day."""
+        return self.ends - timedelta(seconds=1) if self.ends else None
 
 
 def notice_of(application: Application) -> dict[str, object] | None:

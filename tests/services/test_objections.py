@@ -45,7 +45,7 @@ def test_the_public_list_shows_the_chosen_fields_and_the_period(in_notice, clien
     for shown in ("湖塘太极拳队", "某中心", "张三", "武进区单位1"):
         assert shown in page
     assert "13912345678" not in page and "team@example.cn" not in page  # not chosen fields
-    assert "2026-06-09 00:00" in page  # the end of the 5 working days
+    assert "2026年6月1日 — 2026年6月8日" in page  # 5 working days after Monday 1 June
     assert f"/notices/{in_notice.id}/objection" in page
 
 
