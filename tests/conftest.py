@@ -9,7 +9,7 @@ import os
 # before the app's config is imported, so no test ever writes to the instance/ queue.
 os.environ["JOB_QUEUE_URL"] = "immediate"
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -273,3 +273,24 @@ def browser_login(page: Any, username: str, password: str = PASSWORD) -> None:
     page.fill("input[name=password]", password)
     page.click("form:has(input[name=username]) button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
+
+
+NOTICE_FROM = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)  # Monday 1 June 2026, 17:30 in Beijing
+TEAM_SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
+
+
+@pytest.fixture
+def in_notice(world: dict[str, Any], make_application: Callable[..., Application]
+              ) -> Application:
+    """wj1's team 湖塘太极拳队, scored and in public notice since NOTICE_FROM."""
+    from app.services.reviews import assign_expert, save_review
+
+    users = world["users"]
+    entry = make_application("wj1", name="湖塘太极拳队")
+    fire(entry, "submit", users["wj1"])
+    fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    save_review(confirmed(assign_expert(entry, users["expert1"], users["city"])),
+                users["expert1"], TEAM_SCORES, "", submit=True)
+    fire(entry, "publish_notice", users["city"], now=NOTICE_FROM)
+    db.session.commit()
+    return entry

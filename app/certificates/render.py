@@ -83,9 +83,9 @@ class IssuerMark:
     image: bytes | None = None
     signature: str = ""
 
-    @property
+    @functools.cached_property
     def url(self) -> str | None:
-        """The private URL the template's HTML gets for the seal image."""
+        """The private URL the template's HTML gets for the seal image (hashed once)."""
         return f"seal:{hashlib.sha256(self.image).hexdigest()[:32]}" if self.image else None
 
 
@@ -259,13 +259,19 @@ _SANDBOX = SandboxedEnvironment(autoescape=True, undefined=StrictUndefined, trim
 _RED = "#c0141c"
 
 
-@functools.lru_cache(maxsize=32)
 def _compiled(template: CertificateTemplate) -> Any:
-    """The template's HTML compiled by the sandbox (once per template version)."""
+    """The template's HTML compiled by the sandbox, once per template version (a stored
+    template is a new object for every certificate; its fingerprint is the same)."""
     try:
-        return _SANDBOX.from_string(template.html)
+        return _compile(template.fingerprint, template.html)
     except TemplateError as exc:
         raise CertificateTemplateError(template.name, _explain(exc)) from None
+
+
+@functools.lru_cache(maxsize=32)
+def _compile(fingerprint: str, html: str) -> Any:
+    """Compile ``html`` (cached by the template's fingerprint)."""
+    return _SANDBOX.from_string(html)
 
 
 def _explain(exc: Exception) -> str:

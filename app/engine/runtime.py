@@ -79,6 +79,13 @@ def available_transitions(application: Application, actor: User,
     return result
 
 
+def fitting_comment(application: Application, trigger: str, text: str) -> str:
+    """``text`` as the comment of an automatic or derived step, or nothing where the step takes
+    no comment (the engine refuses one there)."""
+    transition = programme_of(application).transition(trigger, application.state)
+    return "" if transition is not None and transition["comment"] == "none" else text
+
+
 def fire(application: Application, trigger: str, actor: User | None, *, comment: str = "",
          data: dict[str, Any] | None = None, bulk_id: str | None = None,
          expected_version: int | None = None, now: datetime | None = None) -> AuditEntry:

@@ -382,6 +382,12 @@ def _date(value: Any) -> str | None:
     return None
 
 
+def _leaving(workflow: dict[str, Any], trigger: Any, state: str) -> dict[str, Any] | None:
+    """The transition ``trigger`` from ``state``, if the workflow has one."""
+    return next((t for t in workflow["transitions"]
+                 if t["trigger"] == trigger and state in t["source"]), None)
+
+
 def _check_notices(workflow: dict[str, Any], form: dict[str, Any] | None,
                    check: Checker) -> None:
     """A public notice lists 1-8 plain fields of the application form; a sustained objection
@@ -401,12 +407,11 @@ def _check_notices(workflow: dict[str, Any], form: dict[str, Any] | None,
                 check.error(f"{path}.fields[{j}]", f"{key!r} is a {fields[key]['type']} field; "
                                                    "the public list shows short values only")
         trigger = notice["sustained"]
-        moves = [t for t in workflow["transitions"]
-                 if t["trigger"] == trigger and state["name"] in t["source"]]
-        if not moves:
+        move = _leaving(workflow, trigger, state["name"])
+        if move is None:
             check.error(f"{path}.sustained", f"no transition {trigger!r} leaves "
                                              f"{state['name']!r}")
-        elif moves[0]["form"]:
+        elif move["form"]:
             check.error(f"{path}.sustained", f"{trigger!r} has a form; a decision on an "
                                              "objection gives only its written outcome")
 
@@ -418,14 +423,13 @@ def _check_deadlines(workflow: dict[str, Any], check: Checker) -> None:
         deadline = state.get("deadline")
         if not deadline or not deadline["fire"]:
             continue
-        moves = [t for t in workflow["transitions"]
-                 if t["trigger"] == deadline["fire"] and state["name"] in t["source"]]
+        move = _leaving(workflow, deadline["fire"], state["name"])
         path = f"states[{i}].deadline.fire"
-        if not moves:
+        if move is None:
             check.error(path, f"no transition {deadline['fire']!r} leaves {state['name']!r}")
-        elif moves[0]["form"]:
+        elif move["form"]:
             check.error(path, f"{deadline['fire']!r} has a form to fill in; the system cannot")
-        elif moves[0]["comment"] == "required":
+        elif move["comment"] == "required":
             check.error(path, f"{deadline['fire']!r} requires a comment; the system cannot "
                               "write one")
 

@@ -33,7 +33,7 @@ def valid_certificates(call: Call, order: str = "serial") -> list[Certificate]:
     return rows
 
 
-def _require_admin(actor: User) -> None:
+def require_city(actor: User) -> None:
     """A whole call's certificates go to the city only."""
     if actor.role != Role.CITY_ADMIN:
         raise Forbidden("只有市级管理员可以下载整批证书")
@@ -41,7 +41,7 @@ def _require_admin(actor: User) -> None:
 
 def call_zip(call: Call, actor: User) -> bytes:
     """A ZIP of every valid certificate's PDF, named serial-holder.pdf."""
-    _require_admin(actor)
+    require_city(actor)
     certificates = valid_certificates(call)
     if not certificates:
         raise Conflict("本批次没有有效的证书")

@@ -37,7 +37,7 @@ from app.extensions import db
 from app.jobs import enqueue_after_commit, every_minute, job, queue
 from app.models import Application, Call, Certificate, Job, Role, User
 from app.models.base import utcnow
-from app.services.certificate_files import valid_certificates
+from app.services.certificate_files import ORDERS, require_city, valid_certificates
 from app.services.certificates import (
     certificate_pdf,
     facts_of,
@@ -50,7 +50,6 @@ from app.services.programmes import programme_of
 LOGGER = logging.getLogger(__name__)
 KIND = "issue_certificates"
 PRINT = "print_run"
-ORDERS = ("serial", "district")
 ISSUE_BATCH = 50
 PRINT_CHUNK = 100
 RENDER_CHUNK = 10
@@ -284,8 +283,7 @@ def start_print_job(call: Call, actor: User, order: str = "serial") -> Job:
     ``order`` is ``serial`` or ``district`` (then serial). While a print run of the call is
     queued or running, that one is returned.
     """
-    if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以下载整批证书")
+    require_city(actor)
     if order not in ORDERS:
         raise ValidationFailed("排序方式应为 serial（按编号）或 district（按区）",
                                {"order": order[:20]})

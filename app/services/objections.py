@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.engine.errors import Conflict, Forbidden, TooManyRequests, ValidationFailed
-from app.engine.runtime import fire
+from app.engine.runtime import fire, fitting_comment
 from app.extensions import db
 from app.models import Application, Call, Objection, Role, User
 from app.models.base import utcnow
-from app.services.programmes import programme_of
+from app.services.programmes import entries_in_states_with, programme_of
 from app.services.timers import deadline_of
 
 MAX_EVIDENCE = 10 * 1024 * 1024
@@ -62,12 +62,9 @@ def notice_of(application: Application) -> dict[str, object] | None:
 def notices() -> list[NoticeList]:
     """Every call with entries in public notice now, in the order the calls were opened."""
     lists: dict[tuple[int, str], NoticeList] = {}
-    rows = db.session.scalars(select(Application).options(selectinload(Application.org))
-                              .order_by(Application.call_id, Application.id))
-    for application in rows:
+    for application in entries_in_states_with("notice", selectinload(Application.org)):
         notice = notice_of(application)
-        if notice is None:
-            continue
+        assert notice is not None
         programme = programme_of(application)
         key = (application.call_id, application.state)
         if key not in lists:
@@ -171,8 +168,6 @@ def decide(objection: Objection, actor: User, sustained: bool, outcome: str) -> 
         if notice is None:
             raise Conflict("该申报已不在公示期，异议成立也无法改变其状态，请直接处理该申报")
         trigger = str(notice["sustained"])
-        move = programme_of(objection.application).transition(trigger,
-                                                              objection.application.state)
-        comment = "" if move is not None and move["comment"] == "none" else f"异议成立：{outcome}"
-        fire(objection.application, trigger, actor, comment=comment)
+        fire(objection.application, trigger, actor,
+             comment=fitting_comment(objection.application, trigger, f"异议成立：{outcome}"))
     return objection

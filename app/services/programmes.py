@@ -93,3 +93,18 @@ def pinned_programme(version_id: int) -> Programme:
 def json_safe(value: Any) -> Any:
     """The parsed YAML as JSON can store it (dates become ISO strings)."""
     return json.loads(json.dumps(value, ensure_ascii=False, default=str))
+
+
+def entries_in_states_with(feature: str, *options: Any) -> list[Application]:
+    """Entries whose current state has ``feature`` (e.g. ``deadline``, ``notice``) in the
+    definition version they are pinned to: one query per such version, never a full scan.
+    ``options`` are loader options for the query (e.g. selectinload of the unit)."""
+    found: list[Application] = []
+    for version_id in db.session.scalars(select(ProgrammeVersion.id)):
+        states = {name for name, state in pinned_programme(version_id).states.items()
+                  if state.get(feature)}
+        if states:
+            found += db.session.scalars(select(Application).where(
+                Application.programme_version_id == version_id,
+                Application.state.in_(states)).options(*options))
+    return sorted(found, key=lambda a: (a.call_id, a.id))

@@ -13,16 +13,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import select
-
 from app.engine.calendar import due_at
 from app.engine.errors import PingshenError
-from app.engine.runtime import fire
+from app.engine.runtime import fire, fitting_comment
 from app.extensions import db
 from app.jobs import every_minute
-from app.models import Application, ProgrammeVersion
+from app.models import Application
 from app.models.base import utcnow
-from app.services.programmes import pinned_programme, programme_of
+from app.services.programmes import entries_in_states_with, programme_of
 
 LOGGER = logging.getLogger(__name__)
 SYSTEM_COMMENT = "期限已到，由系统自动执行"
@@ -54,16 +52,15 @@ def run_timers(now: datetime | None = None) -> list[TimerOutcome]:
     """Fire every transition whose state's deadline has passed; commit each on its own."""
     now = now or utcnow()
     outcomes = []
-    for application in _candidates():
+    for application in entries_in_states_with("deadline"):
         found = deadline_of(application)
         if found is None or found[0] > now:
             continue
         due, trigger = found
         outcome = TimerOutcome(application.id, application.title, trigger, due, False)
-        transition = programme_of(application).transition(trigger, application.state)
-        comment = "" if transition is None or transition["comment"] == "none" else SYSTEM_COMMENT
         try:
-            fire(application, trigger, None, comment=comment, now=now)
+            fire(application, trigger, None, now=now,
+                 comment=fitting_comment(application, trigger, SYSTEM_COMMENT))
             db.session.commit()
             outcome.moved = True
         except PingshenError as exc:
@@ -72,22 +69,6 @@ def run_timers(now: datetime | None = None) -> list[TimerOutcome]:
                 if isinstance(exc.details, dict) else [exc.message]
         outcomes.append(outcome)
     return outcomes
-
-
-def _candidates() -> list[Application]:
-    """Entries in a state that has a deadline in the definition version they are pinned to."""
-    by_version: dict[int, set[str]] = {}
-    for version_id in db.session.scalars(select(ProgrammeVersion.id)):
-        programme = pinned_programme(version_id)
-        states = {name for name, state in programme.states.items() if state.get("deadline")}
-        if states:
-            by_version[version_id] = states
-    found: list[Application] = []
-    for version_id, states in by_version.items():
-        found += db.session.scalars(select(Application).where(
-            Application.programme_version_id == version_id, Application.state.in_(states))
-            .order_by(Application.id))
-    return found
 
 
 @every_minute("state_deadlines")

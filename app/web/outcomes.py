@@ -30,3 +30,16 @@ def act_and_return(action: Callable[[], object], done: str, target: str) -> Resp
         db.session.commit()
         flash(done, "success")
     return redirect(target)
+
+
+def download_or_return(make: Callable[[], Response], target: str) -> Response:
+    """Build a download (committing what it logs); on a refusal, roll back, flash why and go
+    back to ``target`` — the one way a download page ends."""
+    try:
+        response = make()
+    except PingshenError as exc:
+        db.session.rollback()
+        flash(explain(exc), "error")
+        return redirect(target)
+    db.session.commit()
+    return response

@@ -5,26 +5,14 @@ from __future__ import annotations
 
 import io
 
-from app.engine.runtime import fire
-from app.extensions import db
 from app.services.demo import SAMPLE_PDF
-from app.services.reviews import assign_expert, save_review
 from tests.api.conftest import problem
-from tests.conftest import confirmed
 
-SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 REASON = "该团队实际成立于去年十月，申报材料中的成立时间不实。"
 
 
-def test_an_objection_from_the_public_list_to_the_citys_decision(api, world, make_application):
-    users = world["users"]
-    entry = make_application("wj1", name="湖塘太极拳队")
-    fire(entry, "submit", users["wj1"])
-    fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    save_review(confirmed(assign_expert(entry, users["expert1"], users["city"])),
-                users["expert1"], SCORES, "", submit=True)
-    fire(entry, "publish_notice", users["city"])
-    db.session.commit()
+def test_an_objection_from_the_public_list_to_the_citys_decision(api, world, in_notice):
+    entry = in_notice
 
     [notice] = api.anonymous.get("/api/v1/notices").get_json()
     assert notice["state_label"] == "公示中" and notice["ends"] is not None

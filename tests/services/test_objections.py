@@ -16,27 +16,10 @@ from app.extensions import db
 from app.models import AuditEntry, Objection
 from app.services.demo import SAMPLE_PDF
 from app.services.objections import decide, submit_objection
-from app.services.reviews import assign_expert, save_review
 from app.services.timers import run_timers
-from tests.conftest import confirmed, csrf_from, login
+from tests.conftest import csrf_from, login
 
-SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
-ENTERED = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)
 REASON = "该团队实际成立于去年十月，申报材料中的成立时间不实。"
-
-
-@pytest.fixture
-def in_notice(world, make_application):
-    """wj1's team in public notice since Monday 1 June 2026."""
-    users = world["users"]
-    entry = make_application("wj1", name="湖塘太极拳队")
-    fire(entry, "submit", users["wj1"])
-    fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    save_review(confirmed(assign_expert(entry, users["expert1"], users["city"])),
-                users["expert1"], SCORES, "", submit=True)
-    fire(entry, "publish_notice", users["city"], now=ENTERED)
-    db.session.commit()
-    return entry
 
 
 def test_the_public_list_shows_the_chosen_fields_and_the_period(in_notice, client):

@@ -13,28 +13,11 @@ from app.engine.calendar import LOCAL
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import AuditEntry, Certificate
-from app.services.reviews import assign_expert, save_review
 from app.services.timers import SYSTEM_COMMENT, deadline_of, run_timers
-from tests.conftest import confirmed
-
-SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
-ENTERED = datetime(2026, 6, 1, 9, 30, tzinfo=UTC)  # Monday 1 June 2026, 17:30 in Beijing
 
 
-def _in_notice(world, make_application):
-    users = world["users"]
-    entry = make_application("wj1", name="湖塘太极拳队")
-    fire(entry, "submit", users["wj1"])
-    fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
-    save_review(confirmed(assign_expert(entry, users["expert1"], users["city"])),
-                users["expert1"], SCORES, "", submit=True)
-    fire(entry, "publish_notice", users["city"], now=ENTERED)
-    db.session.commit()
-    return entry
-
-
-def test_the_notice_ends_by_itself_after_five_working_days(world, make_application):
-    entry = _in_notice(world, make_application)
+def test_the_notice_ends_by_itself_after_five_working_days(world, in_notice):
+    entry = in_notice
     due, trigger = deadline_of(entry)
     assert (due, trigger) == (datetime(2026, 6, 9, tzinfo=LOCAL), "name_team")
 
@@ -53,16 +36,16 @@ def test_the_notice_ends_by_itself_after_five_working_days(world, make_applicati
     assert run_timers(due + timedelta(days=1)) == []  # final now: nothing more to do
 
 
-def test_a_manual_move_before_the_deadline_leaves_nothing_for_the_tick(world, make_application):
-    entry = _in_notice(world, make_application)
+def test_a_manual_move_before_the_deadline_leaves_nothing_for_the_tick(world, in_notice):
+    entry = in_notice
     fire(entry, "objection_upheld", world["users"]["city"], comment="异议成立：材料不实")
     db.session.commit()
     assert deadline_of(entry) is None
     assert run_timers(datetime(2026, 7, 1, tzinfo=UTC)) == []
 
 
-def test_the_tick_command_reports_what_it_moved(app, world, make_application):
-    entry = _in_notice(world, make_application)
+def test_the_tick_command_reports_what_it_moved(app, world, in_notice):
+    entry = in_notice
     runner = CliRunner()
     early = runner.invoke(app.cli, ["workflows", "tick", "--now", "2026-06-08T23:59+08:00"])
     assert early.exit_code == 0 and "0 moved, 0 refused" in early.output
@@ -74,10 +57,10 @@ def test_the_tick_command_reports_what_it_moved(app, world, make_application):
     assert bad.exit_code == 1 and "time zone" in bad.output
 
 
-def test_the_entry_page_says_when_the_stage_ends(world, make_application, client):
+def test_the_entry_page_says_when_the_stage_ends(in_notice, client):
     from tests.conftest import login
 
-    entry = _in_notice(world, make_application)
+    entry = in_notice
     login(client, "city")
     page = client.get(f"/applications/{entry.id}").get_data(as_text=True)
     assert "本阶段截止" in page and "2026-06-09 00:00" in page

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from app.blueprints.admin.views import bp
 from app.blueprints.api.serializers import job_json
-from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import (
     Application,
@@ -38,7 +37,7 @@ from app.services.certificates import reissue_certificate, revoke_certificate
 from app.services.verification import counts
 from app.web.access import roles_required
 from app.web.downloads import pdf_file_response, zip_response
-from app.web.outcomes import act_and_return
+from app.web.outcomes import act_and_return, download_or_return
 
 
 @bp.route("/calls/<int:call_id>/certificates")
@@ -88,13 +87,9 @@ def job_state(job_id: int) -> Any:
 def certificates_zip(call_id: int) -> Any:
     """Every valid certificate of the call as PDFs in one ZIP."""
     call = db.get_or_404(Call, call_id)
-    try:
-        data = call_zip(call, current_user)
-    except PingshenError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("admin.call_certificates", call_id=call_id))
-    db.session.commit()
-    return zip_response(data, f"{call.title}-证书.zip")
+    return download_or_return(
+        lambda: zip_response(call_zip(call, current_user), f"{call.title}-证书.zip"),
+        url_for("admin.call_certificates", call_id=call_id))
 
 
 @bp.route("/calls/<int:call_id>/certificates/print", methods=["POST"])

@@ -5,19 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app.blueprints.admin.views import bp
-from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import Call, Objection, Role
 from app.services.dossiers import recommended_zip
 from app.services.objections import decide, evidence_folder, objections_of
 from app.web.access import roles_required
 from app.web.downloads import zip_response
-from app.web.outcomes import act_and_return
+from app.web.outcomes import act_and_return, download_or_return
 
 
 @bp.route("/calls/<int:call_id>/objections")
@@ -61,9 +60,6 @@ def objection_evidence(objection_id: int) -> Any:
 def recommended_dossiers(call_id: int) -> Any:
     """The dossiers of the entries recommended to a higher level (list + attachments)."""
     call = db.get_or_404(Call, call_id)
-    try:
-        data = recommended_zip(call, current_user)
-    except PingshenError as exc:
-        flash(exc.message, "error")
-        return redirect(url_for("admin.call", call_id=call.id))
-    return zip_response(data, f"{call.title}-上级推荐材料.zip")
+    return download_or_return(
+        lambda: zip_response(recommended_zip(call, current_user), f"{call.title}-上级推荐材料.zip"),
+        url_for("admin.call", call_id=call.id))
