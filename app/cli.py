@@ -145,7 +145,10 @@ def workflows_show(key: str, svg_path: str | None) -> None:
     for state in workflow["states"]:
         marks = [f"final/{state['outcome']}" if state["final"] else "",
                  "editable" if state["editable"] else "",
-                 _round_text(state["review"]) if state["review"] else ""]
+                 f"fill:{','.join(state['fill'])}" if state["fill"] else "",
+                 _round_text(state["review"]) if state["review"] else "",
+                 "notice" if state["notice"] else "",
+                 f"deadline:{state['deadline']['fire']}" if state["deadline"] else ""]
         click.echo(f"  {state['name']:<20} {state['label']}  {' '.join(m for m in marks if m)}")
     click.echo("\ntransitions:")
     for t in workflow["transitions"]:
@@ -160,6 +163,29 @@ def workflows_show(key: str, svg_path: str | None) -> None:
             click.echo(f"  {'':<22} {'; '.join(extras)}")
     if svg_path:
         click.echo(f"\ndiagram written to {svg_path}")
+
+
+@workflows.command("docs")
+@click.argument("folder", type=click.Path(file_okay=False), default="docs/programmes")
+def workflows_docs(folder: str) -> None:
+    """Write one page (Markdown and SVG diagram) per programme, and an index, into FOLDER."""
+    from pathlib import Path
+
+    from app.engine.diagram import workflow_svg
+    from app.engine.programme_doc import index_markdown, programme_markdown
+    from app.i18n import role_label
+    from app.services.programmes import catalogue
+
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    programmes = list(catalogue().values())
+    for programme in programmes:
+        (target / f"{programme.key}.md").write_text(programme_markdown(programme),
+                                                   encoding="utf-8")
+        (target / f"{programme.key}.svg").write_text(
+            workflow_svg(programme.workflow, role_label=role_label), encoding="utf-8")
+    (target / "README.md").write_text(index_markdown(programmes), encoding="utf-8")
+    click.echo(f"{len(programmes)} programme page(s) written to {target}")
 
 
 @workflows.command("tick")

@@ -106,6 +106,9 @@ class CertificateFacts:
     # The paragraphs under the holder's name, placeholders already filled in.
     text: tuple[str, ...]
     title: str = "荣誉证书"
+    # The title the programme confers (its certificate `award`), also when a level is printed
+    # as `award` (e.g. a plaque says 示范性社区教育中心 whatever the grade); "" means `award`.
+    designation: str = ""
     # How it looks (None: the shipped landscape certificate) and the issuers' seals.
     template: CertificateTemplate | None = None
     marks: tuple[IssuerMark, ...] = field(default=())
@@ -327,6 +330,7 @@ def template_context(facts: CertificateFacts) -> dict[str, Any]:
         "subtitle": SUBTITLES.get(facts.title, "CERTIFICATE"),
         "holder": facts.holder, "organisation": facts.organisation,
         "programme": facts.programme_title, "call": facts.call_title, "award": facts.award,
+        "designation": facts.designation or facts.award,
         "text": list(facts.text), "serial": facts.serial, "code": facts.code,
         "date": chinese_date(facts.issued_on), "month": chinese_month(facts.issued_on),
         "year": facts.issued_on.year, "verify_url": facts.verify_url,

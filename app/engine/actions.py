@@ -30,8 +30,17 @@ def issue_certificate(ctx: Context) -> None:
 @action("recommend_upward",
         "Record that the entry is recommended to a higher level (e.g. 省级); the call's "
         "recommended entries are exported with their dossiers.",
-        {"level": Param("text", required=True, help="the level, e.g. 省级")})
+        {"level": Param("text", required=True, max_length=40, help="the level, e.g. 省级")})
 def recommend_upward(ctx: Context, level: str) -> None:
     """Mark the entry as recommended to ``level``."""
     ctx.application.recommended_to = level
     ctx.application.recommended_at = ctx.now
+
+
+@action("set_award",
+        "Record a level as the entry's award, e.g. 合格 after a re-inspection passed; it is "
+        "what the certificate prints.",
+        {"level": Param("text", required=True, max_length=40, help="the level, e.g. 合格")})
+def set_award(ctx: Context, level: str) -> None:
+    """Set the entry's award to ``level``."""
+    ctx.application.award = level

@@ -158,8 +158,42 @@ class Programme:
         return found.rubric if found else None
 
     def editable(self, state: str) -> bool:
-        """Whether the applicant may change the form in `state`."""
-        return bool(self.states[state]["editable"])
+        """Whether the applicant may change the form in `state` (all of it, or its stage)."""
+        return bool(self.states[state]["editable"] or self.states[state]["fill"])
+
+    @cached_property
+    def stage_sections(self) -> dict[str, str]:
+        """Section key → the state in which the applicant fills that section in (``fill``)."""
+        return {key: state["name"] for state in self.workflow["states"] for key in state["fill"]}
+
+    def form_shown(self, application: Any) -> FormDef:
+        """The application form as an entry shows it: without the stage sections of states it
+        has not reached yet (it is in the state now, or its history went there)."""
+        form = self.application_form.raw
+        if not self.stage_sections:
+            return self.application_form
+        reached = {application.state} | {entry.to_state for entry in application.history}
+        sections = [s for s in form["sections"]
+                    if s["key"] not in self.stage_sections or self.stage_sections[s["key"]]
+                    in reached]
+        if len(sections) == len(form["sections"]):
+            return self.application_form
+        return FormDef({**form, "sections": sections})
+
+    def form_in(self, state: str) -> FormDef:
+        """The part of the application form the applicant fills in while in ``state``: the
+        state's ``fill`` sections, or else every section that no stage fills in."""
+        if not self.stage_sections:
+            return self.application_form
+        cache: dict[str, FormDef] = self.__dict__.setdefault("_forms_in", {})
+        if state not in cache:
+            form = self.application_form.raw
+            wanted = set(self.states[state]["fill"]) if state in self.states else set()
+            sections = [s for s in form["sections"]
+                        if (s["key"] in wanted if wanted else s["key"] not in self.stage_sections)]
+            cache[state] = FormDef({**form, "key": f"{form['key']}@{state}",
+                                    "sections": sections})
+        return cache[state]
 
 
 def checksum(bundle: dict[str, Any]) -> str:

@@ -48,11 +48,17 @@ def check_form(doc: Any, check: Checker) -> dict[str, Any] | None:
         "sections": [],
     }
     seen: set[str] = set()
+    section_keys: set[str] = set()
     for i, section in enumerate(check.sequence(doc.get("sections"), "sections", min_items=1)):
         path = f"sections[{i}]"
-        section = check.mapping(section, path, {"title", "fields"}, {"title_en", "description"})
+        section = check.mapping(section, path, {"title", "fields"},
+                                {"key", "title_en", "description"})
         if not section:
             continue
+        section_key = check.ident(section["key"], f"{path}.key") if "key" in section else None
+        if section_key is not None and section_key in section_keys:
+            check.error(f"{path}.key", f"duplicate section key {section_key!r}")
+        section_keys.add(section_key or "")
         fields = []
         for j, field in enumerate(
             check.sequence(section.get("fields"), f"{path}.fields", min_items=1)
@@ -65,6 +71,7 @@ def check_form(doc: Any, check: Checker) -> dict[str, Any] | None:
             seen.add(normal["key"])
             fields.append(normal)
         form["sections"].append({
+            "key": section_key,
             "title": check.text(section.get("title"), f"{path}.title"),
             "title_en": check.optional_text(section, "title_en", path),
             "description": check.optional_text(section, "description", path),

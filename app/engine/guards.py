@@ -28,10 +28,12 @@ def call_open(ctx: Context) -> str | None:
     return None
 
 
-@guard("form_complete", "Every required field of the application form is filled in.")
+@guard("form_complete",
+       "Every required field of the application form is filled in; in a state with `fill`, "
+       "every required field of the sections filled in there.")
 def form_complete(ctx: Context) -> str | None:
     """Refuse while required fields or attachments are missing, naming them."""
-    form = ctx.programme.application_form
+    form = ctx.programme.form_in(ctx.application.state)
     counts = attachment_counts(ctx.application)
     missing = missing_required(form, ctx.application.data or {}, counts)
     if missing:
@@ -61,6 +63,30 @@ def within_quota(ctx: Context, states: list[str]) -> str | None:
     )) or 0
     if used >= quota:
         return f"本区推荐名额为 {quota} 个，已推荐 {used} 个，名额已用完"
+    return None
+
+
+@guard("district_minimum",
+       "Declining this entry still leaves the district able to recommend its minimum for the "
+       "call: the entries in `states` (recommended) and those still waiting in the current "
+       "state, besides this one, make at least the minimum.",
+       {"states": Param("states", required=True, help="states that count as recommended")})
+def district_minimum(ctx: Context, states: list[str]) -> str | None:
+    """Refuse a refusal that would leave the district below its minimum, with the numbers."""
+    app = ctx.application
+    minimum = app.call.minimum_for(app.district_id)
+    if minimum is None:
+        return None
+    counts = dict(db.session.execute(
+        select(Application.state, func.count()).where(
+            Application.call_id == app.call_id, Application.district_id == app.district_id,
+            Application.state.in_([*states, app.state]), Application.id != app.id)
+        .group_by(Application.state)).all())
+    recommended = sum(n for state, n in counts.items() if state in states)
+    waiting = counts.get(app.state, 0) if app.state not in states else 0
+    if recommended + waiting < minimum:
+        return (f"本区至少应推荐 {minimum} 个，已推荐 {recommended} 个，另有 {waiting} 个待审核；"
+                "不予推荐后将达不到最少推荐数")
     return None
 
 
@@ -99,11 +125,16 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
        "reviews.awards); with `awarded: false`, that the call's awards are confirmed and give "
        "the entry none.",
        {"awarded": Param("bool", default=True,
-                         help="true: the entry needs a level; false: it must have none")})
-def award_confirmed(ctx: Context, awarded: bool = True) -> str | None:
+                         help="true: the entry needs a level; false: it must have none"),
+        "levels": Param("texts", help="the entry's level must be one of these (e.g. a grade "
+                                      "that passes: [优秀, 合格])")})
+def award_confirmed(ctx: Context, awarded: bool = True,
+                    levels: list[str] | None = None) -> str | None:
     """Refuse until the confirmed awards say what this transition expects."""
     if awarded and not ctx.application.award:
         return "该申报尚未确认获奖等级（请先生成并确认奖项建议）"
+    if levels and ctx.application.award not in levels:
+        return f"该申报确认的等级为“{ctx.application.award}”，此操作需要“{'”或“'.join(levels)}”"
     if not awarded and ctx.application.award:
         return f"该申报已确认获得“{ctx.application.award}”"
     if not awarded and db.session.scalar(select(AwardProposal.id).filter_by(

@@ -124,10 +124,19 @@ def _read_dir(folder: Path, problems: list[str]):  # type: ignore[no-untyped-def
 
 
 _INVALID = object()
+FAST_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _parse(name: str, text: str, problems: list[str]) -> Any:
-    """Parse YAML safely; a syntax error becomes a problem naming the file."""
+    """Parse YAML safely; a syntax error becomes a problem naming the file.
+
+    The C parser (libyaml, in PyYAML's wheels) is ten times faster and reads the same; the
+    pure-Python one is used for the error message, whose wording the documentation shows.
+    """
+    try:
+        return yaml.load(text, Loader=FAST_LOADER)  # noqa: S506 - a safe loader
+    except yaml.YAMLError:
+        pass
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Parameter kinds a definition may pass; the workflow validator checks each value.
-PARAM_KINDS = {"int", "number", "text", "bool", "states", "field", "choice"}
+PARAM_KINDS = {"int", "number", "text", "texts", "bool", "states", "field", "choice"}
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,7 @@ class Param:
     default: Any = None
     help: str = ""
     minimum: int | None = None
+    max_length: int = 500  # for kind "text"
     choices: tuple[str, ...] = ()  # for kind "choice": the values allowed
     field_types: tuple[str, ...] = ()  # for kind "field": the field types allowed (any if empty)
 

@@ -17,7 +17,7 @@ from app.review.ranking import Level, award_levels
 
 REVIEW_KEYS = {"exclude_same_district", "declare_conflicts", "aggregation", "tie_break",
                "awards"}
-AWARD_KEYS = {"levels", "group_by", "per_group", "cap"}
+AWARD_KEYS = {"levels", "group_by", "per_group", "cap", "basis"}
 LEVEL_KEYS = {"name", "name_en", "proportion", "threshold"}
 ROUND_KEYS = {"rubric", "label", "weight", "aggregation", "blind", "quorum", "live"}
 AGGREGATION_KEYS = {"method", "trim", "min_panel", "fallback", "normalise",
@@ -117,12 +117,14 @@ def check_review_settings(value: Any, check: Checker, leaf_keys: set[str],
         settings["tie_break"] = _check_tie_break(value["tie_break"], check, leaf_keys,
                                                  round_names)
     if "awards" in value:
-        settings["awards"] = _check_awards(value["awards"], check, form)
+        settings["awards"] = _check_awards(value["awards"], check, form, round_names)
     return settings
 
 
-def _check_awards(value: Any, check: Checker, form: dict[str, Any] | None) -> dict[str, Any]:
-    """Award levels (by proportion, threshold or both), their grouping and cap, as data."""
+def _check_awards(value: Any, check: Checker, form: dict[str, Any] | None,
+                  round_names: set[str]) -> dict[str, Any]:
+    """Award levels (by proportion, threshold or both), their grouping and cap, and the score
+    they are given on (the final score, or one round's), as data."""
     value = check.mapping(value, "reviews.awards", {"levels"}, AWARD_KEYS - {"levels"})
     levels = []
     for i, item in enumerate(check.sequence(value.get("levels"), "reviews.awards.levels",
@@ -147,7 +149,16 @@ def _check_awards(value: Any, check: Checker, form: dict[str, Any] | None) -> di
             check.error(path, "needs a proportion, a threshold or both")
         levels.append(level)
     awards: dict[str, Any] = {"levels": levels, "group_by": None, "per_group": False,
-                              "cap": None}
+                              "cap": None, "basis": "final"}
+    if "basis" in value:
+        basis = value["basis"]
+        kind, _, name = basis.partition(":") if isinstance(basis, str) else ("", "", "")
+        if basis == "final" or (kind == "round" and name in round_names):
+            awards["basis"] = basis
+        else:
+            check.error("reviews.awards.basis", "must be final or round:<review state> "
+                        f"(review states: {', '.join(sorted(round_names)) or 'none'}), "
+                        f"got {basis!r}")
     if "group_by" in value:
         awards["group_by"] = _check_group_by(value["group_by"], check, form)
     if "per_group" in value and check.boolean(value["per_group"],

@@ -28,7 +28,7 @@ WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "trans
 WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate",
                      "reviews"}
 STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description",
-                  "deadline", "notice"}
+                  "deadline", "notice", "fill"}
 DEADLINE_KINDS = ("days", "working_days", "date", "call_closes")
 TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description"}
 
@@ -78,6 +78,7 @@ def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
     _check_rule_context(workflow, check)
     _check_deadlines(workflow, check)
     _check_notices(workflow, application_form, check)
+    _check_fills(workflow, application_form, check)
     if len(check.problems) == before:
         _check_graph(workflow, check)
     return workflow if len(check.problems) == before else None
@@ -119,12 +120,20 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
             if "notice" in item else None
         if notice is not None and final:
             check.error(f"{path}.notice", "a final state cannot be a public notice")
+        fill = [check.ident(key, f"{path}.fill[{j}]") for j, key in enumerate(
+            check.sequence(item["fill"], f"{path}.fill", min_items=1))] \
+            if "fill" in item else []
+        if fill and final:
+            check.error(f"{path}.fill", "a final state cannot have sections to fill in")
+        if fill and item.get("editable"):
+            check.error(f"{path}.fill", "an editable state already opens the application form; "
+                                        "a state either is editable or fills sections")
         states.append({
             "name": name, "label": check.text(item.get("label"), f"{path}.label"),
             "label_en": check.optional_text(item, "label_en", path),
             "description": check.optional_text(item, "description", path),
             "final": final, "outcome": outcome, "editable": bool(item.get("editable", False)),
-            "review": review, "deadline": deadline,
+            "review": review, "deadline": deadline, "fill": [key for key in fill if key],
             "notice": {"fields": notice.get("fields"), "sustained": notice.get("sustained")}
             if notice else None,
         })
@@ -251,7 +260,10 @@ def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
         elif param.kind == "number":
             check.number(value, where)
         elif param.kind == "text":
-            check.text(value, where)
+            check.text(value, where, max_length=param.max_length)
+        elif param.kind == "texts":
+            for j, item in enumerate(check.sequence(value, where, min_items=1)):
+                check.text(item, f"{where}[{j}]")
         elif param.kind == "bool":
             check.boolean(value, where)
         elif param.kind == "states":
@@ -416,6 +428,27 @@ def _check_notices(workflow: dict[str, Any], form: dict[str, Any] | None,
                                              "objection gives only its written outcome")
 
 
+def _check_fills(workflow: dict[str, Any], form: dict[str, Any] | None,
+                 check: Checker) -> None:
+    """``fill`` names keyed sections of the application form, each filled in one state only."""
+    keyed = {s["key"] for s in form["sections"] if s.get("key")} if form else set()
+    owner: dict[str, str] = {}
+    for i, state in enumerate(workflow["states"]):
+        for j, key in enumerate(state["fill"]):
+            path = f"states[{i}].fill[{j}]"
+            if form is not None and key not in keyed:
+                known = ", ".join(sorted(keyed)) or "none"
+                check.error(path, f"unknown section {key!r} (the sections of form "
+                                  f"{form['key']!r} with a key: {known})")
+            elif key in owner:
+                check.error(path, f"section {key!r} is already filled in state "
+                                  f"{owner[key]!r}; each stage has sections of its own")
+            else:
+                owner[key] = state["name"]
+    if workflow["initial"] in {s["name"] for s in workflow["states"] if s["fill"]}:
+        check.error("initial", "the initial state is editable; it cannot fill stage sections")
+
+
 def _check_deadlines(workflow: dict[str, Any], check: Checker) -> None:
     """A deadline fires a transition that leaves its state and that the system can make alone:
     no form to fill in, no comment required."""
@@ -450,11 +483,30 @@ def _check_rule_context(workflow: dict[str, Any], check: Checker) -> None:
         if "award_confirmed" in names and workflow["reviews"]["awards"] is None:
             check.error(f"transitions[{i}].guards",
                         "award_confirmed needs a 'reviews.awards' block in the workflow")
+        elif "award_confirmed" in names:
+            _check_award_levels(t, i, workflow["reviews"]["awards"], check)
         if "all_reviews_submitted" in names:
             for source in t["source"]:
                 if source in states and not states[source]["review"]:
                     check.error(f"transitions[{i}].guards", "all_reviews_submitted needs every "
                                 f"source state to be a review state; {source!r} has no 'review'")
+
+
+def _check_award_levels(transition: dict[str, Any], i: int, awards: dict[str, Any],
+                        check: Checker) -> None:
+    """award_confirmed's ``levels`` are names of the workflow's award levels, and need
+    ``awarded: true``."""
+    known = [level["name"] for level in awards["levels"]]
+    for ref in transition["guards"]:
+        if ref["name"] != "award_confirmed" or not ref["params"].get("levels"):
+            continue
+        path = f"transitions[{i}].guards"
+        if ref["params"].get("awarded") is False:
+            check.error(path, "award_confirmed: levels and awarded: false exclude each other")
+        for name in ref["params"]["levels"]:
+            if name not in known:
+                check.error(path, f"award_confirmed: unknown level {name!r} (the levels of "
+                                  f"reviews.awards: {', '.join(known)})")
 
 
 def _check_graph(workflow: dict[str, Any], check: Checker) -> None:

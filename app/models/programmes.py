@@ -67,20 +67,30 @@ class Call(Model):
                 return quota.quota
         return None
 
+    def minimum_for(self, district_id: int | None) -> int | None:
+        """The number of entries a district must recommend at least; None means none."""
+        for quota in self.quotas:
+            if quota.district_id == district_id:
+                return quota.minimum
+        return None
+
 
 class CallQuota(Model):
-    """How many entries one district may recommend in one call."""
+    """How many entries one district may (``quota``) and must (``minimum``) recommend in one
+    call; either may be unset."""
 
     __tablename__ = "call_quotas"
     __table_args__ = (
         UniqueConstraint("call_id", "district_id"),
         CheckConstraint("quota >= 0", name="quota_non_negative"),
+        CheckConstraint("minimum >= 1", name="minimum_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
     district_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
-    quota: Mapped[int]
+    quota: Mapped[int | None]
+    minimum: Mapped[int | None]
 
     call: Mapped[Call] = relationship(back_populates="quotas")
     district: Mapped[Organisation] = relationship(lazy="joined")

@@ -53,7 +53,11 @@ def update_data(application: Application, actor: User, data: dict[str, Any],
 def _apply_data(application: Application, data: dict[str, Any]) -> None:
     """Validate and merge form data, and keep the entry's title in step with its title field."""
     programme = programme_of(application)
-    clean, errors = clean_data(programme.application_form, data)
+    form = programme.form_in(application.state)
+    clean, errors = clean_data(form, data)
+    for key in errors:
+        if key not in form.by_key and key in programme.application_form.by_key:
+            errors[key] = "当前阶段不能修改此项"
     if errors:
         raise ValidationFailed("表单填写有误，请检查标出的字段", errors)
     merged = {**(application.data or {}), **clean}

@@ -41,7 +41,10 @@ def store_attachment(application: Application, field_key: str, filename: str,
     """Check and store one uploaded file for a file field; a single-file field is replaced."""
     if not can_edit_application(actor, application):
         raise Forbidden("当前状态下不能上传附件")
-    field = programme_of(application).application_form.by_key.get(field_key)
+    programme = programme_of(application)
+    field = programme.form_in(application.state).by_key.get(field_key)
+    if field is None and field_key in programme.application_form.by_key:
+        raise ValidationFailed("当前阶段不能修改此附件", {field_key: "not open in this stage"})
     if field is None or field["type"] != "file":
         raise ValidationFailed("没有这个附件字段", {field_key: "unknown file field"})
     name = _safe_name(filename)
@@ -75,7 +78,9 @@ def delete_attachment(attachment: Attachment, actor: User) -> None:
     """Remove an attachment while the entry is editable; the file goes after commit."""
     from app.services.effects import after_commit
 
-    if not can_edit_application(actor, attachment.application):
+    application = attachment.application
+    if not can_edit_application(actor, application) or attachment.field_key not in \
+            programme_of(application).form_in(application.state).by_key:
         raise Forbidden("当前状态下不能删除附件")
     path = attachment_path(attachment)
     db.session.delete(attachment)

@@ -22,7 +22,7 @@ from app.models import Application, AwardProposal, Call, Role, User
 from app.models.base import utcnow
 from app.review.aggregate import canonical_decimal
 from app.review.ranking import Level, award_levels
-from app.services.programmes import current_programme, record_version
+from app.services.programmes import current_programme, programme_of, record_version
 from app.services.ranking import Ranking, rank_call
 
 
@@ -48,7 +48,7 @@ def _computed(call: Call) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
     awards = programme.workflow["reviews"]["awards"]
     if awards is None:
         raise Conflict("该项目没有定义奖项等级（reviews.awards）")
-    ranking = rank_call(call)
+    ranking = rank_call(call, awards.get("basis", "final"))
     if not ranking.ranked:
         raise Conflict("还没有可以评奖的最终得分")
     groups = {row.application.id: _group(row.application, awards["group_by"])
@@ -139,8 +139,12 @@ def confirm_proposal(proposal: AwardProposal, actor: User,
         rows.append(row)
     entries = {a.id: a for a in db.session.scalars(
         select(Application).where(Application.id.in_(by_entry)))}
-    for row in rows:
-        entries[row["entry"]].award = row["level"]
+    for i, row in enumerate(rows):
+        entry = entries[row["entry"]]
+        applied = awaits_award(entry)
+        if applied:
+            entry.award = row["level"]
+        rows[i] = {**row, "applied": applied}
     for older in db.session.scalars(select(AwardProposal).filter_by(call_id=call.id,
                                                                     status="confirmed")):
         older.status = "superseded"
@@ -149,6 +153,23 @@ def confirm_proposal(proposal: AwardProposal, actor: User,
         "confirmed", utcnow(), actor.id
     db.session.flush()
     return proposal
+
+
+def awaits_award(application: Application) -> bool:
+    """Whether the entry stands where its award is decided: not finished, and a step leaving its
+    state is guarded by ``award_confirmed`` (when the programme has such a step at all). Entries
+    that moved on (named, re-inspected, finished) keep the award they were decided with when the
+    call's awards are confirmed again later."""
+    programme = programme_of(application)
+    if programme.is_final(application.state):
+        return False
+
+    def decides(transitions: list[dict[str, Any]]) -> bool:
+        return any(ref["name"] == "award_confirmed" for t in transitions for ref in t["guards"])
+
+    # a programme that never waits for the award (no such guard) takes it wherever the entry is
+    return decides(programme.transitions_from(application.state)) \
+        or not decides(programme.transitions)
 
 
 def level_counts(proposal: AwardProposal) -> dict[str, int]:

@@ -79,6 +79,15 @@ class EntryView:
         """The name to show for (and to download) an attachment."""
         return self.file_names.get(attachment.id, attachment.original_name)
 
+    def withholds(self, attachment: Attachment) -> bool:
+        """Whether the attachment is withheld: a file of an identifying field, seen blind."""
+        return attachment.field_key in self.hidden
+
+    @property
+    def attachments(self) -> list[Attachment]:
+        """The attachments the viewer may list and download."""
+        return [a for a in self.application.attachments if not self.withholds(a)]
+
 def entry_view(application: Application, viewer: User) -> EntryView:
     """The entry as the viewer may see it."""
     names = {a.id: a.original_name for a in application.attachments}

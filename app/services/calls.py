@@ -14,8 +14,10 @@ from app.services.programmes import current_programme, record_version
 
 def open_call(programme_key: str, title: str, year: int, opens_at: datetime,
               closes_at: datetime, quotas: dict[str, int], actor: User | None,
-              description: str = "") -> Call:
-    """Create a call; quotas map district codes to the number of entries each may recommend."""
+              description: str = "", minimums: dict[str, int] | None = None) -> Call:
+    """Create a call; quotas map district codes to the number of entries each may recommend,
+    minimums to the number each must recommend at least."""
+    minimums = minimums or {}
     programme = current_programme(programme_key)
     record_version(programme)
     errors = {}
@@ -32,12 +34,20 @@ def open_call(programme_key: str, title: str, year: int, opens_at: datetime,
             errors[f"quotas.{code}"] = f"没有代码为 {code} 的区"
         elif not isinstance(quota, int) or isinstance(quota, bool) or quota < 0:
             errors[f"quotas.{code}"] = "名额应为不小于 0 的整数"
+    for code, minimum in minimums.items():
+        if code not in districts:
+            errors[f"minimums.{code}"] = f"没有代码为 {code} 的区"
+        elif not isinstance(minimum, int) or isinstance(minimum, bool) or minimum < 1:
+            errors[f"minimums.{code}"] = "最少推荐数应为不小于 1 的整数"
+        elif quotas.get(code) is not None and minimum > quotas[code]:
+            errors[f"minimums.{code}"] = f"最少推荐数不能大于名额（{quotas[code]}）"
     if errors:
         raise ValidationFailed("批次信息有误", errors)
     call = Call(programme_key=programme.key, title=title.strip(), year=year, opens_at=opens_at,
                 closes_at=closes_at, created_by=actor, description=description)
-    call.quotas = [CallQuota(district=districts[code], quota=quota)
-                   for code, quota in sorted(quotas.items())]
+    call.quotas = [CallQuota(district=districts[code], quota=quotas.get(code),
+                             minimum=minimums.get(code))
+                   for code in sorted(set(quotas) | set(minimums))]
     db.session.add(call)
     db.session.flush()
     return call

@@ -147,6 +147,7 @@ def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
         organisation=certificate.organisation, programme_title=certificate.programme_title,
         call_title=certificate.call_title, award=certificate.award, issuer=certificate.issuer,
         issued_on=certificate.issued_on, verify_url=url, title=certificate.title,
+        designation=settings.get("award", ""),
     )
 
 

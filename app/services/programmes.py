@@ -6,7 +6,8 @@ import json
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from app.engine.definitions import Programme
 from app.engine.errors import DefinitionChanged, NotFound
@@ -77,16 +78,28 @@ def programme_of(application: Application) -> Programme:
 
 
 def pinned_programme(version_id: int) -> Programme:
-    """Load (once per app) the stored definition of a programme version; rows never change."""
-    cache: dict[int, Programme] = current_app.extensions.setdefault(PINNED, {})
-    programme = cache.get(version_id)
-    if programme is None:
-        row = db.session.get(ProgrammeVersion, version_id)
-        if row is None:
+    """Load (once per app) the stored definition of a programme version; rows never change.
+
+    The cache is keyed by the row's id *and* checksum: under SQLite a version recorded in a
+    transaction that was rolled back leaves its id free for the next one, so an id alone could
+    name another programme later. The checksum is read once per session and transaction (one
+    small query); a rollback forgets it (see `forget_pinned_checksums`).
+    """
+    cache: dict[tuple[int, str], Programme] = current_app.extensions.setdefault(PINNED, {})
+    checksums: dict[int, str] = db.session.info.setdefault(PINNED, {})  # emptied on rollback
+    if version_id not in checksums:
+        checksum = db.session.scalar(select(ProgrammeVersion.checksum).where(
+            ProgrammeVersion.id == version_id))
+        if checksum is None:
             raise NotFound(f"definition version {version_id} not found")
+        checksums[version_id] = checksum
+    key = (version_id, checksums[version_id])
+    programme = cache.get(key)
+    if programme is None:
         from app.engine.loader import rebuild_programme  # the loader's guards import services
 
-        programme = cache[version_id] = rebuild_programme(row.sources)
+        row = db.session.get_one(ProgrammeVersion, version_id)
+        programme = cache[key] = rebuild_programme(row.sources)
     return programme
 
 
@@ -108,3 +121,9 @@ def entries_in_states_with(feature: str, *options: Any) -> list[Application]:
                 Application.programme_version_id == version_id,
                 Application.state.in_(states)).options(*options))
     return sorted(found, key=lambda a: (a.call_id, a.id))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def forget_pinned_checksums(session: Session, previous_transaction: Any) -> None:
+    """A rolled-back transaction may have recorded versions whose ids come free again."""
+    session.info.pop(PINNED, None)

@@ -76,8 +76,10 @@ class Ranking:
         return [row for row in self.rows if row.place is None]
 
 
-def rank_call(call: Call) -> Ranking:
-    """Rank the call's entries by the programme's rounds, weights and tie-break chain."""
+def rank_call(call: Call, basis: str = "final") -> Ranking:
+    """Rank the call's entries by the programme's rounds, weights and tie-break chain; with
+    ``basis`` ``round:<state>``, by that round's score alone (e.g. the grade of an acceptance
+    round that does not count in the final score)."""
     programme = current_programme(call.programme_key)
     tie_break = list(programme.workflow["reviews"]["tie_break"])
     records = {r.round: r for r in db.session.scalars(
@@ -106,9 +108,16 @@ def rank_call(call: Call) -> Ranking:
         .options(selectinload(Application.org), selectinload(Application.district)))}
     scores = {name: {e: r.score for e, r in results.items()} for name, results in by_round.items()}
     weights = {c.round.name: c.round.weight for c in columns}
+    if basis != "final":
+        weights = {basis.split(":", 1)[1]: Decimal(1)}
+        entries = set(by_round[basis.split(":", 1)[1]])
+        scores = {name: scores[name] for name in weights}
+        if not entries:
+            return Ranking([], columns, tie_break)
     final = combine_rounds(scores, weights)
     missing = incomplete_entries(scores, weights)
-    vetoed = {e for results in by_round.values() for e, r in results.items() if r.vetoed}
+    vetoed = {e for name, results in by_round.items() for e, r in results.items()
+              if r.vetoed and (basis == "final" or basis == f"round:{name}")}
     places = rank([RankInput(entry, score, entry in vetoed,
                              _tie_values(entry, by_round, all_sheets, applications[entry],
                                          tie_break))

@@ -90,18 +90,19 @@ class DynamicForm(FlaskForm):
 _CACHE: dict[tuple[str, int, str, type], type[DynamicForm]] = {}
 
 
-def form_class(programme: Programme, form_key: str | None,
+def form_class(programme: Programme, form: str | FormDef | None,
                base: type[DynamicForm] = DynamicForm) -> type[DynamicForm]:
-    """The form class for one form of a programme version (cached; versions never change)."""
-    if form_key is None:
+    """The form class for one form of a programme version, given by key or as the part of the
+    application form a state fills in (cached; versions never change)."""
+    if form is None:
         return base
-    cache_key = (programme.key, programme.version, form_key, base)
+    form_def = form if isinstance(form, FormDef) else programme.forms[form]
+    cache_key = (programme.key, programme.version, form_def.key, base)
     if cache_key not in _CACHE:
-        form_def = programme.forms[form_key]
         attrs: dict[str, Any] = {"row_forms": {}}
         for field in form_def.fields:
             attrs[attr_name(field["key"])] = make_field(field, attrs["row_forms"])
-        _CACHE[cache_key] = type(f"{form_key}_form", (base,), attrs)
+        _CACHE[cache_key] = type(f"{form_def.key.replace('@', '_')}_form", (base,), attrs)
     return _CACHE[cache_key]
 
 

@@ -184,8 +184,11 @@ def test_listing_filters_and_pages(api, world, make_application):
 def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
     caller = api.login("expert1")
     listed = caller.get("/api/v1/programmes").get_json()
-    assert [p["key"] for p in listed] == ["excellent_team", "teacher_contest"]
-    assert listed[:1] == [{
+    assert [p["key"] for p in listed] == [
+        "brand_project", "citizen_star", "elder_empowerment", "excellent_course",
+        "excellent_team", "model_centre", "paper_review", "project_completion",
+        "research_project", "teacher_contest"]
+    assert listed[4:5] == [{
         "key": "excellent_team", "title": "社区教育优秀团队遴选",
         "title_en": "Excellent community-education team selection", "version": 3,
         "code": "YXTD", "description": caller.get("/api/v1/programmes/excellent_team")
@@ -246,3 +249,16 @@ def test_assignment_input_is_checked(api, world, make_application):
     assert problem(city.post(url, json={"expert": "wj2"}), 422)
     assert city.post(url, json={"expert": "expert1"}).status_code == 201
     assert problem(city.post(url, json={"expert": "expert1"}), 409)
+
+
+def test_a_call_takes_minimums_per_district(api, world):
+    city = api.login("city")
+    body = {"programme": "excellent_team", "title": "2027年度优秀团队遴选", "year": 2027,
+            "opens_at": "2027-03-01T09:00:00+08:00", "closes_at": "2027-04-30T17:00:00+08:00",
+            "quotas": {"WJ": 3}}
+    made = city.post("/api/v1/calls", json={**body, "minimums": {"WJ": 1, "TN": 2}})
+    assert made.status_code == 201
+    assert (made.get_json()["quotas"], made.get_json()["minimums"]) == (
+        {"WJ": 3}, {"TN": 2, "WJ": 1})
+    refused = problem(city.post("/api/v1/calls", json={**body, "minimums": {"WJ": 4}}), 422)
+    assert refused["details"] == {"minimums.WJ": "最少推荐数不能大于名额（3）"}

@@ -45,6 +45,7 @@ def copy(tmp_path: Path):
 
 
 WORKFLOW = "workflows/excellent_team.yaml"
+CENTRE = "workflows/model_centre.yaml"
 
 
 def _transition(doc, trigger):
@@ -255,8 +256,40 @@ BROKEN = [
      lambda d: d["criteria"].__setitem__(0, {"key": "o", "label": "组织", "max": 20, "criteria": [
          {"key": "a", "label": "甲", "max": 5}, {"key": "b", "label": "乙", "max": 5}]}),
      "criteria[0].max: is 20 but its sub-criteria add up to 10"),
+    # stage sections, grades from one round, steps that need a given grade
+    ("a stage filling a section the form does not have", CENTRE,
+     lambda d: _state(d, "tracking_year1").update(fill=["tracking_year3"]),
+     "states[7].fill[0]: unknown section 'tracking_year3' (the sections of form "
+     "'model_centre_application' with a key: acceptance, rectification, tracking_year1, "
+     "tracking_year2)"),
+    ("one section filled in two stages", CENTRE,
+     lambda d: _state(d, "tracking_year2").update(fill=["tracking_year1"]),
+     "states[9].fill[0]: section 'tracking_year1' is already filled in state 'tracking_year1'"),
+    ("an editable stage", CENTRE,
+     lambda d: _state(d, "tracking_year1").update(editable=True),
+     "states[7].fill: an editable state already opens the application form"),
+    ("a final state filling a section", CENTRE,
+     lambda d: _state(d, "named").update(fill=["acceptance"]),
+     "a final state cannot have sections to fill in"),
+    ("a section key used twice", "forms/model_centre_application.yaml",
+     lambda d: d["sections"][-1].update(key="acceptance"),
+     "duplicate section key 'acceptance'"),
+    ("grades from a state that is no review round", CENTRE,
+     lambda d: d["reviews"]["awards"].update(basis="round:rectification"),
+     "reviews.awards.basis: must be final or round:<review state>"),
+    ("a step waiting for a level the awards do not have", CENTRE,
+     lambda d: _transition(d, "pass_acceptance")["guards"].__setitem__(
+         1, {"award_confirmed": {"levels": ["良好"]}}),
+     "award_confirmed: unknown level '良好' (the levels of reviews.awards: 优秀, 合格, 暂缓通过)"),
+    ("levels with awarded: false", CENTRE,
+     lambda d: _transition(d, "pass_acceptance")["guards"].__setitem__(
+         1, {"award_confirmed": {"levels": ["优秀"], "awarded": False}}),
+     "award_confirmed: levels and awarded: false exclude each other"),
+    ("a level too long to record", CENTRE,
+     lambda d: _transition(d, "pass_reinspection")["actions"].__setitem__(
+         0, {"set_award": {"level": "合" * 41}}),
+     "set_award.level: must be at most 40 characters"),
 ]
-
 
 @pytest.mark.parametrize(("case", "file", "change", "message"), BROKEN,
                          ids=[case for case, *_ in BROKEN])

@@ -16,6 +16,7 @@ from app.engine.eligibility import (
     one_entry_per,
 )
 from app.engine.errors import GuardsFailed
+from app.engine.guards import district_minimum
 from app.engine.runtime import Context, fire
 from app.extensions import db
 from app.models.base import utcnow
@@ -106,3 +107,49 @@ def test_a_winner_of_recent_years_is_excluded(world, make_application):
     winner.state = "not_selected"
     db.session.commit()
     assert not_prior_winner(_ctx(entry), years=3, by="applicant", field=None) is None
+
+
+def test_a_district_cannot_decline_below_its_minimum(world):
+    from app.services.demo import team_data
+
+    users, now = world["users"], utcnow()
+    call = open_call("excellent_team", "至少推荐两个的批次", 2026, now - timedelta(days=1),
+                     now + timedelta(days=30), {"WJ": 3}, users["city"], minimums={"WJ": 2})
+    entries = []
+    for name in ("wj1", "wj2", "wj3"):
+        entry = create_application(call, users[name], team_data(f"{name}的团队", "某中心", "张三"))
+        store_attachment(entry, "charter", "章程.pdf", io.BytesIO(SAMPLE_PDF), users[name])
+        fire(entry, "submit", users[name])
+        entries.append(entry)
+    db.session.commit()
+    counted = ["city_review", "notice", "named", "not_selected"]
+    # three waiting, minimum two: declining one still leaves enough
+    assert district_minimum(_ctx(entries[0]), states=counted) is None
+    fire(entries[0], "not_recommend", users["wj_admin"], comment="材料不全")
+    # now two are left and both are needed
+    assert district_minimum(_ctx(entries[1]), states=counted) == (
+        "本区至少应推荐 2 个，已推荐 0 个，另有 1 个待审核；不予推荐后将达不到最少推荐数")
+    fire(entries[1], "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    assert district_minimum(_ctx(entries[2]), states=counted) == (
+        "本区至少应推荐 2 个，已推荐 1 个，另有 0 个待审核；不予推荐后将达不到最少推荐数")
+    # a district without a minimum is never held back
+    other = open_call("excellent_team", "没有最少数的批次", 2026, now - timedelta(days=1),
+                      now + timedelta(days=30), {}, users["city"])
+    free = create_application(other, users["tn1"], team_data("天宁团队", "某中心", "李四"))
+    assert district_minimum(_ctx(free), states=counted) is None
+
+
+def test_call_minimums_are_checked(world):
+    from app.engine.errors import ValidationFailed
+
+    users, now = world["users"], utcnow()
+    with pytest.raises(ValidationFailed) as refused:
+        open_call("excellent_team", "有误的批次", 2026, now, now + timedelta(days=3),
+                  {"WJ": 1}, users["city"], minimums={"WJ": 2, "TN": 0, "ZZ": 1})
+    assert refused.value.details == {"minimums.WJ": "最少推荐数不能大于名额（1）",
+                                     "minimums.TN": "最少推荐数应为不小于 1 的整数",
+                                     "minimums.ZZ": "没有代码为 ZZ 的区"}
+    call = open_call("excellent_team", "只有最少数", 2026, now, now + timedelta(days=3), {},
+                     users["city"], minimums={"TN": 1})
+    tn = users["tn_admin"].district_id
+    assert call.quota_for(tn) is None and call.minimum_for(tn) == 1

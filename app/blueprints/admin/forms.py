@@ -17,6 +17,7 @@ from app.web.dynamic_forms import choice
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 QUOTA_PREFIX = "quota_"
+MINIMUM_PREFIX = "minimum_"
 
 
 class CallForm(FlaskForm):
@@ -44,11 +45,23 @@ class CallForm(FlaskForm):
         return {f.name.removeprefix(QUOTA_PREFIX): f.data for f in self.quota_fields()
                 if f.data is not None}
 
+    def minimum_fields(self) -> list[Any]:
+        """The minimum inputs, one per district, in order."""
+        return [f for f in self if f.name.startswith(MINIMUM_PREFIX)]
+
+    def minimums(self) -> dict[str, int]:
+        """District code → minimum, for the districts given one (blank means none)."""
+        return {f.name.removeprefix(MINIMUM_PREFIX): f.data for f in self.minimum_fields()
+                if f.data is not None}
+
 
 def call_form(districts: list[Organisation]) -> CallForm:
     """A call form with one quota input per district (districts are data, so built here)."""
     attrs = {f"{QUOTA_PREFIX}{d.code}": IntegerField(
         d.name, validators=[Optional()], render_kw={"min": 0, "inputmode": "numeric"})
+        for d in districts}
+    attrs |= {f"{MINIMUM_PREFIX}{d.code}": IntegerField(
+        d.name, validators=[Optional()], render_kw={"min": 1, "inputmode": "numeric"})
         for d in districts}
     form = type("CallFormWithQuotas", (CallForm,), attrs)()
     form.programme.choices = [choice(key, p.title) for key, p in sorted(catalogue().items())]

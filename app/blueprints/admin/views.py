@@ -65,11 +65,12 @@ def new_call() -> Any:
             call = open_call(form.programme.data or "", form.title.data or "",
                              form.year.data or 0, as_utc(form.opens_at.data),
                              as_utc(form.closes_at.data), form.quotas(), current_user,
-                             form.description.data or "")
+                             form.description.data or "", form.minimums())
         except ValidationFailed as exc:
             db.session.rollback()
             for key, message in exc.details.items():
-                target = getattr(form, str(key).replace("quotas.", "quota_"), None)
+                target = getattr(form, str(key).replace("quotas.", "quota_")
+                                 .replace("minimums.", "minimum_"), None)
                 if target is not None:
                     target.errors = [message]
             flash(exc.message, "error")

@@ -58,7 +58,10 @@ def download_attachment(application_id: int, attachment_id: int) -> Any:
     """Send an attachment to someone who may see its application."""
     application = viewable_application(application_id)
     attachment = _attachment(application, attachment_id)
-    name = entry_view(application, api_user()).file_name(attachment)
+    view = entry_view(application, api_user())
+    if view.withholds(attachment):  # an identifying file, for an expert reviewing blind
+        raise NotFound("附件不存在", {"attachment_id": attachment_id})
+    name = view.file_name(attachment)
     return send_file(attachment_path(attachment), mimetype=attachment.content_type,
                      as_attachment=True, download_name=name)
 

@@ -86,6 +86,8 @@ STATE = obj({
                                enum=["awarded", "passed", "rejected", "withdrawn", "closed"])),
     "editable": boolean("The applicant may change the form in this state."),
     "review": nullable(ref("ReviewRound")),
+    "fill": array(string(), "Keys of the application form's sections the applicant fills in "
+                            "while the entry is in this state (a stage report)."),
 })
 REVIEW_ROUND = obj({
     "rubric": string("Key of the rubric experts score with in this round."),
@@ -130,7 +132,9 @@ FIELD = obj({
     "help": string(), "placeholder": string(), **FIELD_EXTRA,
 }, optional=tuple(FIELD_EXTRA), description="A form field; the keys after `placeholder` "
    "depend on `type`. Table columns are fields too.")
-SECTION = obj({"title": string(), "title_en": string(), "description": string(),
+SECTION = obj({"key": nullable(string("The section's key, when a state fills it in as a stage "
+                                      "report (`fill`).")),
+               "title": string(), "title_en": string(), "description": string(),
                "fields": array(ref("Field"))})
 FORM = obj({"key": string(), "title": string(), "title_en": string(), "description": string(),
             "sections": array(ref("FormSection"))})
@@ -167,16 +171,19 @@ TOKEN = obj({"token": string("Send as `Authorization: Bearer <token>`."),
              "token_type": string(enum=["Bearer"]), "expires_at": DATETIME,
              "user": ref("User")})
 QUOTAS = map_of(integer(minimum=0), "Entries each district may recommend, by district code.")
+MINIMUMS = map_of(integer(minimum=1), "Entries each district must recommend at least, by "
+                                      "district code (the guard district_minimum).")
 CALL_TIME = string("ISO 8601 time; without an offset it is read as Beijing time (+08:00).",
                    examples=["2026-03-01T09:00:00+08:00"])
 CALL_REQUEST = obj({"programme": string("Programme key."), "title": string(),
                     "year": integer(minimum=2000, maximum=2100), "opens_at": CALL_TIME,
-                    "closes_at": CALL_TIME, "quotas": QUOTAS, "description": string()},
-                   optional=("description",))
+                    "closes_at": CALL_TIME, "quotas": QUOTAS, "description": string(),
+                    "minimums": MINIMUMS},
+                   optional=("description", "minimums"))
 CALL = obj({"id": integer(), "programme": string("Programme key."), "title": string(),
             "year": integer(), "description": string(), "opens_at": DATETIME,
             "closes_at": DATETIME, "open": boolean("Accepting applications now."),
-            "quotas": QUOTAS})
+            "quotas": QUOTAS, "minimums": MINIMUMS})
 ROUND_SCORE = obj({
     "score": number("The entry's score in the round (what the final score weighs)."),
     "raw_score": number("The score before per-expert normalisation (equal without it)."),
@@ -253,7 +260,11 @@ AWARD_ROW = obj({
                      "incomplete, changed."),
     "held_back": nullable(string("The level a cap withheld.")),
     "proposed": nullable(string("Only on changed rows: the level proposed before the change.")),
-}, optional=("proposed",))
+    "applied": boolean("Only once confirmed: whether the level was written to the entry. "
+                       "Finished entries, and entries that moved past the decision (their "
+                       "state has no step guarded by award_confirmed, in a programme that has "
+                       "such steps), keep the award they have."),
+}, optional=("proposed", "applied"))
 AWARD_PROPOSAL = obj({
     "id": integer(), "call_id": integer(),
     "status": string("proposed, confirmed or superseded.",
@@ -404,7 +415,10 @@ APPLICATION = obj({
     "programme": obj({"key": string(), "version": integer("Pinned definition version.")}),
     "state_label_en": string(), "final": boolean(),
     "outcome": nullable(string("Outcome of a final state.")),
-    "editable": boolean("The applicant may change the form in this state."),
+    "editable": boolean("The applicant may change the form (or its stage sections) now."),
+    "editable_fields": array(string(), "Keys of the fields the applicant may change now: the "
+                                       "stage's sections in a state with `fill`, else the "
+                                       "application itself; empty when not editable."),
     "blind": boolean("The caller reviews this entry blind: its identity is withheld."),
     "hidden_fields": array(string(), "Keys of the identifying fields left out of `data`."),
     "data": FORM_DATA,

@@ -50,12 +50,13 @@ def list_calls() -> Any:
 def create_call() -> Any:
     """Open a call for a programme, with dates and quotas per district (city administrators)."""
     user = require_role(Role.CITY_ADMIN)
-    body = json_body(CALL_FIELDS, {"description": "string"})
+    body = json_body(CALL_FIELDS, {"description": "string", "minimums": "object"})
     if body["programme"] not in catalogue():
         raise ValidationFailed("没有这个项目", {"programme": "没有这个项目"})
     opens_at, closes_at = _moments(body)
     call = open_call(body["programme"], body["title"], body["year"], opens_at, closes_at,
-                     body["quotas"], user, body.get("description", ""))
+                     body["quotas"], user, body.get("description", ""),
+                     body.get("minimums", {}))
     db.session.commit()
     return call_json(call), 201
 

@@ -34,7 +34,7 @@ from app.services.rounds import entry_scores
 JSON = dict[str, Any]
 LOCAL = ZoneInfo("Asia/Shanghai")
 STATE_KEYS = ("name", "label", "label_en", "description", "final", "outcome", "editable",
-              "review")
+              "review", "fill")
 TRANSITION_KEYS = ("trigger", "label", "label_en", "description", "source", "dest", "roles",
                    "form", "guards", "actions", "comment", "style")
 ADMINS = {Role.CITY_ADMIN, Role.DISTRICT_ADMIN}
@@ -97,7 +97,9 @@ def call_json(call: Call) -> JSON:
     return {"id": call.id, "programme": call.programme_key, "title": call.title,
             "year": call.year, "description": call.description, "opens_at": iso(call.opens_at),
             "closes_at": iso(call.closes_at), "open": call.is_open(utcnow()),
-            "quotas": {quota.district.code: quota.quota for quota in call.quotas}}
+            "quotas": {q.district.code: q.quota for q in call.quotas if q.quota is not None},
+            "minimums": {q.district.code: q.minimum for q in call.quotas
+                         if q.minimum is not None}}
 
 
 def application_summaries(applications: list[Application], viewer: User) -> list[JSON]:
@@ -134,14 +136,16 @@ def application_json(application: Application, viewer: User) -> JSON:
         "call": {"id": application.call.id, "title": application.call.title},
         "programme": {"key": programme.key, "version": programme.version},
         "state_label_en": state["label_en"], "final": state["final"],
-        "outcome": state["outcome"], "editable": state["editable"],
+        "outcome": state["outcome"], "editable": programme.editable(application.state),
+        "editable_fields": [f["key"] for f in programme.form_in(application.state).fields]
+        if programme.editable(application.state) else [],
         "data": view.data, "step_data": {} if view.blind else application.step_data or {},
         "history": [] if view.blind else [history_json(entry) for entry in application.history],
         "available_transitions": [availability_json(move)
                                   for move in available_transitions(application, viewer)],
         "score": _score(application, viewer, state["final"]),
         "award": application.award if viewer.role in ADMINS or state["final"] else None,
-        "attachments": [attachment_json(a, view.file_name(a)) for a in application.attachments],
+        "attachments": [attachment_json(a, view.file_name(a)) for a in view.attachments],
         "certificates": [certificate_json(c) for c in db.session.scalars(
             select(Certificate).where(Certificate.application_id == application.id)
             .order_by(Certificate.id))],

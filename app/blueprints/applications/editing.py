@@ -51,7 +51,7 @@ def save_edit(programme: Programme, application: Application, user: User,
 def _save_data(programme: Programme, application: Application, user: User,
                form: DynamicForm) -> dict[str, str]:
     """Save the form; when some values are invalid, save the others and report those."""
-    data = form_to_data(programme.application_form, form)
+    data = form_to_data(programme.form_in(application.state), form)
     try:
         update_data(application, user, data, expected_version=version_of(form))
     except ValidationFailed as exc:
@@ -65,7 +65,7 @@ def _store_uploads(programme: Programme, application: Application, user: User,
                    form: DynamicForm) -> dict[str, str]:
     """Store the files chosen in each file field; a refused file is reported beside its field."""
     errors = {}
-    for spec in programme.application_form.file_fields:
+    for spec in programme.form_in(application.state).file_fields:
         for upload in _files(form.field_for(spec["key"]).data):
             try:
                 store_attachment(application, spec["key"], upload.filename or "",
@@ -103,7 +103,7 @@ def _submit(programme: Programme, application: Application, user: User,
     except GuardsFailed as exc:
         outcome.reasons.extend(exc.details.get("reasons", [exc.message]))
         counts = attachment_counts(application)
-        outcome.missing = missing_required(programme.application_form,
+        outcome.missing = missing_required(programme.form_in(application.state),
                                            application.data or {}, counts)
         return
     outcome.submitted = forward[0].transition

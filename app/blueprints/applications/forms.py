@@ -26,8 +26,8 @@ class TransitionForm(DynamicForm):
 
 def edit_form(programme: Programme, application: Application) -> EditForm:
     """The application form filled with the stored data (or with what was just posted)."""
-    form_def = programme.application_form
-    cls = form_class(programme, form_def.key, EditForm)
+    form_def = programme.form_in(application.state)
+    cls = form_class(programme, form_def, EditForm)
     if request.method == "POST":
         form = cls()  # a posted form keeps exactly what was typed
     else:

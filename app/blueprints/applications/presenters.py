@@ -164,7 +164,8 @@ def detail_context(application: Application, user: User) -> dict[str, Any]:
     rubric = programme.review_rubric(application.state)
     return {
         "application": application, "programme": programme,
-        "form_def": programme.application_form, "steps": steps(programme, application),
+        "form_def": programme.form_shown(application),
+        "steps": steps(programme, application),
         "history": history(programme, application, user), "moves": moves,
         "opens_page": opens_page, "reason": return_reason(programme, application),
         "can_edit": can_edit_application(user, application),

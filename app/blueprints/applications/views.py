@@ -67,7 +67,8 @@ def edit(application_id: int) -> Any:
 
 def _edit_page(application: Application, form: Any, **extra: Any) -> str:
     """Render the edit page (the form keeps what was typed)."""
-    context = detail_context(application, current_user)
+    context = {**detail_context(application, current_user),
+               "form_def": programme_of(application).form_in(application.state)}
     return render_template("applications/edit.html", form=form, **context, **extra)
 
 
@@ -145,12 +146,13 @@ def attachment(application_id: int, attachment_id: int) -> Any:
     """Send an attachment to someone who may see its application, as a download."""
     application = load_application(application_id)
     item = db.get_or_404(Attachment, attachment_id)
-    if item.application_id != application.id or not attachment_path(item).exists():
+    view = entry_view(application, current_user)
+    if item.application_id != application.id or not attachment_path(item).exists() \
+            or view.withholds(item):  # an identifying file, for an expert reviewing blind
         abort(404)
     inline = request.args.get("view") == "1" and item.content_type == "application/pdf"
     response = send_file(attachment_path(item), mimetype=item.content_type,
-                         as_attachment=not inline,
-                         download_name=entry_view(application, current_user).file_name(item))
+                         as_attachment=not inline, download_name=view.file_name(item))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "private, no-store"
     return response

@@ -29,6 +29,7 @@ class QuotaUse:
     quota: int | None
     used: int
     waiting: int
+    minimum: int | None = None
 
     @property
     def left(self) -> int | None:
@@ -79,7 +80,8 @@ def quota_use(call: Call, district_id: int | None) -> QuotaUse:
         .group_by(Application.state)).all())
     return QuotaUse(call, call.quota_for(district_id),
                     sum(n for state, n in rows.items() if state in counted),
-                    sum(n for state, n in rows.items() if state in waiting))
+                    sum(n for state, n in rows.items() if state in waiting),
+                    call.minimum_for(district_id))
 
 
 def state_choices(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:

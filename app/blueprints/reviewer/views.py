@@ -157,6 +157,7 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
     return render_template(
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
+        form_def=programme.form_shown(application),
         can_score=not assignment.locked and in_current_round(assignment),
         view=entry_view(application, current_user), live_panel=_live_panel(assignment),
         next_assignment=open_ones[0] if open_ones else None, **extra)

@@ -1,0 +1,115 @@
+"""Stage sections (`fill`): reports written after approval, side by side, each open only in its
+stage; grades from one round (`awards.basis`) and the steps that need a given grade."""
+
+from __future__ import annotations
+
+import io
+
+from app.extensions import db
+from app.services.accounts import add_user
+from app.services.demo import SAMPLE_PDF
+from app.services.programmes import catalogue
+from tests.api.conftest import problem
+from tests.api.test_programme_paths import Driver, expert_names, path_to
+from tests.conftest import PASSWORD, login
+
+YEAR1 = {"y1_progress", "y1_training_count", "y1_participation_rate", "y1_funds",
+         "y1_new_courses", "y1_problems", "y1_report", "y1_photos"}
+
+
+def _driver(api, world, state):
+    """A model-centre entry taken through the API to ``state``."""
+    for name in expert_names():
+        add_user(name, "expert", "X-OU", PASSWORD, name)
+    db.session.commit()
+    programme = catalogue()["model_centre"]
+    driver = Driver(api, programme, 1)
+    driver.drive(path_to(programme, state))
+    return driver
+
+
+def test_a_stage_opens_only_its_own_sections(api, world, client):
+    driver = _driver(api, world, "tracking_year1")
+    applicant = driver.callers["applicant"]
+    shown = applicant.get(driver.base).get_json()
+    assert shown["state"] == "tracking_year1" and shown["editable"] is True
+    assert set(shown["editable_fields"]) == YEAR1
+    # the application itself is closed now: its fields and files are refused by name
+    refused = problem(applicant.patch(driver.base, json={"data": {"centre_name": "改名"}}), 422)
+    assert refused["details"] == {"centre_name": "当前阶段不能修改此项"}
+    plan = {"three_year_plan": (io.BytesIO(SAMPLE_PDF), "规划.pdf")}
+    upload = problem(applicant.post(f"{driver.base}/attachments",
+                                    content_type="multipart/form-data", data=plan), 422)
+    assert upload["message"] == "当前阶段不能修改此附件"
+    stamped = next(a for a in shown["attachments"] if a["field"] == "application_scan")
+    assert problem(applicant.delete(stamped["url"]), 403)
+    # the report's required fields are what submitting the report waits for
+    blocked = problem(applicant.post(f"{driver.base}/transitions",
+                                     json={"trigger": "submit_year1_report"}), 422)
+    assert "年度建设进展" in blocked["details"]["reasons"][0]
+    assert "中心名称" not in blocked["details"]["reasons"][0]
+    # the edit page offers the report only
+    login(client, "wj1")
+    page = client.get(f"/applications/{driver.id}/edit").get_data(as_text=True)
+    assert "第一年度建设跟踪报告" in page and 'name="y1_progress"' in page
+    assert 'name="centre_name"' not in page
+
+
+def test_reports_stay_side_by_side_and_later_stages_stay_hidden(api, world, client):
+    driver = _driver(api, world, "tracking_year2")
+    applicant = driver.callers["applicant"]
+    shown = applicant.get(driver.base).get_json()
+    first_year = shown["data"]["y1_progress"]
+    assert first_year and any(a["field"] == "y1_report" for a in shown["attachments"])
+    assert not set(shown["editable_fields"]) & YEAR1
+    refused = problem(applicant.patch(driver.base, json={"data": {"y1_progress": "改"}}), 422)
+    assert refused["details"] == {"y1_progress": "当前阶段不能修改此项"}
+    login(client, "wj1")
+    page = client.get(f"/applications/{driver.id}").get_data(as_text=True)
+    assert "<h3>第一年度建设跟踪报告</h3>" in page and "<h3>第二年度建设跟踪报告</h3>" in page
+    assert "<h3>考核验收申请</h3>" not in page and "<h3>整改报告</h3>" not in page  # not yet
+
+
+def test_acceptance_is_graded_on_its_own_round_and_steps_follow_the_grade(api, world):
+    driver = _driver(api, world, "acceptance_review")
+    city = driver.city
+    driver.score("acceptance_review", 3)  # 80 % of every criterion: 80 points
+    proposal = city.post(f"/api/v1/calls/{driver.call_id}/award-proposals").get_json()
+    [row] = proposal["rows"]
+    assert (row["entry"], row["score"], row["level"]) == (driver.id, "80", "合格")
+    assert city.post(f"/api/v1/award-proposals/{proposal['id']}/confirm", json={}).status_code \
+        == 200
+    deferred = problem(city.post(f"{driver.base}/transitions", json={
+        "trigger": "defer_acceptance", "comment": "整改"}), 422)
+    assert deferred["details"]["reasons"] == ["该申报确认的等级为“合格”，此操作需要“暂缓通过”"]
+    passed = city.post(f"{driver.base}/transitions", json={"trigger": "pass_acceptance"})
+    assert passed.status_code == 200 and passed.get_json()["state"] == "naming_notice"
+    assert city.get(driver.base).get_json()["award"] == "合格"
+
+
+def test_a_blind_expert_can_neither_list_nor_fetch_identifying_files(api, world, client):
+    for name in expert_names():
+        add_user(name, "expert", "X-OU", PASSWORD, name)
+    db.session.commit()
+    programme = catalogue()["paper_review"]
+    driver = Driver(api, programme, 1)
+    driver.drive(path_to(programme, "blind_review"))
+    sheet = driver.city.post(f"{driver.base}/assignments", json={"expert": "pathexpert1"})
+    expert = driver.experts["pathexpert1"]
+    expert.post(f"/api/v1/reviews/{sheet.get_json()['id']}/conflict", json={"conflict": False})
+    everything = driver.city.get(driver.base).get_json()["attachments"]
+    signed = next(a for a in everything if a["field"] == "signed_text")
+    anonymous = next(a for a in everything if a["field"] == "anonymous_text")
+    seen = expert.get(driver.base).get_json()
+    assert seen["blind"] is True and "signed_text" in seen["hidden_fields"]
+    assert [a["field"] for a in seen["attachments"]] == ["anonymous_text"]
+    assert problem(expert.get(signed["url"]), 404)
+    fetched = expert.get(anonymous["url"])
+    assert fetched.status_code == 200 and fetched.data == SAMPLE_PDF
+    fetched.close()
+    login(client, "pathexpert1")
+    web = f"/applications/{driver.id}/attachments"
+    assert client.get(f"{web}/{signed['id']}").status_code == 404
+    fetched = client.get(f"{web}/{anonymous['id']}")
+    assert fetched.status_code == 200
+    fetched.close()
