@@ -73,7 +73,7 @@ def one_entry_per(ctx: Context, by: str, max: int, field: str | None) -> str | N
         "by": Param("choice", default="applicant", choices=(*BY, "field"),
                     help="applicant, unit, or field (a form field naming the person)"),
         "field": Param("field", help="with by: field, the field compared (e.g. an ID number)",
-                       field_types=("text",))})
+                       field_types=("text", "id_number"))})
 def not_prior_winner(ctx: Context, years: int, by: str, field: str | None) -> str | None:
     """Refuse a winner of the same programme within the last ``years`` years."""
     app = ctx.application

@@ -10,7 +10,7 @@ from app.engine.checker import Checker
 
 FIELD_TYPES = {
     "text", "textarea", "integer", "decimal", "date", "choice", "multi_choice",
-    "boolean", "phone", "email", "file", "table",
+    "boolean", "phone", "email", "id_number", "file", "table",
 }
 TABLE_COLUMN_TYPES = FIELD_TYPES - {"file", "table", "textarea", "multi_choice"}
 FILE_EXTENSIONS = {
@@ -28,6 +28,7 @@ TYPE_KEYS: dict[str, set[str]] = {
     "boolean": set(),
     "phone": set(),
     "email": set(),
+    "id_number": set(),
     "file": {"accept", "max_size_mb", "multiple", "max_files"},
     "table": {"columns", "min_rows", "max_rows"},
 }

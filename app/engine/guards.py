@@ -92,26 +92,30 @@ def district_minimum(ctx: Context, states: list[str]) -> str | None:
 
 @guard("all_reviews_submitted",
        "Every expert assigned in the current review round has submitted, and at least `min` did; "
-       "in a round with a quorum, that many sheets (or `min`, if larger) suffice.",
+       "in a round with a quorum, that many sheets (or `min`, if larger) suffice, once any "
+       "extra expert (added because the sheets spread too far) has submitted too.",
        {"min": Param("int", default=1, minimum=1,
                      help="the fewest submitted score sheets accepted")})
 def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A002
     """Refuse while assigned experts have not submitted their scores (or the round's quorum)."""
     review_round = ctx.programme.rounds[ctx.application.state]
     rows = db.session.execute(
-        select(ReviewAssignment.status, func.count())
+        select(ReviewAssignment.status, ReviewAssignment.extra, func.count())
         .where(ReviewAssignment.application_id == ctx.application.id,
                ReviewAssignment.round == review_round.name,
                ReviewAssignment.status.not_in(INACTIVE))  # a declared conflict, withdrawn
-        .group_by(ReviewAssignment.status)
+        .group_by(ReviewAssignment.status, ReviewAssignment.extra)
     ).all()
-    counts = dict(rows)
-    submitted = counts.pop("submitted", 0)
-    pending = sum(counts.values())
+    submitted = sum(n for status, _extra, n in rows if status == "submitted")
+    pending = sum(n for status, _extra, n in rows if status != "submitted")
     if review_round.quorum is not None:
         needed = max(min, review_round.quorum)
         if submitted < needed:
             return f"本轮评审至少需要 {needed} 份专家评分，目前 {submitted} 份"
+        # an expert added because the panel's scores spread too far is waited for
+        extra = sum(n for status, is_extra, n in rows if is_extra and status != "submitted")
+        if extra:
+            return f"尚有 {extra} 位增补专家（因评分差异增补）未提交评分"
         return None
     if pending:
         return f"尚有 {pending} 位专家未提交评分（已提交 {submitted} 份）"

@@ -92,7 +92,9 @@ def _state_text(programme: Programme, state: dict[str, Any]) -> str:
             details.append(f"quorum {review.quorum}")
         notes.append(f"review round ({', '.join(details)})")
     if state["notice"]:
+        award = " and the award level" if state["notice"].get("show_award") else ""
         notes.append(f"public notice showing {_field_labels(programme, state['notice']['fields'])}"
+                     f"{award}"
                      f"; a sustained objection fires `{state['notice']['sustained']}`")
     if state["deadline"]:
         deadline = state["deadline"]

@@ -116,8 +116,10 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
             if "deadline" in item else None
         if deadline is not None and final:
             check.error(f"{path}.deadline", "a final state cannot have a deadline")
-        notice = check.mapping(item["notice"], f"{path}.notice", {"fields", "sustained"}, set()) \
-            if "notice" in item else None
+        notice = check.mapping(item["notice"], f"{path}.notice", {"fields", "sustained"},
+                               {"show_award"}) if "notice" in item else None
+        if notice and "show_award" in notice:
+            check.boolean(notice["show_award"], f"{path}.notice.show_award")
         if notice is not None and final:
             check.error(f"{path}.notice", "a final state cannot be a public notice")
         fill = [check.ident(key, f"{path}.fill[{j}]") for j, key in enumerate(
@@ -134,8 +136,8 @@ def _check_states(value: Any, check: Checker, rubrics: dict[str, Any]) -> list[d
             "description": check.optional_text(item, "description", path),
             "final": final, "outcome": outcome, "editable": bool(item.get("editable", False)),
             "review": review, "deadline": deadline, "fill": [key for key in fill if key],
-            "notice": {"fields": notice.get("fields"), "sustained": notice.get("sustained")}
-            if notice else None,
+            "notice": {"fields": notice.get("fields"), "sustained": notice.get("sustained"),
+                       "show_award": notice.get("show_award") is True} if notice else None,
         })
     return states
 

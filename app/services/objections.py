@@ -35,16 +35,23 @@ EVIDENCE_KINDS = {"pdf": "pdf", "jpg": "jpg", "jpeg": "jpg", "png": "png"}
 PER_ADDRESS_PER_HOUR = 5
 
 
+AWARD_COLUMN = "award_level"  # the column of a notice with `show_award`
+
 @dataclass
 class NoticeList:
     """One call's entries in public notice."""
 
     call: Call
     label: str
-    columns: list[tuple[str, str]]  # (field key, label)
+    columns: list[tuple[str, str]]  # (field key, or AWARD_COLUMN, label)
     entries: list[Application] = field(default_factory=list)
     starts: datetime | None = None
     ends: datetime | None = None  # the moment the notice ends (midnight after its last day)
+
+    @staticmethod
+    def value(entry: Application, key: str) -> object:
+        """What a column shows for an entry: a form value, or the confirmed award level."""
+        return entry.award if key == AWARD_COLUMN else (entry.data or {}).get(key)
 
     @property
     def last_day(self) -> datetime | None:
@@ -69,9 +76,11 @@ def notices() -> list[NoticeList]:
         key = (application.call_id, application.state)
         if key not in lists:
             form = programme.application_form.by_key
-            lists[key] = NoticeList(
-                application.call, programme.label(application.state),
-                [(k, str(form[k]["label"])) for k in notice["fields"]])  # type: ignore[attr-defined]
+            columns = [(k, str(form[k]["label"])) for k in notice["fields"]]  # type: ignore[attr-defined]
+            if notice.get("show_award"):
+                columns.append((AWARD_COLUMN, "等级"))
+            lists[key] = NoticeList(application.call, programme.label(application.state),
+                                    columns)
         group = lists[key]
         group.entries.append(application)
         group.starts = min(filter(None, (group.starts, application.state_since)))

@@ -164,6 +164,7 @@ FIELD_CLASSES: dict[str, tuple[type, dict[str, Any]]] = {
     "boolean": (BooleanField, {}),
     "phone": (StringField, {"widget": TelInput()}),
     "email": (EmailField, {}),
+    "id_number": (StringField, {}),
 }
 
 
@@ -183,6 +184,8 @@ def _render_kw(field: dict[str, Any]) -> dict[str, Any]:
         attrs.update(autocomplete="tel", inputmode="tel")
     elif kind == "email":
         attrs["autocomplete"] = "email"
+    elif kind == "id_number":
+        attrs.update(maxlength=18, autocomplete="off", spellcheck="false")
     elif kind == "file":
         attrs["accept"] = ",".join(f".{ext}" for ext in field["accept"])
         if field["multiple"]:

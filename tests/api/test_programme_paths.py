@@ -111,6 +111,8 @@ def sample(field: dict[str, Any], at_least: dict[str, Decimal]) -> Any:
         return "13912345678"
     if kind == "email":
         return "someone@example.cn"
+    if kind == "id_number":
+        return "11010519491231002X"
     if kind == "table":
         row = {c["key"]: sample(c, {}) for c in field["columns"]}
         return [dict(row) for _ in range(max(field.get("min_rows") or 1, 1))]

@@ -48,8 +48,10 @@ def test_a_stage_opens_only_its_own_sections(api, world, client):
                                      json={"trigger": "submit_year1_report"}), 422)
     assert "年度建设进展" in blocked["details"]["reasons"][0]
     assert "中心名称" not in blocked["details"]["reasons"][0]
-    # the edit page offers the report only
+    # the entry's page asks for the report; the edit page offers the report only
     login(client, "wj1")
+    assert "填写：第一年度建设跟踪报告" in client.get(f"/applications/{driver.id}").get_data(
+        as_text=True)
     page = client.get(f"/applications/{driver.id}/edit").get_data(as_text=True)
     assert "第一年度建设跟踪报告" in page and 'name="y1_progress"' in page
     assert 'name="centre_name"' not in page
@@ -113,3 +115,56 @@ def test_a_blind_expert_can_neither_list_nor_fetch_identifying_files(api, world,
     fetched = client.get(f"{web}/{anonymous['id']}")
     assert fetched.status_code == 200
     fetched.close()
+
+
+def test_the_programme_page_says_what_each_stage_asks(client, world):
+    login(client, "city")
+    page = client.get("/admin/programmes/model_centre").get_data(as_text=True)
+    assert "申报人填写：第一年度建设跟踪报告" in page and "期满自动执行：approve" in page
+    assert "已确认获奖等级（等级：优秀、合格）" in page and "已确认获奖等级（获奖：否）" in page
+
+
+def test_a_round_with_a_quorum_waits_for_the_extra_expert(api, world):
+    for name in expert_names():
+        add_user(name, "expert", "X-OU", PASSWORD, name)
+    db.session.commit()
+    programme = catalogue()["paper_review"]
+    driver = Driver(api, programme, 1)
+    driver.drive(path_to(programme, "blind_review"))
+    leaves = programme.rubrics["paper_review_rubric"].leaves
+
+    def score(name, share, extra=False):
+        made = driver.city.post(f"{driver.base}/assignments",
+                                json={"expert": name, "extra": extra}).get_json()
+        expert = driver.experts[name]
+        expert.post(f"/api/v1/reviews/{made['id']}/conflict", json={"conflict": False})
+        return lambda: expert.put(f"/api/v1/reviews/{made['id']}", json={
+            "scores": {leaf["key"]: int(leaf["max"] * share) for leaf in leaves},
+            "comment": "评审意见：论证充分程度与创新性见各项得分。", "submit": True})
+
+    def reasons():
+        moves = driver.city.get(driver.base).get_json()["available_transitions"]
+        return next(m["reasons"] for m in moves if m["trigger"] == "publish_notice")
+
+    for name, share in (("pathexpert1", 0.9), ("pathexpert2", 0.9), ("pathexpert3", 0.5)):
+        assert score(name, share)().status_code == 200
+    waiting = "尚有 1 位增补专家（因评分差异增补）未提交评分"
+    submit_extra = score("pathexpert4", 0.8, extra=True)
+    assert waiting in reasons()  # three sheets meet the quorum, but they spread too far
+    assert submit_extra().status_code == 200
+    assert waiting not in reasons()
+
+
+def test_a_notice_of_results_shows_the_award_level(api, world, client):
+    for name in expert_names():
+        add_user(name, "expert", "X-OU", PASSWORD, name)
+    db.session.commit()
+    programme = catalogue()["paper_review"]
+    driver = Driver(api, programme, 1)
+    driver.drive(path_to(programme, "notice"))
+    [group] = api.anonymous.get("/api/v1/notices").get_json()
+    assert group["columns"][-1] == {"key": "award_level", "label": "等级"}
+    [entry] = group["entries"]
+    assert entry["values"]["award_level"] == "一等奖"
+    page = client.get("/notices").get_data(as_text=True)
+    assert '<th scope="col">等级</th>' in page and '<td data-label="等级">一等奖</td>' in page

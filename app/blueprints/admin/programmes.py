@@ -37,6 +37,9 @@ def programme(key: str) -> Any:
                            diagram=Markup(workflow_svg(item.workflow, role_label=role_label,
                                                        label=localised)),
                            guard_text=lambda ref: guard_text(item, ref),
+                           fill_text=lambda state: "、".join(
+                               localised(section, "title")
+                               for section in item.form_in(state).raw["sections"]),
                            type_label=type_label)
 
 
@@ -47,15 +50,30 @@ def guard_text(programme: Programme, ref: dict[str, Any]) -> str:
         "form_complete": _("Every required field is filled in"),
         "within_quota": _("The district quota is not used up"),
         "all_reviews_submitted": _("Every assigned expert has submitted"),
+        "one_entry_per": _("At most so many entries per applicant or unit in the call"),
+        "not_prior_winner": _("Not awarded in this programme in recent years"),
+        "field_at_least": _("A form value is at least the minimum"),
+        "date_years_before": _("A date in the form is long enough ago"),
+        "has_attachment": _("A file is attached"),
+        "no_open_objection": _("No objection is waiting for a decision"),
+        "award_confirmed": _("The award level is confirmed"),
+        "district_minimum": _("The district still reaches its minimum"),
     }
-    params_names = {"states": _("states counted"), "min": _("at least")}
+    params_names = {"states": _("states counted"), "min": _("at least"), "max": _("at most"),
+                    "by": _("counted per"), "field": _("field"), "years": _("years"),
+                    "levels": _("levels"), "awarded": _("awarded")}
     text = names.get(ref["name"]) or GUARDS[ref["name"]].description
     params = []
+    defaults = {key: param.default for key, param in GUARDS[ref["name"]].params.items()}
     for key, value in ref["params"].items():
+        if value is None or (key in defaults and value == defaults[key]
+                             and isinstance(value, bool)):
+            continue  # a flag left at its default says nothing
         if isinstance(value, list):
             value = "、".join(programme.label(v) for v in value)
-        if value is not None:
-            params.append(f"{params_names.get(key, key)}：{value}")
+        elif isinstance(value, bool):
+            value = _("yes") if value else _("no")
+        params.append(f"{params_names.get(key, key)}：{value}")
     return f"{text}（{'；'.join(params)}）" if params else text
 
 
@@ -65,5 +83,6 @@ def type_label(kind: str) -> str:
         "text": _("Text"), "textarea": _("Long text"), "integer": _("Whole number"),
         "decimal": _("Number"), "date": _("Date"), "choice": _("Single choice"),
         "multi_choice": _("Multiple choice"), "boolean": _("Tick box"), "phone": _("Phone"),
-        "email": _("E-mail"), "file": _("File upload"), "table": _("Table"),
+        "id_number": _("ID number"), "email": _("E-mail"), "file": _("File upload"),
+        "table": _("Table"),
     }.get(kind, kind)

@@ -24,7 +24,7 @@ def list_notices() -> Any:
         "starts": iso(group.starts), "ends": iso(group.ends),
         "columns": [{"key": key, "label": label} for key, label in group.columns],
         "entries": [{"id": entry.id, "unit": entry.org.name,
-                     "values": {key: (entry.data or {}).get(key) for key, _ in group.columns}}
+                     "values": {key: group.value(entry, key) for key, _ in group.columns}}
                     for entry in group.entries],
     } for group in objections.notices()]
 

@@ -115,7 +115,7 @@ TRANSITION = obj({
 })
 CHOICE = obj({"value": string(), "label": string(), "label_en": string()})
 FIELD_TYPES = ["text", "textarea", "integer", "decimal", "date", "choice", "multi_choice",
-               "boolean", "phone", "email", "file", "table"]
+               "boolean", "phone", "email", "id_number", "file", "table"]
 FIELD_EXTRA = {
     "max_length": integer(), "min_length": integer(), "min": nullable(number()),
     "max": nullable(number()), "unit": string(), "places": integer("Decimal places."),
@@ -400,7 +400,9 @@ NOTICE = obj({
                                                               "deadline, if it has one."}),
     "columns": array(obj({"key": string(), "label": string()})),
     "entries": array(obj({"id": integer(), "unit": string(),
-                          "values": map_of({}, "Field key → value, for the columns.")}))})
+                          "values": map_of({}, "Field key → value, for the columns (key "
+                                               "`award_level`: the confirmed award level, "
+                                               "with the notice's `show_award`).")}))})
 CERTIFICATE_FACTS = obj({
     "serial": string(), "title": string(), "holder": string("Awardee."),
     "organisation": string(), "programme_title": string(), "call_title": string(),

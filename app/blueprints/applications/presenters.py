@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app.engine.definitions import FormDef, Programme
 from app.engine.runtime import Availability, available_transitions
 from app.extensions import db
+from app.i18n import localised
 from app.models import Application, AuditEntry, Certificate, ReviewAssignment, Role, User
 from app.permissions import can_administer, can_edit_application
 from app.services.blind import entry_view
@@ -165,6 +166,9 @@ def detail_context(application: Application, user: User) -> dict[str, Any]:
     return {
         "application": application, "programme": programme,
         "form_def": programme.form_shown(application),
+        "stage_titles": "、".join(localised(section, "title") for section in
+                                  programme.form_in(application.state).raw["sections"])
+        if programme.states[application.state]["fill"] else None,
         "steps": steps(programme, application),
         "history": history(programme, application, user), "moves": moves,
         "opens_page": opens_page, "reason": return_reason(programme, application),
