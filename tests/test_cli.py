@@ -78,14 +78,15 @@ def test_demo_load_fills_an_empty_database_once(app):
     assert "hutang" in result.output and "pingshen-demo" in result.output
     states = set(db.session.scalars(select(Application.state)))
     assert {"draft", "district_review", "returned", "city_review", "notice", "named",  # 优秀团队
-            "city_final", "eliminated"} <= states  # 教师能力大赛: live final ready to start
+            "city_final", "eliminated",  # 教师能力大赛: live final ready to start
+            "tracking_year1"} <= states  # 示范中心: approved, writing its first-year report
     assert db.session.scalar(select(func.count()).select_from(Panel)) == 1
     assert db.session.scalar(select(CallRound.closed_at)) is not None  # preliminary closed
     assert db.session.scalar(select(func.count()).select_from(Certificate)) == 1
     before = db.session.scalar(select(func.count()).select_from(Application))
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "not loaded" in again.output
-    assert db.session.scalar(select(func.count()).select_from(Application)) == before == 10
+    assert db.session.scalar(select(func.count()).select_from(Application)) == before == 11
 
 
 def test_a_stored_result_is_verified_from_the_command_line(app, world, contest):

@@ -10,7 +10,7 @@ from app.engine.runtime import fire
 from app.models import Application, User
 from app.models.base import utcnow
 from app.services.accounts import add_organisation, add_user
-from app.services.applications import create_application
+from app.services.applications import create_application, update_data
 from app.services.attachments import store_attachment
 from app.services.calls import open_call
 from app.services.panels import assign_panel, create_panel
@@ -149,6 +149,7 @@ def load_demo() -> list[tuple[str, str]]:
     fire(noticed, "publish_notice", users["city"])
     _ = draft
     _load_contest(users)
+    _load_model_centre(users)
     return [(username, role) for username, role, _org, _name in USERS]
 
 
@@ -185,6 +186,77 @@ def _load_contest(users: dict[str, User]) -> None:
     panel = create_panel(call, "city_final", "决赛评委组", judges[0], judges, users["city"])
     for sheet in assign_panel(panel, entries[:3], users["city"]).made:
         declare_conflict(sheet, sheet.expert, conflict=False)
+
+
+CENTRE = {
+    "centre_name": "湖塘镇社区教育中心", "district_name": "武进区", "town": "湖塘镇",
+    "address": "湖塘镇人民中路 88 号", "director": "孙丽", "director_post": "中心主任",
+    "contact": "孙丽", "phone": "13912345678", "email": "hutang@example.cn",
+    "population": 35.6, "community_count": 28, "village_count": 12, "building_area": 4200,
+    "function_rooms": ["多媒体教室", "数字化学习室（电脑房）", "书画室", "智慧助老体验室"],
+    "function_room_count": 14, "annual_budget": 186.5, "budget_per_capita": 5.2,
+    "full_time_staff": 6, "part_time_teachers": 48, "volunteers": 260,
+    "training_count": 68000, "participation_rate": 38.5, "elderly_rate": 52.0,
+    "resident_schools": 40, "learning_teams": 65,
+    "featured_projects": "“湖塘乐龄学堂”智慧助老项目三年来开设智能手机、网上办事等课程 120 余期，"
+                         "培训老年居民 1.2 万人次；“运河记忆”地方文化课程进入全镇 40 所居民学校。",
+    "goals": "三年内建成覆盖全镇、线上线下融合的社区教育服务体系，居民参与率达到 45%，"
+             "形成两个在全市有影响的社区教育品牌项目。",
+    "measures": "一是完善镇、村（社区）两级办学网络，居民学校标准化建设全覆盖；"
+                "二是建设数字化学习室和线上课程平台，每年新开发特色课程 10 门；"
+                "三是培育学习团队 80 支，组建志愿讲师队伍；"
+                "四是深化智慧助老和家庭教育指导两大品牌，每年开展培训 7 万人次以上。",
+    "self_score": 88.5, "town_opinion": "情况属实，同意申报。", "honest": True,
+}
+
+
+def _load_model_centre(users: dict[str, User]) -> None:
+    """A model-centre call whose entry has been approved and now writes its first-year report
+    (a stage section): the construction-type programmes after selection."""
+    from app.services.programmes import current_programme
+
+    now = utcnow()
+    call = open_call("model_centre", f"X市第三批市级示范性社区教育中心建设（{now.year}）", now.year,
+                     now - timedelta(days=5), now + timedelta(days=25),
+                     {"TN": 1, "WJ": 2, "XB": 1}, users["city"],
+                     "建设期两年，每年提交年度跟踪报告，期满考核验收。")
+    hutang = users["hutang"]
+    entry = create_application(call, hutang, CENTRE)
+    for field, name in (("application_scan", "申报表（盖章）.pdf"), ("three_year_plan",
+                        "三年建设规划.pdf"), ("self_assessment", "自评报告.pdf")):
+        store_attachment(entry, field, name, io.BytesIO(SAMPLE_PDF), hutang)
+    store_attachment(entry, "site_photos", "中心外景.png", io.BytesIO(_png()), hutang)
+    fire(entry, "submit", hutang)
+    fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐。"})
+    fire(entry, "qualify", users["city"])
+    programme = current_programme("model_centre")
+    for state, trigger, judges in (("materials_review", "advance", 3),
+                                   ("defence_review", "propose_approval", 5)):
+        leaves = programme.rounds[state].rubric.leaves
+        for n in range(1, judges + 1):
+            expert = users[f"expert{n}"]
+            sheet = assign_expert(entry, expert, users["city"])
+            declare_conflict(sheet, expert, conflict=False)
+            points = {leaf["key"]: round(float(leaf["max"]) * (0.9 - n / 50) * 2) / 2
+                      for leaf in leaves}
+            save_review(sheet, expert, points, "建设基础扎实，规划可行。", submit=True)
+        fire(entry, trigger, users["city"])
+    fire(entry, "approve", users["city"], comment="公示期满无异议。")
+    update_data(entry, hutang, {"y1_training_count": 72000})  # the report, begun as a draft
+
+
+def _png() -> bytes:
+    """A small PNG picture (a pale blue square) for the demo's photos."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    rows = b"".join(b"\x00" + b"\xc8\xdc\xf0" * 16 for _ in range(16))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 16, 16, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
 
 
 def _sheet(application: Application, expert: User) -> Any:

@@ -168,3 +168,18 @@ def test_a_notice_of_results_shows_the_award_level(api, world, client):
     assert entry["values"]["award_level"] == "一等奖"
     page = client.get("/notices").get_data(as_text=True)
     assert '<th scope="col">等级</th>' in page and '<td data-label="等级">一等奖</td>' in page
+
+
+def test_a_returned_report_shows_why_and_a_first_arrival_does_not(api, world, client):
+    driver = _driver(api, world, "tracking_year1")
+    login(client, "wj1")
+    first = client.get(f"/applications/{driver.id}").get_data(as_text=True)
+    assert 'class="callout" role="alert"' not in first  # the approval's comment is no return
+    driver.fill(driver.callers["applicant"].get(driver.base).get_json()["editable_fields"])
+    for trigger, who, comment in (("submit_year1_report", "applicant", None),
+                                  ("return_year1_report", "city_admin", "请补充年度经费明细。")):
+        body = {"trigger": trigger, **({"comment": comment} if comment else {})}
+        assert driver.callers[who].post(f"{driver.base}/transitions", json=body).status_code \
+            == 200
+    again = client.get(f"/applications/{driver.id}").get_data(as_text=True)
+    assert 'class="callout" role="alert"' in again and "请补充年度经费明细。" in again

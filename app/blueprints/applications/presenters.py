@@ -110,9 +110,12 @@ def return_reason(programme: Programme, application: Application) -> AuditEntry 
     if not programme.editable(application.state) or not application.history:
         return None
     last = application.history[-1]
-    if last.from_state and last.to_state == application.state and last.comment:
-        return last
-    return None
+    if not (last.from_state and last.to_state == application.state and last.comment):
+        return None
+    if programme.states[application.state]["fill"] and not any(
+            entry.to_state == application.state for entry in application.history[:-1]):
+        return None  # a stage reached for the first time: its comment is no return
+    return last
 
 
 def opens_page(transition: dict[str, Any]) -> bool:
