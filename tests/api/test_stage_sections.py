@@ -17,19 +17,19 @@ YEAR1 = {"y1_progress", "y1_training_count", "y1_participation_rate", "y1_funds"
          "y1_new_courses", "y1_problems", "y1_report", "y1_photos"}
 
 
-def _driver(api, world, state):
-    """A model-centre entry taken through the API to ``state``."""
+def _driver(api, state, key="model_centre"):
+    """An entry of a shipped programme taken through the API to ``state``."""
     for name in expert_names():
         add_user(name, "expert", "X-OU", PASSWORD, name)
     db.session.commit()
-    programme = catalogue()["model_centre"]
+    programme = catalogue()[key]
     driver = Driver(api, programme, 1)
     driver.drive(path_to(programme, state))
     return driver
 
 
 def test_a_stage_opens_only_its_own_sections(api, world, client):
-    driver = _driver(api, world, "tracking_year1")
+    driver = _driver(api, "tracking_year1")
     applicant = driver.callers["applicant"]
     shown = applicant.get(driver.base).get_json()
     assert shown["state"] == "tracking_year1" and shown["editable"] is True
@@ -58,7 +58,7 @@ def test_a_stage_opens_only_its_own_sections(api, world, client):
 
 
 def test_reports_stay_side_by_side_and_later_stages_stay_hidden(api, world, client):
-    driver = _driver(api, world, "tracking_year2")
+    driver = _driver(api, "tracking_year2")
     applicant = driver.callers["applicant"]
     shown = applicant.get(driver.base).get_json()
     first_year = shown["data"]["y1_progress"]
@@ -73,7 +73,7 @@ def test_reports_stay_side_by_side_and_later_stages_stay_hidden(api, world, clie
 
 
 def test_acceptance_is_graded_on_its_own_round_and_steps_follow_the_grade(api, world):
-    driver = _driver(api, world, "acceptance_review")
+    driver = _driver(api, "acceptance_review")
     city = driver.city
     driver.score("acceptance_review", 3)  # 80 % of every criterion: 80 points
     proposal = city.post(f"/api/v1/calls/{driver.call_id}/award-proposals").get_json()
@@ -90,12 +90,7 @@ def test_acceptance_is_graded_on_its_own_round_and_steps_follow_the_grade(api, w
 
 
 def test_a_blind_expert_can_neither_list_nor_fetch_identifying_files(api, world, client):
-    for name in expert_names():
-        add_user(name, "expert", "X-OU", PASSWORD, name)
-    db.session.commit()
-    programme = catalogue()["paper_review"]
-    driver = Driver(api, programme, 1)
-    driver.drive(path_to(programme, "blind_review"))
+    driver = _driver(api, "blind_review", "paper_review")
     sheet = driver.city.post(f"{driver.base}/assignments", json={"expert": "pathexpert1"})
     expert = driver.experts["pathexpert1"]
     expert.post(f"/api/v1/reviews/{sheet.get_json()['id']}/conflict", json={"conflict": False})
@@ -125,13 +120,8 @@ def test_the_programme_page_says_what_each_stage_asks(client, world):
 
 
 def test_a_round_with_a_quorum_waits_for_the_extra_expert(api, world):
-    for name in expert_names():
-        add_user(name, "expert", "X-OU", PASSWORD, name)
-    db.session.commit()
-    programme = catalogue()["paper_review"]
-    driver = Driver(api, programme, 1)
-    driver.drive(path_to(programme, "blind_review"))
-    leaves = programme.rubrics["paper_review_rubric"].leaves
+    driver = _driver(api, "blind_review", "paper_review")
+    leaves = driver.programme.rubrics["paper_review_rubric"].leaves
 
     def score(name, share, extra=False):
         made = driver.city.post(f"{driver.base}/assignments",
@@ -156,22 +146,17 @@ def test_a_round_with_a_quorum_waits_for_the_extra_expert(api, world):
 
 
 def test_a_notice_of_results_shows_the_award_level(api, world, client):
-    for name in expert_names():
-        add_user(name, "expert", "X-OU", PASSWORD, name)
-    db.session.commit()
-    programme = catalogue()["paper_review"]
-    driver = Driver(api, programme, 1)
-    driver.drive(path_to(programme, "notice"))
+    driver = _driver(api, "notice", "paper_review")
     [group] = api.anonymous.get("/api/v1/notices").get_json()
     assert group["columns"][-1] == {"key": "award_level", "label": "等级"}
     [entry] = group["entries"]
-    assert entry["values"]["award_level"] == "一等奖"
+    assert entry["id"] == driver.id and entry["values"]["award_level"] == "一等奖"
     page = client.get("/notices").get_data(as_text=True)
     assert '<th scope="col">等级</th>' in page and '<td data-label="等级">一等奖</td>' in page
 
 
 def test_a_returned_report_shows_why_and_a_first_arrival_does_not(api, world, client):
-    driver = _driver(api, world, "tracking_year1")
+    driver = _driver(api, "tracking_year1")
     login(client, "wj1")
     first = client.get(f"/applications/{driver.id}").get_data(as_text=True)
     assert 'class="callout" role="alert"' not in first  # the approval's comment is no return
