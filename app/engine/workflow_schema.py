@@ -22,6 +22,8 @@ CERTIFICATE_OPTIONAL = {"title", "holder_field", "serial", "text", "template"}
 TEMPLATE_KEY = re.compile(r"[a-z][a-z0-9_-]{1,39}")  # as app/certificates/templates.KEY_PATTERN
 # The sentences printed under the holder's name: text with these placeholders, one paragraph each.
 TEXT_PLACEHOLDERS = {"holder", "organisation", "call", "programme", "award", "year"}
+# ... and {field.<key>}: a short field of the application form (its value as stored).
+TEXT_FIELD_TYPES = {"text", "integer", "decimal", "date", "choice", "phone", "email"}
 DEFAULT_TEXT = ["在{call}中表现突出，被评为“{award}”。", "特发此证，以资鼓励。"]
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "transitions"}
@@ -313,7 +315,8 @@ def _check_certificate(value: Any, check: Checker, form: dict[str, Any] | None,
         "award": check.text(value.get("award"), "certificate.award"),
         "holder_field": holder,
         "serial": serial,
-        "text": _check_text(value["text"], check) if "text" in value else list(DEFAULT_TEXT),
+        "text": _check_text(value["text"], check, form) if "text" in value
+        else list(DEFAULT_TEXT),
         "template": _check_template(value.get("template", "landscape"), check),
     }
 
@@ -341,8 +344,10 @@ def _check_template(value: Any, check: Checker) -> dict[str, str]:
     return chosen
 
 
-def _check_text(value: Any, check: Checker) -> list[str]:
-    """One to three paragraphs, each text with only the known {placeholders}."""
+def _check_text(value: Any, check: Checker, form: dict[str, Any] | None) -> list[str]:
+    """One to three paragraphs, each text with only the known {placeholders}: the names above,
+    or {field.<key>} of a short field of the application form."""
+    fields = {f["key"]: f["type"] for s in form["sections"] for f in s["fields"]} if form else {}
     lines = []
     for i, line in enumerate(check.sequence(value, "certificate.text", min_items=1)):
         path = f"certificate.text[{i}]"
@@ -352,11 +357,13 @@ def _check_text(value: Any, check: Checker) -> list[str]:
         if check.text(line, path, max_length=120) is None:
             continue
         unknown = sorted({name for name in PLACEHOLDER.findall(line)
-                          if name not in TEXT_PLACEHOLDERS})
+                          if name not in TEXT_PLACEHOLDERS
+                          and fields.get(name.removeprefix("field.")) not in TEXT_FIELD_TYPES})
         stray = PLACEHOLDER.sub("", line)
         if unknown:
             check.error(path, f"unknown placeholder {{{unknown[0]}}} (known: "
-                              f"{', '.join(sorted(TEXT_PLACEHOLDERS))})")
+                              f"{', '.join(sorted(TEXT_PLACEHOLDERS))}, or field.<key> of a "
+                              "short field of the application form)")
         elif "{" in stray or "}" in stray:
             check.error(path, "has a { or } that is not part of a {placeholder}")
         lines.append(line)

@@ -6,6 +6,7 @@ import os
 import secrets
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_request_context, request
@@ -133,13 +134,26 @@ def _write_pdf(certificate: Certificate, path: Path, url: str) -> None:
     os.replace(temporary, path)
 
 
+class FormValues:
+    """The entry's form values for ``{field.<key>}`` in certificate text (the validator allows
+    only short fields' keys there); an empty field prints nothing."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self._data = data
+
+    def __getattr__(self, key: str) -> str:
+        value = self._data.get(key)
+        return "" if value is None else str(value)
+
+
 def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
     """What the renderer prints: the frozen certificate row, in the wording of its programme."""
     programme = programme_of(certificate.application)
     settings = programme.workflow["certificate"] or {}
     values = {"holder": certificate.holder, "organisation": certificate.organisation,
               "call": certificate.call_title, "programme": certificate.programme_title,
-              "award": certificate.award, "year": str(certificate.application.call.year)}
+              "award": certificate.award, "year": str(certificate.application.call.year),
+              "field": FormValues(certificate.application.data or {})}
     text = tuple(line.format_map(values) for line in settings.get("text", DEFAULT_TEXT))
     return CertificateFacts(
         text=text, template=template_for(programme, certificate.award), marks=issuer_marks(),
