@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select, update
 
@@ -165,3 +166,48 @@ def no_open_objection(ctx: Context) -> str | None:
     if waiting:
         return f"该申报有 {waiting} 条异议尚未处理，处理后才能结束公示"
     return None
+
+
+def _round_result(ctx: Context, round_name: str) -> tuple[str, Any]:
+    """The round's label and the entry's result in it (None before any sheet is submitted)."""
+    from app.services.rounds import entry_scores
+
+    label = ctx.programme.rounds[round_name].label
+    return label, entry_scores(ctx.application).rounds.get(round_name)
+
+
+@guard("round_score_at_least",
+       "The entry's score in a review round (its submitted sheets, aggregated as the round "
+       "says) is at least `min`, and no sheet checked a veto item.",
+       {"round": Param("state", required=True, help="a review state"),
+        "min": Param("number", required=True, help="the lowest passing score")})
+def round_score_at_least(ctx: Context, round: str, min: float) -> str | None:  # noqa: A002
+    """Refuse below the pass mark (or with a veto), showing the score."""
+    label, result = _round_result(ctx, round)
+    if result is None:
+        return f"“{label}”尚无专家评分"
+    if result.vetoed:
+        return f"“{label}”中有专家勾选了一票否决项"
+    if result.score < Decimal(str(min)):
+        return f"“{label}”得分 {result.score}，低于 {_number(min)} 分"
+    return None
+
+
+@guard("round_score_below",
+       "The entry's score in a review round is below `min`, or a sheet checked a veto item: "
+       "the counterpart of round_score_at_least, for the step that fails the entry.",
+       {"round": Param("state", required=True, help="a review state"),
+        "min": Param("number", required=True, help="the lowest passing score")})
+def round_score_below(ctx: Context, round: str, min: float) -> str | None:  # noqa: A002
+    """Refuse to fail an entry that reached the pass mark."""
+    label, result = _round_result(ctx, round)
+    if result is None:
+        return f"“{label}”尚无专家评分"
+    if not result.vetoed and result.score >= Decimal(str(min)):
+        return f"“{label}”得分 {result.score}，已达到 {_number(min)} 分"
+    return None
+
+
+def _number(value: float) -> str:
+    """A number as people write it: 75, not 75.0."""
+    return f"{value:g}"

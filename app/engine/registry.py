@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Parameter kinds a definition may pass; the workflow validator checks each value.
-PARAM_KINDS = {"int", "number", "text", "texts", "bool", "states", "field", "choice"}
+PARAM_KINDS = {"int", "number", "text", "texts", "bool", "state", "states", "field", "choice"}
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ TEXT_PLACEHOLDERS = {"holder", "organisation", "call", "programme", "award", "ye
 TEXT_FIELD_TYPES = {"text", "integer", "decimal", "date", "choice", "phone", "email"}
 DEFAULT_TEXT = ["在{call}中表现突出，被评为“{award}”。", "特发此证，以资鼓励。"]
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+SCORE_GUARDS = {"round_score_at_least", "round_score_below"}
 WORKFLOW_REQUIRED = {"key", "title", "version", "code", "form", "states", "transitions"}
 WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certificate",
                      "reviews"}
@@ -270,6 +271,8 @@ def _check_params(rule: Rule, params: dict[str, Any], path: str, check: Checker,
                 check.text(item, f"{where}[{j}]")
         elif param.kind == "bool":
             check.boolean(value, where)
+        elif param.kind == "state":
+            check.known(value, where, states, "state")
         elif param.kind == "states":
             for j, state in enumerate(check.sequence(value, where, min_items=1)):
                 check.known(state, f"{where}[{j}]", states, "state")
@@ -494,6 +497,11 @@ def _check_rule_context(workflow: dict[str, Any], check: Checker) -> None:
                         "award_confirmed needs a 'reviews.awards' block in the workflow")
         elif "award_confirmed" in names:
             _check_award_levels(t, i, workflow["reviews"]["awards"], check)
+        for ref in t["guards"]:
+            scored = ref["params"].get("round") if ref["name"] in SCORE_GUARDS else None
+            if scored in states and not states[scored]["review"]:
+                check.error(f"transitions[{i}].guards", f"{ref['name']} needs a review state; "
+                                                        f"{scored!r} has no 'review'")
         if "all_reviews_submitted" in names:
             for source in t["source"]:
                 if source in states and not states[source]["review"]:

@@ -200,9 +200,11 @@ class Driver:
                 and "city_admin" not in step["roles"]:
             run_timers(utcnow() + timedelta(days=400))
             return None
+        names = {ref["name"] for ref in step["guards"]}
+        share = Decimal("0.5") if "round_score_below" in names else Decimal("0.8")
         for ref in step["guards"]:
             if ref["name"] == "all_reviews_submitted":
-                self.score(step["from"], ref["params"].get("min") or 1)
+                self.score(step["from"], ref["params"].get("min") or 1, share)
             elif ref["name"] == "award_confirmed":
                 self.confirm_award(ref["params"])
         role = next(r for r in ("applicant", "district_admin", "city_admin") if r in step["roles"])
@@ -216,7 +218,7 @@ class Driver:
         assert fired.status_code == 200, (self.programme.key, step["trigger"], fired.get_json())
         return None
 
-    def score(self, state: str, at_least: int) -> None:
+    def score(self, state: str, at_least: int, share: Decimal = Decimal("0.8")) -> None:
         """Assign enough experts and have each submit a full sheet."""
         review = self.programme.review_round(state)
         assert review is not None
@@ -233,7 +235,7 @@ class Driver:
                 continue
             made = self.city.post(f"{self.base}/assignments", json={"expert": name})
             assert made.status_code == 201, made.get_json()
-            self.submit_sheet(name, made.get_json()["id"], review)
+            self.submit_sheet(name, made.get_json()["id"], review, share)
             done.add(name)
         return None
 
@@ -252,11 +254,13 @@ class Driver:
             if sheet["rubric"] == review.rubric.raw["key"]:
                 self.submit_sheet(sheet["expert"], sheet["id"], review)
 
-    def submit_sheet(self, name: str, sheet: int, review: Any) -> None:
-        """The expert confirms no conflict and submits 80 % of every criterion's points."""
+    def submit_sheet(self, name: str, sheet: int, review: Any,
+                     share: Decimal = Decimal("0.8")) -> None:
+        """The expert confirms no conflict and submits a share of every criterion's points
+        (80 %, or 50 % where the step needs a failing score)."""
         expert = self.experts[name]
         expert.post(f"/api/v1/reviews/{sheet}/conflict", json={"conflict": False})
-        scores = {leaf["key"]: float((Decimal(str(leaf["max"])) * Decimal("0.8"))
+        scores = {leaf["key"]: float((Decimal(str(leaf["max"])) * share)
                                      .quantize(Decimal("0.5"), ROUND_DOWN))
                   for leaf in review.rubric.leaves}
         sent = expert.put(f"/api/v1/reviews/{sheet}", json={

@@ -168,3 +168,24 @@ def test_a_returned_report_shows_why_and_a_first_arrival_does_not(api, world, cl
             == 200
     again = client.get(f"/applications/{driver.id}").get_data(as_text=True)
     assert 'class="callout" role="alert"' in again and "请补充年度经费明细。" in again
+
+
+def test_a_reinspection_passes_on_its_score_alone(api, world):
+    import re
+    from decimal import Decimal
+
+    driver = _driver(api, "reinspection")
+    label = driver.programme.rounds["reinspection"].label
+
+    def reasons(trigger):
+        moves = driver.city.get(driver.base).get_json()["available_transitions"]
+        return next(m["reasons"] for m in moves if m["trigger"] == trigger)
+
+    assert reasons("pass_reinspection")[-1] == f"“{label}”尚无专家评分"
+    driver.score("reinspection", 3, Decimal("0.7"))
+    [low] = reasons("pass_reinspection")
+    assert re.fullmatch(f"“{label}”得分 7\\d(\\.\\d+)?，低于 75 分", low), low
+    assert reasons("fail_reinspection") == []
+    failed = driver.city.post(f"{driver.base}/transitions", json={
+        "trigger": "fail_reinspection", "comment": "整改后仍未达到合格标准。"})
+    assert failed.status_code == 200 and failed.get_json()["state"] == "not_passed"

@@ -285,6 +285,14 @@ BROKEN = [
      lambda d: _transition(d, "pass_acceptance")["guards"].__setitem__(
          1, {"award_confirmed": {"levels": ["优秀"], "awarded": False}}),
      "award_confirmed: levels and awarded: false exclude each other"),
+    ("a pass mark read from a state that is no review round", CENTRE,
+     lambda d: _transition(d, "pass_reinspection")["guards"].__setitem__(
+         1, {"round_score_at_least": {"round": "rectification", "min": 75}}),
+     "round_score_at_least needs a review state; 'rectification' has no 'review'"),
+    ("a pass mark read from a state that does not exist", CENTRE,
+     lambda d: _transition(d, "pass_reinspection")["guards"].__setitem__(
+         1, {"round_score_at_least": {"round": "reinspect", "min": 75}}),
+     "round_score_at_least.round: unknown state 'reinspect'"),
     ("a level too long to record", CENTRE,
      lambda d: _transition(d, "pass_reinspection")["actions"].__setitem__(
          0, {"set_award": {"level": "合" * 41}}),

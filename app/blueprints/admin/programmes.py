@@ -58,10 +58,12 @@ def guard_text(programme: Programme, ref: dict[str, Any]) -> str:
         "no_open_objection": _("No objection is waiting for a decision"),
         "award_confirmed": _("The award level is confirmed"),
         "district_minimum": _("The district still reaches its minimum"),
+        "round_score_at_least": _("The round's score reaches the pass mark"),
+        "round_score_below": _("The round's score stays below the pass mark"),
     }
     params_names = {"states": _("states counted"), "min": _("at least"), "max": _("at most"),
                     "by": _("counted per"), "field": _("field"), "years": _("years"),
-                    "levels": _("levels"), "awarded": _("awarded")}
+                    "levels": _("levels"), "awarded": _("awarded"), "round": _("round")}
     text = names.get(ref["name"]) or GUARDS[ref["name"]].description
     params = []
     defaults = {key: param.default for key, param in GUARDS[ref["name"]].params.items()}
@@ -71,6 +73,8 @@ def guard_text(programme: Programme, ref: dict[str, Any]) -> str:
             continue  # a flag left at its default says nothing
         if isinstance(value, list):
             value = "、".join(programme.label(v) for v in value)
+        elif key == "round":
+            value = programme.label(value)
         elif isinstance(value, bool):
             value = _("yes") if value else _("no")
         params.append(f"{params_names.get(key, key)}：{value}")
