@@ -50,7 +50,7 @@ def test_workflows_check_and_show(app):
     runner = app.test_cli_runner()
     result = runner.invoke(args=["workflows", "check"])
     assert result.exit_code == 0, result.output
-    assert "ok  excellent_team v3" in result.output
+    assert "ok  excellent_team v4" in result.output
     shown = runner.invoke(args=["workflows", "show", "excellent_team"])
     assert "recommend" in shown.output and "district_review -> city_review" in shown.output
     assert "within_quota" in shown.output

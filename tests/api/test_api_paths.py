@@ -190,7 +190,7 @@ def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
         "research_project", "teacher_contest"]
     assert listed[4:5] == [{
         "key": "excellent_team", "title": "社区教育优秀团队遴选",
-        "title_en": "Excellent community-education team selection", "version": 3,
+        "title_en": "Excellent community-education team selection", "version": 4,
         "code": "YXTD", "description": caller.get("/api/v1/programmes/excellent_team")
         .get_json()["description"]}]
     graph = caller.get("/api/v1/programmes/excellent_team").get_json()
@@ -262,3 +262,22 @@ def test_a_call_takes_minimums_per_district(api, world):
         {"WJ": 3}, {"TN": 2, "WJ": 1})
     refused = problem(city.post("/api/v1/calls", json={**body, "minimums": {"WJ": 4}}), 422)
     assert refused["details"] == {"minimums.WJ": "最少推荐数不能大于名额（3）"}
+
+
+def test_an_entry_returned_after_the_call_closed_can_still_be_resubmitted(api, world,
+                                                                           make_application):
+    from datetime import timedelta
+
+    from app.models.base import utcnow
+
+    application, draft = make_application("wj1"), make_application("wj2", name="乙队")
+    wj1, district = api.login("wj1"), api.login("wj_admin")
+    assert _fire(wj1, application.id, "submit").status_code == 200
+    world["call"].closes_at = utcnow() - timedelta(minutes=1)  # the district checks afterwards
+    db.session.commit()
+    assert _fire(district, application.id, "return_for_correction",
+                 comment="请补充活动记录").status_code == 200
+    again = _fire(wj1, application.id, "resubmit")
+    assert again.status_code == 200 and again.get_json()["state"] == "district_review"
+    late = problem(_fire(api.login("wj2"), draft.id, "submit"), 422)
+    assert "截止" in late["details"]["reasons"][0]

@@ -56,7 +56,7 @@ def test_the_city_closes_a_round_and_checks_its_stored_result(world, contest, br
     result = db.session.get(ReviewResult, record.result_id)
 
     result_page = city.get(f"/admin/results/{result.id}")
-    assert result.fingerprint in result_page.text and "teacher_contest v3" in result_page.text
+    assert result.fingerprint in result_page.text and "teacher_contest v4" in result_page.text
     checked = city.submit(result_page, result_page.form("/verify"))
     assert "校验指纹一致，每个申报的结果均相同" in checked.text
 
