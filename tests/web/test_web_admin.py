@@ -31,6 +31,34 @@ def test_open_a_call_in_beijing_time(world, browser):
         "opens_at": "2027-04-01T09:00", "closes_at": "2027-03-01T09:00", "quota_WJ": "-1"})
     assert bad.status == 422 and "截止时间必须晚于开始时间" in bad.text
     assert "名额应为不小于 0 的整数" in bad.text
+    minimum = city.submit(page, page.form(), {
+        "programme": "excellent_team", "title": "有最少推荐数的批次", "year": "2027",
+        "opens_at": "2027-03-01T09:00", "closes_at": "2027-04-01T17:30",
+        "quota_WJ": "1", "minimum_WJ": "2", "minimum_TN": "1"})
+    assert minimum.status == 422 and "最少推荐数不能大于名额（1）" in minimum.text
+    done = city.submit(page, page.form(), {
+        "programme": "excellent_team", "title": "有最少推荐数的批次", "year": "2027",
+        "opens_at": "2027-03-01T09:00", "closes_at": "2027-04-01T17:30",
+        "quota_WJ": "3", "minimum_WJ": "2"})
+    call = db.session.scalar(select(Call).where(Call.title == "有最少推荐数的批次"))
+    assert {q.district.code: (q.quota, q.minimum) for q in call.quotas} == {"WJ": (3, 2)}
+
+
+def test_the_calls_filter_by_programme(world, browser):
+    from datetime import timedelta
+
+    from app.services.calls import open_call
+
+    now = utcnow()
+    open_call("model_centre", "第三批示范中心建设", 2026, now, now + timedelta(days=9), {},
+              world["users"]["city"])
+    db.session.commit()
+    city = browser("city")
+    every = city.get("/admin/").text
+    assert "第三批示范中心建设" in every and world["call"].title in every
+    only = city.get("/admin/?programme=model_centre").text
+    assert "第三批示范中心建设" in only and world["call"].title not in only
+    assert '<option value="model_centre" selected>' in only
 
 
 def test_bulk_dry_run_then_apply_to_those_that_pass(world, make_application, advance,

@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from app.blueprints.admin.forms import as_utc, call_form
 from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
+from app.i18n import localised
 from app.models import (
     Application,
     AwardProposal,
@@ -41,16 +42,24 @@ PER_PAGE = 50
 @bp.route("/")
 @roles_required(Role.CITY_ADMIN)
 def home() -> Any:
-    """List the calls, newest first, with their entries counted by state."""
-    calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
+    """List the calls, newest first, with their entries counted by state; one programme's
+    calls with ?programme=<key> (batches of a programme overlap over the years)."""
+    chosen = request.args.get("programme") or None
+    query = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
+    if chosen:
+        query = query.where(Call.programme_key == chosen)
+    calls = list(db.session.scalars(query))
     counts: dict[int, dict[str, int]] = {}
     for call_id, state, n in db.session.execute(
             select(Application.call_id, Application.state, func.count())
             .where(Application.submitted_at.is_not(None))  # drafts stay private
             .group_by(Application.call_id, Application.state)):
         counts.setdefault(call_id, {})[state] = n
+    used = set(db.session.scalars(select(Call.programme_key).distinct()))
     return render_template("admin/home.html", calls=calls, counts=counts,
-                           programmes=catalogue())
+                           programmes=catalogue(), chosen=chosen,
+                           choices=sorted((key, localised(p.workflow, "title"))
+                                          for key, p in catalogue().items() if key in used))
 
 
 @bp.route("/calls/new", methods=["GET", "POST"])
