@@ -115,7 +115,8 @@ def test_a_blind_expert_can_neither_list_nor_fetch_identifying_files(api, world,
 def test_the_programme_page_says_what_each_stage_asks(client, world):
     login(client, "city")
     page = client.get("/admin/programmes/model_centre").get_data(as_text=True)
-    assert "申报人填写：第一年度建设跟踪报告" in page and "期满自动执行：approve" in page
+    assert "申报人填写：第一年度建设跟踪报告" in page and "计数单位：单位" in page
+    assert "期满自动执行：公示无异议，立项为建设单位" in page
     assert "已确认获奖等级（等级：优秀、合格）" in page and "已确认获奖等级（获奖：否）" in page
 
 

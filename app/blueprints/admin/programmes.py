@@ -37,6 +37,9 @@ def programme(key: str) -> Any:
                            diagram=Markup(workflow_svg(item.workflow, role_label=role_label,
                                                        label=localised)),
                            guard_text=lambda ref: guard_text(item, ref),
+                           fire_text=lambda state: localised(
+                               item.transition(item.states[state]["deadline"]["fire"], state)
+                               or {"label": item.states[state]["deadline"]["fire"]}),
                            fill_text=lambda state: "、".join(
                                localised(section, "title")
                                for section in item.form_in(state).raw["sections"]),
@@ -75,6 +78,9 @@ def guard_text(programme: Programme, ref: dict[str, Any]) -> str:
             value = "、".join(programme.label(v) for v in value)
         elif key == "round":
             value = programme.label(value)
+        elif key == "by":
+            value = {"applicant": _("applicant"), "unit": _("unit"),
+                     "field": _("field")}.get(value, value)
         elif isinstance(value, bool):
             value = _("yes") if value else _("no")
         params.append(f"{params_names.get(key, key)}：{value}")
