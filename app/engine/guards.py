@@ -45,9 +45,12 @@ def form_complete(ctx: Context) -> str | None:
 
 @guard("within_quota",
        "The district has recommended fewer entries than its quota in this call. `states` "
-       "lists the states whose entries count as recommended.",
-       {"states": Param("states", required=True, help="states that count against the quota")})
-def within_quota(ctx: Context, states: list[str]) -> str | None:
+       "lists the states whose entries count as recommended; with `field`, the quota holds "
+       "for each value of that field (e.g. per category).",
+       {"states": Param("states", required=True, help="states that count against the quota"),
+        "field": Param("field", help="a choice field: the quota applies per value",
+                       field_types=("choice",))})
+def within_quota(ctx: Context, states: list[str], field: str | None = None) -> str | None:
     """Refuse when the district's quota for the call is used up, showing the numbers."""
     app = ctx.application
     quota = app.call.quota_for(app.district_id)
@@ -58,12 +61,19 @@ def within_quota(ctx: Context, states: list[str]) -> str | None:
     db.session.execute(update(CallQuota).where(
         CallQuota.call_id == app.call_id, CallQuota.district_id == app.district_id,
     ).values(quota=CallQuota.quota))
-    used = db.session.scalar(select(func.count()).select_from(Application).where(
+    counted = select(Application.data if field else func.count()).where(
         Application.call_id == app.call_id, Application.district_id == app.district_id,
-        Application.state.in_(states), Application.id != app.id,
-    )) or 0
+        Application.state.in_(states), Application.id != app.id)
+    if field is None:
+        used = db.session.scalar(counted) or 0
+        scope = ""
+    else:  # per category: the same quota for each value of the field
+        value = (app.data or {}).get(field)
+        used = sum(1 for data in db.session.scalars(counted) if (data or {}).get(field) == value)
+        label = ctx.programme.application_form.by_key[field]["label"]
+        scope = f"在“{label}”为“{value}”的类别中"
     if used >= quota:
-        return f"本区推荐名额为 {quota} 个，已推荐 {used} 个，名额已用完"
+        return f"本区{scope}推荐名额为 {quota} 个，已推荐 {used} 个，名额已用完"
     return None
 
 

@@ -153,3 +153,27 @@ def test_call_minimums_are_checked(world):
                      users["city"], minimums={"TN": 1})
     tn = users["tn_admin"].district_id
     assert call.quota_for(tn) is None and call.minimum_for(tn) == 1
+
+
+def test_the_contest_quota_holds_per_district_and_category(world):
+    users, now = world["users"], utcnow()
+    call = open_call("teacher_contest", "每类别一个名额的大赛", 2026, now - timedelta(days=1),
+                     now + timedelta(days=30), {"WJ": 1}, users["city"])
+
+    def entry(who, course, category):
+        made = create_application(call, users[who], contest_data(
+            f"{who}老师", users[who].org.name, course, category=category))
+        store_attachment(made, "lesson_plan", "教案.pdf", io.BytesIO(SAMPLE_PDF), users[who])
+        fire(made, "submit", users[who])
+        return made
+
+    skills = entry("wj1", "太极拳入门", "技能课程说课展示")
+    general = entry("wj2", "家庭理财", "通识课程说课展示")
+    second_skills = entry("wj3", "剪纸", "技能课程说课展示")
+    opinion = {"rank": 1, "opinion": "推荐"}
+    for made in (skills, general):  # one place in each category
+        fire(made, "recommend", users["wj_admin"], data=opinion)
+    with pytest.raises(GuardsFailed) as refused:
+        fire(second_skills, "recommend", users["wj_admin"], data=opinion)
+    assert refused.value.details["reasons"] == [
+        "本区在“参赛类别”为“技能课程说课展示”的类别中推荐名额为 1 个，已推荐 1 个，名额已用完"]
