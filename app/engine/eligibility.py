@@ -36,28 +36,33 @@ def _same(application: Application, by: str) -> Any:
         else Application.org_id == application.org_id
 
 
-def _counts(other: Application) -> bool:
-    """Whether another entry counts: handed in (left the initial state) and not withdrawn."""
+def _counts(other: Application, refused: bool = True) -> bool:
+    """Whether another entry counts: handed in (left the initial state) and not withdrawn —
+    nor, with ``refused`` false, ended as rejected (a refused nominee may be replaced)."""
     programme = programme_of(other)
     state = programme.states.get(other.state, {})
-    return other.state != programme.initial and state.get("outcome") != "withdrawn"
+    ended = {"withdrawn"} if refused else {"withdrawn", "rejected"}
+    return other.state != programme.initial and state.get("outcome") not in ended
 
 
 @guard("one_entry_per",
        "At most `max` entries per applicant (`by: applicant`) or per unit (`by: unit`) in the "
        "call; with `field`, per value of that field (e.g. one per category). Drafts and "
-       "withdrawn entries do not count.",
+       "withdrawn entries do not count; with `count_refused: false`, nor refused ones.",
        {"by": Param("choice", default="applicant", choices=BY,
                     help="applicant (the account) or unit (the organisation)"),
         "max": Param("int", default=1, minimum=1, help="entries allowed"),
-        "field": Param("field", help="count per value of this field", field_types=("choice",))})
-def one_entry_per(ctx: Context, by: str, max: int, field: str | None) -> str | None:  # noqa: A002
+        "field": Param("field", help="count per value of this field", field_types=("choice",)),
+        "count_refused": Param("bool", default=True,
+                               help="false: entries that ended rejected do not count")})
+def one_entry_per(ctx: Context, by: str, max: int, field: str | None,  # noqa: A002
+                  count_refused: bool = True) -> str | None:
     """Refuse when the applicant or unit already has ``max`` entries (in the category)."""
     app = ctx.application
     others = [a for a in db.session.scalars(select(Application).where(
         Application.call_id == app.call_id, Application.id != app.id, _same(app, by)))
-        if _counts(a) and (field is None or (a.data or {}).get(field) == (app.data or {})
-                           .get(field))]
+        if _counts(a, count_refused)
+        and (field is None or (a.data or {}).get(field) == (app.data or {}).get(field))]
     if len(others) < max:
         return None
     who = "每位申报人" if by == "applicant" else "每个单位"

@@ -177,3 +177,21 @@ def test_the_contest_quota_holds_per_district_and_category(world):
         fire(second_skills, "recommend", users["wj_admin"], data=opinion)
     assert refused.value.details["reasons"] == [
         "本区在“参赛类别”为“技能课程说课展示”的类别中推荐名额为 1 个，已推荐 1 个，名额已用完"]
+
+
+def test_a_unit_may_replace_a_nominee_the_district_declined(world):
+    users, now = world["users"], utcnow()
+    call = open_call("citizen_star", "百姓学习之星推荐", 2026, now - timedelta(days=1),
+                     now + timedelta(days=30), {}, users["city"])
+    entries = [create_application(call, users["wj1"], {"nominee": name})
+               for name in ("张甲", "李乙", "王丙")]
+    for entry in entries[:2]:
+        entry.state, entry.submitted_at = "district_review", now
+    db.session.flush()
+    assert one_entry_per(_ctx(entries[2]), by="unit", max=2, field=None,
+                         count_refused=False) is not None
+    fire(entries[0], "not_recommend", users["wj_admin"], comment="事迹不够突出")
+    assert one_entry_per(_ctx(entries[2]), by="unit", max=2, field=None,
+                         count_refused=False) is None
+    assert one_entry_per(_ctx(entries[2]), by="unit", max=2, field=None,
+                         count_refused=True) is not None
