@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import current_app, has_request_context, request
 
 COOKIE = "lang"
@@ -38,3 +40,13 @@ def role_label(role: str) -> str:
         "city_admin": _("City administrator"), "expert": _("Expert"),
     }
     return labels.get(role, role)
+
+
+def round_label(review_round: Any) -> str:
+    """A review round's label in the current language."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    if locale is not None and locale.language == "en" and review_round.label_en:
+        return str(review_round.label_en)
+    return str(review_round.label)

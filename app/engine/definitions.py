@@ -76,6 +76,7 @@ class ReviewRound:
     blind: bool
     quorum: int | None  # submitted sheets per entry needed to close; None: every active sheet
     live: bool  # scored on site: a panel's chair opens one entry at a time
+    label_en: str = ""  # the English label: the round's, else the state's ("": Chinese shown)
 
 
 class Programme:
@@ -145,7 +146,8 @@ class Programme:
                     name=state["name"], label=review["label"] or state["label"],
                     rubric=self.rubrics[review["rubric"]], weight=Decimal(review["weight"]),
                     aggregation=review["aggregation"] or self.workflow["reviews"]["aggregation"],
-                    blind=review["blind"], quorum=review["quorum"], live=review["live"])
+                    blind=review["blind"], quorum=review["quorum"], live=review["live"],
+                    label_en=review.get("label_en") or state["label_en"])
         return rounds
 
     def review_round(self, state: str) -> ReviewRound | None:

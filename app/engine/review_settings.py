@@ -19,7 +19,7 @@ REVIEW_KEYS = {"exclude_same_district", "declare_conflicts", "aggregation", "tie
                "awards"}
 AWARD_KEYS = {"levels", "group_by", "per_group", "cap", "basis"}
 LEVEL_KEYS = {"name", "name_en", "proportion", "threshold"}
-ROUND_KEYS = {"rubric", "label", "weight", "aggregation", "blind", "quorum", "live"}
+ROUND_KEYS = {"rubric", "label", "label_en", "weight", "aggregation", "blind", "quorum", "live"}
 AGGREGATION_KEYS = {"method", "trim", "min_panel", "fallback", "normalise",
                     "normalise_min_sheets", "dispersion_threshold"}
 DEFAULTS: dict[str, Any] = {
@@ -59,6 +59,7 @@ def check_round(value: Any, path: str, check: Checker,
     return {
         "rubric": value.get("rubric"),
         "label": check.optional_text(value, "label", path),
+        "label_en": check.optional_text(value, "label_en", path),
         "weight": None if weight is None else str(weight),
         "aggregation": (_check_aggregation(value["aggregation"], check, f"{path}.aggregation")
                         if "aggregation" in value else None),

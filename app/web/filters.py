@@ -10,7 +10,7 @@ from flask import Flask
 from flask_babel import get_locale
 from markupsafe import Markup
 
-from app.i18n import localised
+from app.i18n import localised, round_label
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -57,6 +57,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(local_date, "local_date")
     app.add_template_global(localised, "localised")
+    app.add_template_global(round_label, "round_label")
     app.add_template_global(get_locale, "get_locale")
     app.add_template_global(state_deadline, "state_deadline")
     app.add_template_global(workflow_diagram, "workflow_diagram")

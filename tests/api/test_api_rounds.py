@@ -54,7 +54,7 @@ def test_a_round_over_the_api_from_deadline_to_verified_result(api, world, conte
     assert closed.status_code == 201, closed.get_json()
     result = closed.get_json()
     assert result["results"][0]["score"] == "84" and result["round"] == "city_preliminary"
-    assert (result["programme"], result["version"]) == ("teacher_contest", 3)
+    assert (result["programme"], result["version"]) == ("teacher_contest", 4)
 
     stored = city.get(f"/api/v1/results/{result['id']}").get_json()
     assert sorted(s["total"] for s in stored["inputs"]["sheets"]) == ["80", "84", "88"]
