@@ -202,7 +202,7 @@ def test_programme_graph_lists_states_transitions_forms_and_rubrics(api, world):
     assert recommend["source"] == ["district_review"] and recommend["roles"] == ["district_admin"]
     assert recommend["form"] == "district_recommendation"
     assert recommend["guards"] == [{"name": "within_quota", "params": {
-        "states": ["city_review", "notice", "named", "not_selected"]}}]
+        "states": ["city_review", "notice", "named", "not_selected"], "field": None}}]
     fields = {f["key"]: f for s in graph["forms"][graph["form"]]["sections"]
               for f in s["fields"]}
     assert fields["charter"]["accept"] == ["pdf", "docx", "doc"]

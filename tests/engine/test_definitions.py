@@ -175,7 +175,8 @@ BROKEN = [
     ("a round with an unknown setting", WORKFLOW,
      lambda d: _state(d, "city_review").update(review={"rubric": "excellent_team_rubric",
                                                        "blindly": True}),
-     "states[3].review.blindly: unknown key (allowed: aggregation, blind, label, live, quorum"),
+     "states[3].review.blindly: unknown key (allowed: aggregation, blind, label, label_en, live, "
+     "quorum"),
     ("a zero quorum", WORKFLOW,
      lambda d: _state(d, "city_review").update(review={"rubric": "excellent_team_rubric",
                                                        "quorum": 0}),

@@ -92,6 +92,7 @@ STATE = obj({
 REVIEW_ROUND = obj({
     "rubric": string("Key of the rubric experts score with in this round."),
     "label": string("The round's own label (empty: the state's label)."),
+    "label_en": string("The round's own English label (empty: the state's label_en)."),
     "weight": string("Weight of the round in the final score, as an exact decimal (e.g. \"0.3\"); "
                      "the weights of all rounds sum to 1."),
     "aggregation": nullable(FREE | {"description": "The round's own aggregation settings; null: "
