@@ -8,6 +8,11 @@ from typing import Any
 IDENT = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
+# A long text folded over lines with `>-` gets a space where each line break was; between two
+# Chinese characters (or full-width punctuation) that space is not part of the text.
+FOLDED_CJK = re.compile(r"(?<=[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]) "
+                        r"(?=[\u3000-\u303f\u3400-\u9fff\uff00-\uffef])")
+
 class Checker:
     """Collects problems for one file; every message names the file and the field path."""
 
@@ -102,7 +107,7 @@ class Checker:
         if not isinstance(value, str):
             self.error(_join(path, key), f"must be a text, got {value!r}")
             return ""
-        return value
+        return FOLDED_CJK.sub("", value)
 
     def known(self, value: Any, path: str, names: Any, what: str) -> bool:
         """Check that `value` is a name found in `names` (a dict or set of names)."""

@@ -347,3 +347,14 @@ def test_broken_files_stop_the_app_with_a_list_not_a_traceback(tmp_path):
     assert "workflows/excellent_team.yaml: transitions[4].dest: unknown state 'city_reveiw'" \
         in result.stderr
     assert "1 problem(s) in the definitions" in result.stderr
+
+
+def test_folded_chinese_text_has_no_stray_spaces():
+    import re
+
+    catalogue = load_catalogue(ROOT / "workflows", ROOT / "forms")
+    team = catalogue["excellent_team"].workflow["description"]
+    raw = yaml.safe_load((ROOT / "workflows" / "excellent_team.yaml").read_text("utf-8"))
+    assert re.search(r"[\u4e00-\u9fff，。] [\u4e00-\u9fff]", raw["description"])  # YAML's join
+    assert not re.search(r"[\u4e00-\u9fff，。] [\u4e00-\u9fff]", team)
+    assert team.replace(" ", "") == raw["description"].replace(" ", "")
