@@ -63,6 +63,7 @@ HTML: dict[str, dict[str, set[str]]] = {
     "applications.transition": {"GET": {"city"}, "POST": {"city"}},
     "district.home": {"GET": {"district", "other_district"}},
     "admin.home": {"GET": {"city"}},
+    "admin.audit": {"GET": {"city"}},
     "admin.new_call": {"GET": {"city"}, "POST": {"city"}},
     "admin.call": {"GET": {"city"}},
     "admin.bulk": {"POST": {"city"}},

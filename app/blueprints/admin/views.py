@@ -187,6 +187,7 @@ def reopen_sheet(assignment_id: int) -> Any:
 
 
 from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
+    audit,
     auto_assign,
     awards,
     bulk,

@@ -73,18 +73,19 @@ class HistoryRow:
 
 def history(programme: Programme, application: Application, viewer: User) -> list[HistoryRow]:
     """The timeline, newest first; step data (ranks, opinions) is not shown to applicants."""
-    rows = []
-    for entry in reversed(application.history):
-        transition = next((t for t in programme.transitions if t["trigger"] == entry.trigger),
-                          None)
-        action = localised_label(transition) if transition else _("Created")
-        form = programme.forms.get(transition["form"]) if transition and transition["form"] \
-            else None
-        data = [] if viewer.role == Role.APPLICANT or form is None else step_items(form, entry.data)
-        rows.append(HistoryRow(entry, action,
-                               state_label(programme, entry.from_state) if entry.from_state else "",
-                               state_label(programme, entry.to_state), data))
-    return rows
+    return [history_row(programme, entry, with_data=viewer.role != Role.APPLICANT)
+            for entry in reversed(application.history)]
+
+
+def history_row(programme: Programme, entry: AuditEntry, with_data: bool) -> HistoryRow:
+    """One move with the labels of its step and states (and its step form's values)."""
+    transition = next((t for t in programme.transitions if t["trigger"] == entry.trigger), None)
+    action = localised_label(transition) if transition else _("Created")
+    form = programme.forms.get(transition["form"]) if transition and transition["form"] else None
+    data = step_items(form, entry.data) if with_data and form is not None else []
+    return HistoryRow(entry, action,
+                      state_label(programme, entry.from_state) if entry.from_state else "",
+                      state_label(programme, entry.to_state), data)
 
 
 def step_items(form: FormDef, data: dict[str, Any]) -> list[tuple[dict[str, Any], Any]]:
