@@ -44,9 +44,4 @@ def role_label(role: str) -> str:
 
 def round_label(review_round: Any) -> str:
     """A review round's label in the current language."""
-    from flask_babel import get_locale
-
-    locale = get_locale()
-    if locale is not None and locale.language == "en" and review_round.label_en:
-        return str(review_round.label_en)
-    return str(review_round.label)
+    return localised({"label": review_round.label, "label_en": review_round.label_en})

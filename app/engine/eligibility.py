@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 
 from app.engine.calendar import LOCAL
+from app.engine.formdata import plain_number
 from app.engine.registry import Param, guard
 from app.extensions import db
 from app.models import Application, Call
@@ -112,7 +113,8 @@ def field_at_least(ctx: Context, field: str, min: float) -> str | None:  # noqa:
     except (InvalidOperation, ValueError):
         return f"请填写“{_label(ctx, field)}”"
     if number < Decimal(str(min)):
-        return f"“{_label(ctx, field)}”至少应为 {_plain(min)}（当前为 {_plain(number)}）"
+        return (f"“{_label(ctx, field)}”至少应为 {plain_number(min)}"
+                f"（当前为 {plain_number(number)}）")
     return None
 
 
@@ -151,9 +153,3 @@ def has_attachment(ctx: Context, field: str, min: int) -> str | None:  # noqa: A
         return f"请上传“{_label(ctx, field)}”" + (f"（至少 {min} 个文件）" if min > 1 else "")
     return None
 
-
-def _plain(value: Any) -> str:
-    """A number without a needless fraction: 5, 5.5."""
-    number = Decimal(str(value))
-    return format(number.normalize(), "f") if number != number.to_integral() \
-        else str(int(number))

@@ -154,15 +154,15 @@ def _decimal(field: dict[str, Any], value: Any) -> float:
 def _bounded(field: dict[str, Any], number: int | float) -> int | float:
     """Check a number against the field's min and max."""
     if field["min"] is not None and number < field["min"]:
-        raise ValueError(f"不能小于 {_plain(field['min'])}")
+        raise ValueError(f"不能小于 {plain_number(field['min'])}")
     if field["max"] is not None and number > field["max"]:
-        raise ValueError(f"不能大于 {_plain(field['max'])}")
+        raise ValueError(f"不能大于 {plain_number(field['max'])}")
     return number
 
 
-def _plain(number: float) -> str:
-    """Show 5.0 as 5."""
-    return str(int(number)) if float(number).is_integer() else str(number)
+def plain_number(number: Any) -> str:
+    """A number as people write it, without trailing zeros or exponent: 40, 0.3, 75."""
+    return format(Decimal(str(number)).normalize(), "f")
 
 
 def _date(value: Any) -> str:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select, update
 
-from app.engine.formdata import missing_required
+from app.engine.formdata import missing_required, plain_number
 from app.engine.registry import Param, guard
 from app.extensions import db
 from app.models import Application, AwardProposal, CallQuota, ReviewAssignment
@@ -178,46 +178,41 @@ def no_open_objection(ctx: Context) -> str | None:
     return None
 
 
-def _round_result(ctx: Context, round_name: str) -> tuple[str, Any]:
-    """The round's label and the entry's result in it (None before any sheet is submitted)."""
+def _score_refusal(ctx: Context, round_name: str, minimum: float, passing: bool) -> str | None:
+    """Why the entry's score in ``round_name`` does not allow the step: the step that passes
+    needs ``minimum`` and no veto; the step that fails needs less, or a veto."""
     from app.services.rounds import entry_scores
 
     label = ctx.programme.rounds[round_name].label
-    return label, entry_scores(ctx.application).rounds.get(round_name)
+    result = entry_scores(ctx.application).rounds.get(round_name)
+    if result is None:
+        return f"“{label}”尚无专家评分"
+    reached = result.score >= Decimal(str(minimum))
+    if passing and result.vetoed:
+        return f"“{label}”中有专家勾选了一票否决项"
+    if passing and not reached:
+        return f"“{label}”得分 {result.score}，低于 {plain_number(minimum)} 分"
+    if not passing and reached and not result.vetoed:
+        return f"“{label}”得分 {result.score}，已达到 {plain_number(minimum)} 分"
+    return None
+
+
+SCORE_PARAMS = {"round": Param("state", required=True, help="a review state"),
+                "min": Param("number", required=True, help="the lowest passing score")}
 
 
 @guard("round_score_at_least",
        "The entry's score in a review round (its submitted sheets, aggregated as the round "
-       "says) is at least `min`, and no sheet checked a veto item.",
-       {"round": Param("state", required=True, help="a review state"),
-        "min": Param("number", required=True, help="the lowest passing score")})
+       "says) is at least `min`, and no sheet checked a veto item.", SCORE_PARAMS)
 def round_score_at_least(ctx: Context, round: str, min: float) -> str | None:  # noqa: A002
     """Refuse below the pass mark (or with a veto), showing the score."""
-    label, result = _round_result(ctx, round)
-    if result is None:
-        return f"“{label}”尚无专家评分"
-    if result.vetoed:
-        return f"“{label}”中有专家勾选了一票否决项"
-    if result.score < Decimal(str(min)):
-        return f"“{label}”得分 {result.score}，低于 {_number(min)} 分"
-    return None
+    return _score_refusal(ctx, round, min, passing=True)
 
 
 @guard("round_score_below",
        "The entry's score in a review round is below `min`, or a sheet checked a veto item: "
        "the counterpart of round_score_at_least, for the step that fails the entry.",
-       {"round": Param("state", required=True, help="a review state"),
-        "min": Param("number", required=True, help="the lowest passing score")})
+       SCORE_PARAMS)
 def round_score_below(ctx: Context, round: str, min: float) -> str | None:  # noqa: A002
     """Refuse to fail an entry that reached the pass mark."""
-    label, result = _round_result(ctx, round)
-    if result is None:
-        return f"“{label}”尚无专家评分"
-    if not result.vetoed and result.score >= Decimal(str(min)):
-        return f"“{label}”得分 {result.score}，已达到 {_number(min)} 分"
-    return None
-
-
-def _number(value: float) -> str:
-    """A number as people write it: 75, not 75.0."""
-    return f"{value:g}"
+    return _score_refusal(ctx, round, min, passing=False)

@@ -136,7 +136,11 @@ def _parse(name: str, text: str, problems: list[str]) -> Any:
     try:
         return yaml.load(text, Loader=FAST_LOADER)  # noqa: S506 - a safe loader
     except yaml.YAMLError:
-        pass
+        return _parse_for_message(name, text, problems)
+
+
+def _parse_for_message(name: str, text: str, problems: list[str]) -> Any:
+    """Parse again with the pure-Python parser, for the documented wording of the error."""
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, select
 from sqlalchemy.orm import contains_eager
 
-from app.extensions import db
 from app.models import Application, AuditEntry, User
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -53,10 +52,13 @@ def audit_query(chosen: AuditFilter) -> Select[Any]:
     return query
 
 
-def actions_used() -> list[str]:
-    """The triggers that occur in the log, for the filter's choices."""
-    return list(db.session.scalars(
-        select(AuditEntry.trigger).distinct().order_by(AuditEntry.trigger)))
+def action_choices() -> list[str]:
+    """The steps the programmes define (and ``create``), for the filter's choices: read from
+    the definitions, not by scanning the whole log on every page."""
+    from app.services.programmes import catalogue
+
+    return sorted({"create"} | {t["trigger"] for programme in catalogue().values()
+                                for t in programme.transitions})
 
 
 def _start_of(day: date) -> datetime:

@@ -26,6 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from app.engine.definitions import Programme, ReviewRound
+from app.engine.formdata import plain_number
 from app.extensions import db
 from app.models import Application, Call, ReviewAssignment
 from app.review.aggregate import EntryResult
@@ -70,7 +71,7 @@ def ranking_xlsx(call: Call) -> bytes:
 
 def _criteria(programme: Programme) -> list[tuple[str, str, str]]:
     """(round, criterion key, header) for every criterion of every round's rubric, in order."""
-    return [(r.name, leaf["key"], f"{r.label}·{leaf['label']}({_plain(leaf['max'])})")
+    return [(r.name, leaf["key"], f"{r.label}·{leaf['label']}({plain_number(leaf['max'])})")
             for r in programme.rounds.values() for leaf in r.rubric.leaves]
 
 
@@ -155,7 +156,8 @@ def _ranking_table(call: Call) -> Table:
     ranking = rank_call(call)
     names = [column.round.name for column in ranking.columns]
     headers = ["名次", "申报编号", "申报名称", "申报单位", "所属区",
-               *(f"{c.round.label}（权重 {_plain(c.round.weight)}）" for c in ranking.columns),
+               *(f"{c.round.label}（权重 {plain_number(c.round.weight)}）"
+                 for c in ranking.columns),
                "最终得分", "当前状态", "获奖等级"]
     return Table("排名", headers, [_ranking_row(row, names) for row in ranking.rows])
 
@@ -199,10 +201,6 @@ def _decimal(value: Any) -> Decimal | None:
     """Stored points (strings in JSON) as a Decimal."""
     return None if value in (None, "") else Decimal(str(value))
 
-
-def _plain(number: Any) -> str:
-    """A number without trailing zeros or exponent: 40, 0.3."""
-    return format(Decimal(str(number)).normalize(), "f")
 
 
 def _workbook(call: Call, tables: Iterable[Table]) -> bytes:

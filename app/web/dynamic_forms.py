@@ -33,6 +33,7 @@ from wtforms import (
 from wtforms.widgets import CheckboxInput, ListWidget, TelInput
 
 from app.engine.definitions import FormDef, Programme
+from app.engine.formdata import plain_number
 from app.i18n import localised
 
 try:  # WTForms 3.3 deprecates (value, label) tuples in favour of SelectChoice
@@ -177,7 +178,7 @@ def _render_kw(field: dict[str, Any]) -> dict[str, Any]:
     if kind in {"text", "textarea"}:
         attrs["maxlength"] = field["max_length"]
     elif kind in {"integer", "decimal"}:
-        attrs.update({k: _plain(field[k]) for k in ("min", "max") if field[k] is not None})
+        attrs.update({k: plain_number(field[k]) for k in ("min", "max") if field[k] is not None})
         attrs["step"] = 1 if kind == "integer" else f"{Decimal(1).scaleb(-field['places'])}"
         attrs["inputmode"] = "numeric" if kind == "integer" else "decimal"
     elif kind == "phone":
@@ -198,10 +199,6 @@ def _row_form(field: dict[str, Any]) -> type[Form]:
     attrs = {attr_name(c["key"], Form): make_field(c, {}) for c in field["columns"]}
     return type(f"{field['key']}_row", (Form,), attrs)
 
-
-def _plain(number: float) -> str:
-    """Show 5.0 as 5 in HTML attributes."""
-    return str(int(number)) if float(number).is_integer() else str(number)
 
 
 def form_to_data(form_def: FormDef, wtform: DynamicForm) -> dict[str, Any]:

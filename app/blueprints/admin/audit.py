@@ -12,7 +12,7 @@ from app.blueprints.admin.views import bp
 from app.blueprints.applications.presenters import history_row
 from app.extensions import db
 from app.models import Call, Role
-from app.services.audit import SYSTEM, AuditFilter, actions_used, audit_query
+from app.services.audit import SYSTEM, AuditFilter, action_choices, audit_query
 from app.services.programmes import programme_of
 from app.web.access import roles_required
 
@@ -33,7 +33,7 @@ def audit() -> Any:
     rows = [history_row(programme_of(entry.application), entry, with_data=False)
             for entry in page.items]
     return render_template("admin/audit.html", page=page, rows=rows, chosen=chosen,
-                           calls=calls, actions=actions_used(), system=SYSTEM)
+                           calls=calls, actions=action_choices(), system=SYSTEM)
 
 
 def _day(text: str | None) -> date | None:
