@@ -76,9 +76,11 @@ def orgs_list() -> None:
 @click.option("--name", default="", help="The person's name (姓名).")
 @click.option("--title", default="", help="Professional title (职称), for experts.")
 @click.option("--expertise", default="", help="Comma-separated expertise tags, for experts.")
+@click.option("--email", default="", help="E-mail address for notifications.")
+@click.option("--phone", default="", help="Phone number shown to administrators.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 def users_add(username: str, role: str, org_code: str, name: str, title: str, expertise: str,
-              password_stdin: bool) -> None:
+              email: str, phone: str, password_stdin: bool) -> None:
     """Add a user; the password is read from stdin or prompted for, never an argument."""
     from app.services.accounts import add_user
 
@@ -88,7 +90,7 @@ def users_add(username: str, role: str, org_code: str, name: str, title: str, ex
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         tags = [tag for tag in expertise.replace("，", ",").split(",") if tag.strip()]
-        user = add_user(username, role, org_code, password, name, title, tags)
+        user = add_user(username, role, org_code, password, name, title, tags, email, phone)
         db.session.commit()
     except PingshenError as exc:
         _fail(exc.message)

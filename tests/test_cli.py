@@ -18,10 +18,13 @@ def test_orgs_and_users_are_added_from_the_command_line(app):
                                  "--parent", "X"])
     assert result.exit_code == 0, result.output
     result = runner.invoke(args=["users", "add", "li", "--role", "district_admin", "--org", "WJ",
-                                 "--name", "李明", "--password-stdin"], input="a-long-secret\n")
+                                 "--name", "李明", "--email", " li@wj.example.cn ",
+                                 "--phone", "0519-86000000", "--password-stdin"],
+                           input="a-long-secret\n")
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).filter_by(username="li"))
     assert user.name == "李明" and user.role == "district_admin"
+    assert (user.email, user.phone) == ("li@wj.example.cn", "0519-86000000")
     assert user.check_password("a-long-secret")
     assert user.district_id == db.session.scalar(select(Organisation.id).filter_by(code="WJ"))
     result = runner.invoke(args=["users", "add", "wang", "--role", "expert", "--org", "WJ",
@@ -43,6 +46,11 @@ def test_bad_input_is_refused_with_a_message(app):
                                  "--password-stdin"], input="12345678\n")
     assert result.exit_code == 1
     assert "密码至少 8 位" in result.output
+    result = runner.invoke(args=["users", "add", "mail", "--role", "applicant", "--org", "X",
+                                 "--email", "not an address", "--password-stdin"],
+                           input="a-long-secret\n")
+    assert result.exit_code == 1
+    assert "电子邮箱格式不正确：not an address" in result.output
     assert db.session.scalar(select(func.count()).select_from(User)) == 0
 
 

@@ -80,6 +80,10 @@ class User(UserMixin, Model):
     org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(default=True)
+    # Contact details: e-mail receives notifications when SMTP is configured; the phone is shown
+    # to administrators who need to call (both optional).
+    email: Mapped[str] = mapped_column(String(254), default="", server_default="")
+    phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
     # Expert profile: professional title (职称) and expertise tags used to match entries.
     title: Mapped[str] = mapped_column(String(100), default="")
     expertise: Mapped[list[str]] = mapped_column(JSONType, default=list)

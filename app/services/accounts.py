@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from app.models.accounts import ORG_LEVEL
 from app.models.base import utcnow
 
 MIN_PASSWORD = 8
+# Deliberately loose: one @, no spaces, a dot in the domain; the mail server has the last word.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class TooManyAttempts(PingshenError):
@@ -51,7 +54,8 @@ def add_organisation(code: str, name: str, kind: str, parent_code: str | None) -
 
 
 def add_user(username: str, role: str, org_code: str, password: str, name: str = "",
-             title: str = "", expertise: list[str] | None = None) -> User:
+             title: str = "", expertise: list[str] | None = None, email: str = "",
+             phone: str = "") -> User:
     """Create a user in an organisation; district admins must sit in a district."""
     if role not in {r.value for r in Role}:
         raise ValidationFailed(f"未知的角色：{role}", {"role": role})
@@ -63,15 +67,25 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
     if role == Role.DISTRICT_ADMIN and org.district_id is None:
         raise ValidationFailed("区级管理员必须属于某个区", {"org": org_code})
     check_password_rules(password)
+    email = check_email(email)
     tags = sorted({tag.strip() for tag in expertise or [] if tag.strip()})
     if any(len(tag) > 30 for tag in tags) or len(tags) > 20:
         raise ValidationFailed("专长标签每个不超过 30 字，最多 20 个", {"expertise": tags})
     user = User(username=username, role=role, org=org, name=name, title=title.strip()[:100],
-                expertise=tags, session_nonce=secrets.token_hex(8))
+                expertise=tags, session_nonce=secrets.token_hex(8), email=email,
+                phone=phone.strip()[:30])
     user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def check_email(email: str) -> str:
+    """The address trimmed and checked for shape; an empty address is allowed."""
+    email = email.strip()
+    if email and (len(email) > 254 or not EMAIL.match(email)):
+        raise ValidationFailed(f"电子邮箱格式不正确：{email}", {"email": email})
+    return email
 
 
 def check_password_rules(password: str) -> None:
