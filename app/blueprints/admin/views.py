@@ -195,6 +195,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     certificates,
     objections,
     panels,
+    people_import,
     programmes,
     progress,
     rounds,
