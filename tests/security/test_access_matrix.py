@@ -70,6 +70,12 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.people_import_confirm": {"POST": {"city"}},
     "admin.people_import_cancel": {"POST": {"city"}},
     "admin.people_import_credentials": {"POST": {"city"}},
+    "admin.users": {"GET": {"city"}},
+    "admin.user_edit": {"GET": {"city"}, "POST": {"city"}},
+    "admin.user_active": {"POST": {"city"}},
+    "admin.user_password": {"POST": {"city"}},
+    "admin.organisations": {"GET": {"city"}, "POST": {"city"}},
+    "admin.organisation_edit": {"GET": {"city"}, "POST": {"city"}},
     "admin.new_call": {"GET": {"city"}, "POST": {"city"}},
     "admin.call": {"GET": {"city"}},
     "admin.bulk": {"POST": {"city"}},
@@ -239,6 +245,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
         "seal_id": 999999, "objection_id": 999999, "receipt": "no-such-receipt",
+        "user_id": 999999, "org_id": 999999,
     }
 
 

@@ -41,7 +41,8 @@ def waiting(app) -> list[Path]:
 
 def test_the_city_fills_the_template_previews_and_imports(app, world, browser):
     city = browser("city")
-    assert "导入机构和人员" in city.get("/admin/").text  # the nav entry
+    assert 'href="/admin/users">用户</a>' in city.get("/admin/").text  # the nav entry
+    assert 'href="/admin/people/import">从 Excel 导入' in city.get("/admin/users").text
     template = city.get("/admin/people/import/template.xlsx")
     assert template.response.mimetype.endswith("spreadsheetml.sheet")
     before = stored()
