@@ -95,6 +95,7 @@ def main() -> None:
             rows = len(report.rows)
 
             def confirm() -> None:
+                """Import the whole file and commit, as the confirmation does."""
                 apply_import(report)
                 db.session.commit()
 

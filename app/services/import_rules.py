@@ -130,6 +130,7 @@ class Checker:
         checks: list[RowCheck] = []
         if (sheet := self.parsed.sheets.get(ORGS.name)) is not None:
             def level(row: Row) -> int:
+                """The row's level in the tree (unknown kinds last)."""
                 kind = KINDS.get(row.values.get("kind", "").lower())
                 return ORG_LEVEL[OrgKind(kind)] if kind else len(ORG_LEVEL)
             checks.extend(self.check_org(row) for row in sorted(sheet.rows, key=level))
