@@ -108,18 +108,32 @@ def call(call_id: int) -> Any:
                            args=request.args)
 
 
+SORTS = {  # ?sort= value → the order of the entries list (ties broken by entry number)
+    "district": (Application.district_id, Application.submitted_at),
+    "submitted": (Application.submitted_at,),
+    "-submitted": (Application.submitted_at.desc(),),
+    "updated": (Application.updated_at,),
+    "-updated": (Application.updated_at.desc(),),
+    "title": (Application.title,),
+    "state": (Application.state, Application.submitted_at),
+}
+
+
 def entries_query(call: Call, args: Any) -> Select[Any]:
-    """The call's entries matching the filters state, district and q (title search)."""
+    """The call's entries matching the filters state, district and q (in the title or the
+    unit's name), in the order ``sort`` names (by district, then submission, by default)."""
+    order = SORTS.get(args.get("sort", ""), SORTS["district"])
     query = (visible_applications(current_user).where(Application.call_id == call.id)
-             .order_by(None)
-             .order_by(Application.district_id, Application.submitted_at, Application.id))
+             .order_by(None).order_by(*order, Application.id))
     if args.get("state"):
         query = query.where(Application.state == args["state"])
     if args.get("district", type=int):
         query = query.where(Application.district_id == args.get("district", type=int))
     if args.get("q", "").strip():
         pattern = "%" + args["q"].strip().replace("%", r"\%").replace("_", r"\_") + "%"
-        query = query.where(Application.title.ilike(pattern, escape="\\"))
+        units = select(Organisation.id).where(Organisation.name.ilike(pattern, escape="\\"))
+        query = query.where(Application.title.ilike(pattern, escape="\\")
+                            | Application.org_id.in_(units))
     return query
 
 
@@ -193,6 +207,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     bulk,
     certificate_templates,
     certificates,
+    dashboards,
     objections,
     panels,
     programmes,
