@@ -215,7 +215,7 @@ def call_overview(call: Call, district_id: int | None = None,
         drafts=sum(d.drafts for d in districts.values()) if district_id is not None
         else _drafts(call),
         states=states, districts=list(districts.values()),
-        rounds=_rounds(call, programme, scope),
+        rounds=round_progress(call, programme, scope),
         deadlines=_deadlines(call, programme, scope, now),
         objections_open=db.session.scalar(
             select(func.count()).select_from(open_objections.subquery())) or 0,
@@ -239,8 +239,11 @@ def _drafts(call: Call) -> int:
         Application.call_id == call.id, Application.submitted_at.is_(None))) or 0
 
 
-def _rounds(call: Call, programme: Programme, scope: list[Any]) -> list[RoundProgress]:
-    """Every review round of the programme with its sheets counted by status."""
+def round_progress(call: Call, programme: Programme,
+                   scope: list[Any] | None = None) -> list[RoundProgress]:
+    """Every review round of the programme with its sheets counted by status (of the entries
+    ``scope`` selects; the whole call by default)."""
+    scope = scope or [Application.call_id == call.id]
     counts: dict[str, Counter[str]] = {}
     experts: dict[str, int] = {}
     sheets = select(ReviewAssignment.round, ReviewAssignment.status, func.count()).join(

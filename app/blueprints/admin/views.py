@@ -24,14 +24,15 @@ from app.models import (
     Role,
     User,
 )
+from app.models.base import utcnow
 from app.services.applications import visible_applications
 from app.services.awards import is_stale
 from app.services.calls import open_call
+from app.services.dashboards import round_progress
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.ranking import rank_call
 from app.services.reviews import assign_expert, withdraw_assignment
 from app.services.reviews import reopen_sheet as reopen
-from app.services.rounds import round_status
 from app.web.access import roles_required
 from app.web.outcomes import act_and_return
 
@@ -103,7 +104,7 @@ def call(call_id: int) -> Any:
         Organisation.kind == OrgKind.DISTRICT).order_by(Organisation.code)))
     return render_template("admin/call.html", call=call, programme=programme, page=page,
                            rows=[(a, programme_of(a)) for a in page.items],
-                           rounds=[round_status(call, name) for name in programme.rounds],
+                           rounds=round_progress(call, programme), now=utcnow(),
                            districts=districts, triggers=admin_triggers(programme),
                            args=request.args)
 
