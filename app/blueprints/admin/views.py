@@ -24,7 +24,7 @@ from app.models import (
     Role,
     User,
 )
-from app.models.base import utcnow
+from app.models.base import contains, utcnow
 from app.services.applications import visible_applications
 from app.services.awards import is_stale
 from app.services.calls import open_call
@@ -130,11 +130,9 @@ def entries_query(call: Call, args: Any) -> Select[Any]:
         query = query.where(Application.state == args["state"])
     if args.get("district", type=int):
         query = query.where(Application.district_id == args.get("district", type=int))
-    if args.get("q", "").strip():
-        pattern = "%" + args["q"].strip().replace("%", r"\%").replace("_", r"\_") + "%"
-        units = select(Organisation.id).where(Organisation.name.ilike(pattern, escape="\\"))
-        query = query.where(Application.title.ilike(pattern, escape="\\")
-                            | Application.org_id.in_(units))
+    if needle := args.get("q", "").strip():
+        units = select(Organisation.id).where(contains(Organisation.name, needle))
+        query = query.where(contains(Application.title, needle) | Application.org_id.in_(units))
     return query
 
 

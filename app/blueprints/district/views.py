@@ -13,8 +13,8 @@ from sqlalchemy.orm import selectinload
 
 from app.engine.definitions import Programme
 from app.extensions import db
-from app.models import Application, Call, Role
-from app.models.base import utcnow
+from app.models import Application, Call, Organisation, Role
+from app.models.base import contains, utcnow
 from app.services.applications import visible_applications
 from app.services.dashboards import call_overview, quota_states
 from app.services.programmes import catalogue, programme_of
@@ -44,7 +44,8 @@ class QuotaUse:
 @bp.route("/")
 @roles_required(Role.DISTRICT_ADMIN)
 def home() -> Any:
-    """List the district's submitted entries (filter by call and state) and quota use."""
+    """List the district's submitted entries (filter by call and state, search the title and
+    the unit) and quota use."""
     calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
     call_id = request.args.get("call", type=int)
     state = request.args.get("state", "")
@@ -53,9 +54,13 @@ def home() -> Any:
         query = query.where(Application.call_id == call_id)
     if state:
         query = query.where(Application.state == state)
+    if needle := request.args.get("q", "").strip():
+        units = select(Organisation.id).where(contains(Organisation.name, needle))
+        query = query.where(contains(Application.title, needle) | Application.org_id.in_(units))
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
     return render_template(
         "district/home.html", calls=calls, call_id=call_id, state=state, page=page,
+        q=request.args.get("q", ""),
         rows=[(app, programme_of(app)) for app in page.items],
         quotas=[quota_use(call, current_user.district_id) for call in calls],
         states=state_choices(calls))
