@@ -293,6 +293,22 @@ def _deadlines(call: Call, programme: Programme, scope: list[Any],
     return sorted(found, key=lambda d: d.at)
 
 
+def coming_up(calls: list[Call], now: datetime | None = None,
+              days: int = 14) -> list[tuple[Call, Deadline]]:
+    """What falls due in the next ``days`` days across ``calls`` (nothing already past),
+    soonest first: for the city's list of calls."""
+    now = now or utcnow()
+    found = []
+    for call in calls:
+        programme = catalogue().get(call.programme_key)
+        if programme is None or call.opens_at > now + timedelta(days=days):
+            continue
+        found += [(call, d) for d in _deadlines(call, programme, [Application.call_id == call.id],
+                                                now)
+                  if now <= d.at <= now + timedelta(days=days)]
+    return sorted(found, key=lambda pair: pair[1].at)
+
+
 def _rounds_with_deadlines(call: Call) -> list[CallRound]:
     """The call's open rounds that have a deadline set."""
     return list(db.session.scalars(select(CallRound).where(

@@ -133,3 +133,14 @@ def test_the_calendar_shows_each_call_with_its_stages(world, make_application, a
     before = browser("city").get(f"/admin/calendar?year={now.year - 1}").text
     assert old.title in before and world["call"].title not in before
     assert browser("wj_admin").get("/admin/calendar").status == 403
+
+
+def test_the_calls_page_lists_the_next_two_weeks(world, browser):
+    now = utcnow()
+    soon = open_call("model_centre", "第三批示范中心建设", 2026, now - timedelta(days=1),
+                     now + timedelta(days=9), {}, world["users"]["city"])
+    db.session.commit()
+    html = browser("city").get("/admin/").text
+    section = html[html.index("今后两周"):html.index("</section>", html.index("今后两周"))]
+    assert soon.title in section and "申报截止" in section
+    assert world["call"].title not in section  # it closes in 30 days

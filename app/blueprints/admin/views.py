@@ -28,7 +28,7 @@ from app.models.base import contains, utcnow
 from app.services.applications import visible_applications
 from app.services.awards import is_stale
 from app.services.calls import open_call
-from app.services.dashboards import round_progress
+from app.services.dashboards import coming_up, round_progress
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.ranking import rank_call
 from app.services.reviews import assign_expert, withdraw_assignment
@@ -43,8 +43,9 @@ PER_PAGE = 50
 @bp.route("/")
 @roles_required(Role.CITY_ADMIN)
 def home() -> Any:
-    """List the calls, newest first, with their entries counted by state; one programme's
-    calls with ?programme=<key> (batches of a programme overlap over the years)."""
+    """List the calls, newest first, with their entries counted by state and what falls due in
+    the next two weeks; one programme's calls with ?programme=<key> (batches of a programme
+    overlap over the years)."""
     chosen = request.args.get("programme") or None
     query = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
     if chosen:
@@ -58,7 +59,7 @@ def home() -> Any:
         counts.setdefault(call_id, {})[state] = n
     used = set(db.session.scalars(select(Call.programme_key).distinct()))
     return render_template("admin/home.html", calls=calls, counts=counts,
-                           programmes=catalogue(), chosen=chosen,
+                           programmes=catalogue(), chosen=chosen, coming=coming_up(calls),
                            choices=sorted((key, localised(p.workflow, "title"))
                                           for key, p in catalogue().items() if key in used))
 
