@@ -10,8 +10,8 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.blueprints.admin import certificates as page_module
+from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Certificate, Job
 from app.services.certificate_jobs import awarded_entries, start_issue_job
