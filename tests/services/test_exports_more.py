@@ -218,3 +218,28 @@ def test_the_notice_list_has_the_rows_and_columns_of_the_public_page(world, in_n
 def test_no_notice_list_when_nothing_is_in_notice(world, entries):
     with pytest.raises(Conflict):
         notice_xlsx(world["call"], world["users"]["city"])
+
+
+def test_the_export_reads_a_chunk_of_entries_with_a_fixed_number_of_queries(world, entries,
+                                                                             make_application):
+    from sqlalchemy import event
+
+    call, city = world["call"], world["users"]["city"]
+
+    def count() -> int:
+        """Statements run by one export of the whole call."""
+        statements: list[str] = []
+        listener = lambda *args: statements.append(args[2])  # noqa: E731
+        event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            applications_xlsx(call, city, _scoped(call, city))
+        finally:
+            event.remove(db.engine, "before_cursor_execute", listener)
+        return len(statements)
+
+    before = count()
+    for name in ("新增甲队", "新增乙队", "新增丙队"):
+        fire(make_application("wj3", name=name), "submit", world["users"]["wj3"])
+    db.session.commit()
+
+    assert count() == before  # six entries cost what three did: no query per entry
