@@ -19,6 +19,7 @@ from app.engine.formdata import plain_number
 from app.extensions import db
 from app.models import Application, Call, ReviewAssignment
 from app.review.aggregate import EntryResult
+from app.services.application_export import form_cell
 from app.services.programmes import current_programme, programme_of
 from app.services.ranking import RankingRow, rank_call
 from app.services.rounds import EntryStatus, round_status, stored_results
@@ -191,14 +192,6 @@ def recommended_xlsx(call: Call, entries: list[Application], serials: dict[int, 
         data = application.data or {}
         rows.append([number, application.recommended_to, application.id, application.title,
                      application.org.name, _district(application), application.award or None,
-                     serial, *(_form_value(data.get(f["key"])) for f in fields)])
+                     serial, *(form_cell(f, data.get(f["key"])) for f in fields)])
     return tables_xlsx(call.title, [Table("推荐名单", headers, rows)])
 
-
-def _form_value(value: Any) -> Any:
-    """A form value as a cell: lists joined, booleans as 是/否."""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    return value
