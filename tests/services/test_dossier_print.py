@@ -155,3 +155,19 @@ def test_no_zip_without_submitted_entries(world, make_application):
     make_application("wj1", name="草稿队")
     with pytest.raises(Conflict):
         start_dossier_job(world["call"], world["users"]["city"])
+
+
+def test_experts_of_a_blind_round_are_not_named_in_the_city_copy(world, contest):
+    judges, city = contest["judges"], world["users"]["city"]
+    entry = contest["enter"]("wj1", "太极拳入门")
+    for judge, points in zip(judges[:2], ((35, 25, 20), (30, 20, 20)), strict=True):
+        save_review(confirmed(assign_expert(entry, judge, city)), judge,
+                    dict(zip(("design", "materials", "presentation"), points, strict=True)),
+                    "设计完整", submit=True)
+    db.session.commit()
+
+    text = _text(application_pdf(entry, city))
+
+    assert "初赛网评（匿名评审）" in text and "得分75.00" in text
+    assert "专家1" in text and "专家2" in text and "设计完整" in text
+    assert "评委1" not in text and "评委2" not in text and "judge1" not in text
