@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from app.blueprints.district.views import counted_states
 from app.engine.definitions import Programme
 from app.engine.errors import Conflict
 from app.extensions import db
 from app.models import Application, Call, Organisation, OrgKind, Role, User
 from app.services.application_export import require_administrator
+from app.services.dashboards import quota_states
 from app.services.objections import notices
 from app.services.programmes import current_programme
 from app.services.workbooks import Table, tables_xlsx
@@ -51,7 +51,7 @@ def summary_table(call: Call, viewer: User) -> Table:
     states = [s for s in programme.states if any(state == s for _d, state in counts.states)]
     states += sorted({state for _d, state in counts.states} - set(states))
     levels = _levels(programme, counts)
-    recommended = counted_states(programme)
+    recommended = quota_states(programme)
     headers = ["所属区", "申报数", "推荐数", "推荐名额", "最低推荐数",
                *(programme.label(s) for s in states), *levels,
                *(["获奖合计"] if levels else [])]
