@@ -32,6 +32,8 @@ class Config:
     FORMS_DIR = os.environ.get("PINGSHEN_FORMS", str(ROOT / "forms"))
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE / "uploads"))
     CERTIFICATE_FOLDER = os.environ.get("CERTIFICATE_FOLDER", str(INSTANCE / "certificates"))
+    # Exports built in the background (a call's ZIP of dossiers).
+    EXPORT_FOLDER = os.environ.get("EXPORT_FOLDER", str(INSTANCE / "exports"))
     # The absolute URL printed in certificate QR codes; falls back to the request's host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # The background job queue (see app/jobs.py): SQLite file, redis://..., or "immediate".

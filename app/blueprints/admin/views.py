@@ -208,6 +208,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     certificate_templates,
     certificates,
     dashboards,
+    exports,
     objections,
     panels,
     programmes,
