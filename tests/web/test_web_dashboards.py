@@ -92,6 +92,9 @@ def test_a_district_sees_only_its_own_entries(world, make_application, advance, 
     tn = browser("tn_admin").get(f"/district/calls/{call.id}").text
     assert cells(tn, "天宁区")[:4] == ["天宁区", "2", "0", "1"]
     assert "武进区" not in tn
+    exports = f'href="/admin/calls/{call.id}/exports"'
+    assert exports in html  # the district's own exports are one click away
+    assert "天宁区" not in browser("wj_admin").get(f"/admin/calls/{call.id}/exports").text
     for user in ("city", "wj1", "expert1"):
         assert browser(user).get(f"/district/calls/{call.id}").status == 403
     for user in ("wj_admin", "wj1", "expert1"):
