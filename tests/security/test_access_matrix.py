@@ -37,6 +37,7 @@ ALL = set(ROLES)
 USERS = ALL - {"anon"}
 APPLICANTS = {"owner", "applicant"}
 VIEWERS = {"owner", "district", "city", "expert"}  # who may open the entry in city review
+ADMINS = {"city", "district", "other_district"}  # a call's exports: each for their own reach
 
 # endpoint → {method: set of roles let in}; the rest are refused (login for anon, else 403).
 HTML: dict[str, dict[str, set[str]]] = {
@@ -50,6 +51,13 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.decide_objection": {"POST": {"city"}},
     "admin.objection_evidence": {"GET": {"city"}},
     "admin.recommended_dossiers": {"GET": {"city"}},
+    "admin.call_exports": {"GET": ADMINS},
+    "admin.export_applications": {"GET": ADMINS},
+    "admin.export_summary": {"GET": ADMINS},
+    "admin.export_notice": {"GET": ADMINS},
+    "admin.start_dossiers": {"POST": ADMINS},
+    "admin.dossier_job": {"GET": ADMINS},
+    "admin.dossier_job_file": {"GET": ADMINS},
     "auth.login": {"GET": ALL, "POST": ALL},
     "auth.logout": {"POST": USERS},
     "auth.password": {"GET": USERS, "POST": USERS},
@@ -58,10 +66,12 @@ HTML: dict[str, dict[str, set[str]]] = {
     "applicant.apply": {"POST": APPLICANTS},
     "applications.detail": {"GET": VIEWERS},
     "applications.attachment": {"GET": VIEWERS},
+    "applications.print_pdf": {"GET": {"owner", "district", "city"}},
     "applications.certificate": {"GET": {"owner", "district", "city", "expert"}},
     "applications.edit": {"GET": {"owner"}, "POST": {"owner"}},
     "applications.transition": {"GET": {"city"}, "POST": {"city"}},
     "district.home": {"GET": {"district", "other_district"}},
+    "district.call_overview_page": {"GET": {"district", "other_district"}},
     "admin.home": {"GET": {"city"}},
     "admin.audit": {"GET": {"city"}},
     "admin.people_import": {"GET": {"city"}, "POST": {"city"}},
@@ -76,6 +86,8 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.user_password": {"POST": {"city"}},
     "admin.organisations": {"GET": {"city"}, "POST": {"city"}},
     "admin.organisation_edit": {"GET": {"city"}, "POST": {"city"}},
+    "admin.calendar": {"GET": {"city"}},
+    "admin.call_overview_page": {"GET": {"city"}},
     "admin.new_call": {"GET": {"city"}, "POST": {"city"}},
     "admin.call": {"GET": {"city"}},
     "admin.bulk": {"POST": {"city"}},
