@@ -74,6 +74,18 @@ HTML: dict[str, dict[str, set[str]]] = {
     "district.call_overview_page": {"GET": {"district", "other_district"}},
     "admin.home": {"GET": {"city"}},
     "admin.audit": {"GET": {"city"}},
+    "admin.people_import": {"GET": {"city"}, "POST": {"city"}},
+    "admin.people_import_template": {"GET": {"city"}},
+    "admin.people_import_preview": {"GET": {"city"}},
+    "admin.people_import_confirm": {"POST": {"city"}},
+    "admin.people_import_cancel": {"POST": {"city"}},
+    "admin.people_import_credentials": {"POST": {"city"}},
+    "admin.users": {"GET": {"city"}},
+    "admin.user_edit": {"GET": {"city"}, "POST": {"city"}},
+    "admin.user_active": {"POST": {"city"}},
+    "admin.user_password": {"POST": {"city"}},
+    "admin.organisations": {"GET": {"city"}, "POST": {"city"}},
+    "admin.organisation_edit": {"GET": {"city"}, "POST": {"city"}},
     "admin.calendar": {"GET": {"city"}},
     "admin.call_overview_page": {"GET": {"city"}},
     "admin.new_call": {"GET": {"city"}, "POST": {"city"}},
@@ -245,6 +257,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
         "seal_id": 999999, "objection_id": 999999, "receipt": "no-such-receipt",
+        "user_id": 999999, "org_id": 999999,
     }
 
 
