@@ -18,6 +18,7 @@ from app.models.base import utcnow
 
 MIN_PASSWORD = 8
 # Deliberately loose: one @, no spaces, a dot in the domain; the mail server has the last word.
+PHONE = re.compile(r"^[0-9+\-() 转]{3,30}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -75,7 +76,7 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
     tags = clean_expertise(expertise or [])
     user = User(username=username, role=role, org=org, name=name, title=title.strip()[:100],
                 expertise=tags, session_nonce=secrets.token_hex(8), email=email,
-                phone=phone.strip()[:30])
+                phone=check_phone(phone))
     if password_hash:
         user.password_hash = password_hash
     else:
@@ -99,6 +100,14 @@ def check_email(email: str) -> str:
     if email and (len(email) > 254 or not EMAIL.match(email)):
         raise ValidationFailed(f"电子邮箱格式不正确：{email}", {"email": email})
     return email
+
+
+def check_phone(phone: str) -> str:
+    """The phone number trimmed and checked: digits, + - ( ) spaces and 转, at most 30."""
+    phone = phone.strip()
+    if phone and (not PHONE.match(phone) or sum(c.isdigit() for c in phone) < 3):
+        raise ValidationFailed(f"电话号码格式不正确：{phone}", {"phone": phone})
+    return phone
 
 
 def check_password_rules(password: str) -> None:

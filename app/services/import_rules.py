@@ -18,7 +18,7 @@ from app.engine.errors import ValidationFailed
 from app.extensions import db
 from app.models import Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
-from app.services.accounts import check_email, check_password_rules, clean_expertise
+from app.services.accounts import check_email, check_password_rules, check_phone, clean_expertise
 from app.services.import_sheets import ParsedFile, Problem, Row, SheetSpec
 from app.services.import_specs import (
     EXPERTISE_SEPARATORS,
@@ -30,7 +30,6 @@ from app.services.import_specs import (
     ROLES,
     USERS,
 )
-from app.services.people import check_phone
 
 NEW, UPDATED, UNCHANGED, INVALID = "new", "updated", "unchanged", "invalid"
 IDENTIFIER = re.compile(r"^[^\s#][^\s]*$")

@@ -7,7 +7,6 @@ checked the same way whichever door a change comes through.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,12 +22,11 @@ from app.engine.errors import ValidationFailed
 from app.extensions import db
 from app.models import Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
-from app.services.accounts import change_password, check_email, clean_expertise
+from app.services.accounts import change_password, check_email, check_phone, clean_expertise
 
 # No 0/O, 1/l/I: generated passwords are read off a screen or a printout and typed in.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 GENERATED_LENGTH = 12
-PHONE = re.compile(r"^[0-9+\-() 转]{3,30}$")
 HASH_THREADS = 8
 
 
@@ -45,14 +43,6 @@ def hash_passwords(passwords: Iterable[str]) -> list[str]:
     method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
     with ThreadPoolExecutor(HASH_THREADS) as pool:
         return list(pool.map(lambda p: generate_password_hash(p, method=method), passwords))
-
-
-def check_phone(phone: str) -> str:
-    """The phone number trimmed and checked: digits, + - ( ) spaces and 转, at most 30."""
-    phone = phone.strip()
-    if phone and (not PHONE.match(phone) or sum(c.isdigit() for c in phone) < 3):
-        raise ValidationFailed(f"电话号码格式不正确：{phone}", {"phone": phone})
-    return phone
 
 
 def check_text(value: str, limit: int, what: str, field: str) -> str:

@@ -40,6 +40,7 @@ def test_the_progress_bar_follows_the_worker_until_the_job_is_done(
 
     assert any(0 < value < 100 for value in seen), seen  # it moved while the worker ran
     assert "共 60 份证书，均已生成" in browser.inner_text("#issuing")
-    assert browser.locator("table.data-table tbody tr").count() == 60
+    assert browser.locator("table.data-table tbody tr").count() == 50  # the first page
+    assert "第 1 / 2 页 · 共 60 条" in browser.inner_text(".pager")
     db.session.rollback()
     assert db.session.scalar(select(func.count(Certificate.id))) == 60

@@ -12,6 +12,7 @@ import io
 from typing import Any
 
 from flask import Flask
+from pypdf import PdfReader
 
 from app.engine.runtime import fire
 from app.extensions import db
@@ -67,10 +68,19 @@ def _sweep(app: Flask, username: str, token: str, values: dict[str, Any]) -> lis
         url = rule.build({k: values[k] for k in rule.arguments}, append_unknown=False)[1]
         headers = {"Authorization": f"Bearer {token}"} if url.startswith("/api/") else {}
         response = client.get(url, headers=headers)
-        text = response.get_data(as_text=True) + str(response.headers)
+        text = _readable(url, response) + str(response.headers)
         response.close()
         seen.append((url, text))
     return seen
+
+
+def _readable(url: str, response: Any) -> str:
+    """The response as text: the printed application's extracted text, other bodies decoded
+    (uploads are served as they were stored)."""
+    if url.endswith("/print.pdf") and response.mimetype == "application/pdf":
+        return "".join("".join(page.extract_text().split())
+                       for page in PdfReader(io.BytesIO(response.get_data())).pages)
+    return response.get_data().decode("utf-8", errors="replace")
 
 
 def test_a_blind_reviewer_never_sees_who_the_entry_is_from(app: Flask, world, contest):
