@@ -21,7 +21,7 @@ def _register_optional(app: Flask) -> None:
 
     for name, prefix in (("applicant", "/my"), ("district", "/district"), ("admin", "/admin"),
                          ("reviewer", "/reviews"), ("applications", "/applications"),
-                         ("api", "/api/v1")):
+                         ("inbox", "/inbox"), ("api", "/api/v1")):
         try:
             module = importlib.import_module(f"app.blueprints.{name}.views")
         except ModuleNotFoundError as exc:

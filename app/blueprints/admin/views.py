@@ -193,6 +193,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     bulk,
     certificate_templates,
     certificates,
+    notifications,
     objections,
     panels,
     programmes,
