@@ -135,9 +135,9 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
                        from_state=source, to_state=dest, comment=comment, data=ctx.data,
                        definition_version=programme.version, bulk_id=bulk_id)
     db.session.add(entry)
+    notify_move(application, programme, transition, source, actor, comment)  # same transaction
     for ref in transition["actions"]:
         ACTIONS[ref["name"]].func(ctx, **ref["params"])
-    notify_move(application, programme, transition, source, actor, comment)  # same transaction
     db.session.flush()
     return entry
 

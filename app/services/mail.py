@@ -95,7 +95,8 @@ def _forget_ids(session: Session) -> None:
 def send_queued(ids: list[int]) -> None:
     """Send these messages now if they are still pending and due (the sweep sends the rest)."""
     if mail_enabled() and ids:
-        deliver(claim(utcnow(), ids))
+        now = utcnow()
+        deliver(claim(now, ids), now)
 
 
 @every_minute("mail_outbox")
@@ -114,7 +115,7 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
         claimed = claim(now)
         if not claimed:
             break
-        for status, number in deliver(claimed).items():
+        for status, number in deliver(claimed, now).items():
             counts[status] += number
     return counts
 
@@ -138,8 +139,9 @@ def claim(now: datetime, ids: list[int] | None = None) -> list[int]:
     return sorted(claimed)
 
 
-def deliver(ids: list[int]) -> dict[str, int]:
-    """Send claimed messages over one SMTP connection; record each outcome and commit it."""
+def deliver(ids: list[int], now: datetime) -> dict[str, int]:
+    """Send claimed messages over one SMTP connection; record each outcome and commit it
+    (a failed attempt is tried again counting from ``now``, the time of this run)."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     if not ids:
         return counts
@@ -150,7 +152,7 @@ def deliver(ids: list[int]) -> dict[str, int]:
             try:
                 transport.send(message)
             except (smtplib.SMTPException, OSError) as exc:
-                counts[_record_failure(message, exc, utcnow(), config)] += 1
+                counts[_record_failure(message, exc, now, config)] += 1
             else:
                 message.status, message.sent_at, message.last_error = "sent", utcnow(), ""
                 counts["sent"] += 1
@@ -254,7 +256,7 @@ def email_of(message: OutboxMessage, sender: str) -> EmailMessage:
     email["Message-ID"] = make_msgid(f"outbox.{message.id}", sender.rpartition("@")[2]
                                      .strip("> ") or "localhost")
     email["Auto-Submitted"] = "auto-generated"
-    email.set_content(message.body)
+    email.set_content(message.body, cte="base64")  # UTF-8 text any relay passes on intact
     return email
 
 

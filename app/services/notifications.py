@@ -192,14 +192,18 @@ def _reaches(programme: Programme, start: str, target: str) -> bool:
 
 
 def recipients(application: Application, kinds: Iterable[str]) -> list[User]:
-    """The users behind recipient kinds: the applicant, the district's or the city's admins."""
+    """The users behind recipient kinds: the applicant, the district's or the city's admins.
+
+    Administrators hear of an entry only once they may see it (from its first submission).
+    """
     users: list[User] = []
+    seen_by_admins = application.submitted_at is not None
     for kind in kinds:
         if kind == "applicant":
             users.append(application.applicant)
-        elif kind == "district_admins" and application.district_id is not None:
+        elif kind == "district_admins" and seen_by_admins and application.district_id:
             users += district_admins(application.district_id)
-        elif kind == "city_admins":
+        elif kind == "city_admins" and seen_by_admins:
             users += city_admins()
     return users
 

@@ -180,7 +180,9 @@ def stage_actors(programme: Programme, state: str, passed: bool = False) -> tupl
 
 def _above(application: Application, acting: tuple[str, ...]) -> list[User]:
     """The administrators above those who must act: the district above its applicants, the
-    city above the districts (and the city itself)."""
+    city above the districts (and the city itself) — never for a draft nobody else has seen."""
+    if application.submitted_at is None:
+        return []
     if acting == ("applicant",) and application.district_id is not None:
         return district_admins(application.district_id) or city_admins()
     return city_admins()
@@ -190,12 +192,15 @@ def _once(subject: str, kind: str, deadline: datetime, offset: int, users: list[
           values: dict[str, str], link: str = "", application: Application | None = None,
           ) -> list[Sent]:
     """Record the reminder, and notify only if this tick recorded it; commit."""
+    if not users:
+        return []
     key = {"subject": subject, "kind": kind, "deadline": deadline, "offset_days": offset}
     if db.session.scalar(select(ReminderLog.id).filter_by(**key)) is not None:
         return []
-    taken = db.session.execute(insert_ignoring_duplicates(ReminderLog).values(**key))
-    if taken.rowcount != 1:  # type: ignore[attr-defined]
-        db.session.rollback()  # another tick recorded it meanwhile: it notifies
+    taken = db.session.scalar(insert_ignoring_duplicates(ReminderLog).values(**key)
+                              .returning(ReminderLog.id))
+    if taken is None:
+        db.session.rollback()  # another tick recorded it meanwhile: that tick notifies
         return []
     made = notify(users, kind, values, link=link or site_path("reviewer.queue"),
                   application=application)
