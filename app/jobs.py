@@ -105,7 +105,7 @@ def _in_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 
 def init_app(app: Flask) -> None:
     """Create the queue for ``app`` (importing the modules that register jobs first)."""
-    from app.services import certificate_jobs, mail, reminders, timers  # noqa: F401  (jobs)
+    from app.services import certificate_jobs, mail, timers  # noqa: F401  (register their jobs)
 
     app.extensions[EXTENSION] = JobQueue(app)
 

@@ -45,12 +45,11 @@ INTERRUPTED = "发送过程中断，无法确认邮件是否已发出；核实�
 
 def queue_mail(address: str, subject: str, body: str, *, user: User | None = None,
                event: str = "", notification: Notification | None = None) -> OutboxMessage:
-    """Write an outbox row in the current transaction; it is sent once the transaction commits."""
+    """Add an outbox row to the current transaction (not flushed); pass it to
+    ``send_after_commit`` once flushed, so that it is sent when the transaction commits."""
     message = OutboxMessage(to_address=address, subject=subject, body=body, user=user,
                             event=event, notification=notification, next_attempt_at=utcnow())
     db.session.add(message)
-    db.session.flush()
-    _send_after_commit(message.id)
     return message
 
 
@@ -65,7 +64,10 @@ def send_mail_to(recipient: User | str, subject: str, body: str) -> OutboxMessag
         raise ValidationFailed("该用户没有电子邮箱，无法发送邮件", {"email": "missing"})
     if not subject.strip() or not body.strip():
         raise ValidationFailed("邮件标题和正文不能为空")
-    return queue_mail(address, " ".join(subject.split())[:300], body, user=user)
+    message = queue_mail(address, " ".join(subject.split())[:300], body, user=user)
+    db.session.flush()
+    send_after_commit([message])
+    return message
 
 
 def mail_enabled() -> bool:
@@ -73,15 +75,16 @@ def mail_enabled() -> bool:
     return bool(current_app.config.get("MAIL_SERVER"))
 
 
-def _send_after_commit(message_id: int) -> None:
-    """Collect the transaction's new messages; one job sends them all after the commit."""
-    if not mail_enabled():
+def send_after_commit(messages: list[OutboxMessage]) -> None:
+    """Have these (flushed) messages sent once the transaction commits: one job for all the
+    transaction's messages."""
+    if not mail_enabled() or not messages:
         return
     ids = db.session.info.get(PENDING_IDS)
     if ids is None:
         ids = db.session.info[PENDING_IDS] = []
         enqueue_after_commit("send_mail", ids)  # the list as it is at commit time
-    ids.append(message_id)
+    ids.extend(message.id for message in messages)
 
 
 @event.listens_for(Session, "after_commit")
@@ -270,7 +273,7 @@ def retry_now(message: OutboxMessage, actor: User) -> OutboxMessage:
         raise Conflict("该邮件正在发送，请稍后刷新查看结果")
     message.status, message.next_attempt_at = "pending", utcnow()
     db.session.flush()
-    _send_after_commit(message.id)
+    send_after_commit([message])
     return message
 
 

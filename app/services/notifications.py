@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from app.engine.definitions import Programme
 from app.extensions import db
@@ -38,7 +38,7 @@ from app.models import (
     Role,
     User,
 )
-from app.services.mail import queue_mail
+from app.services.mail import queue_mail, send_after_commit
 from app.services.message_templates import Wording, render, wording
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -67,7 +67,7 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
     text = wording(event_key)
     url = absolute(link) if link else ""
     groups: dict[Any, Grouped] = db.session.info.setdefault(GROUPS, {})
-    made, seen = [], set()
+    made, mails, seen = [], [], set()
     for user in users:
         if user.id in seen or not user.active:
             continue
@@ -86,7 +86,9 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
         if group is not None:
             groups[key] = Grouped(note, mail, mine, text)
         made.append(note)
+        mails += [mail] if mail is not None else []
     db.session.flush()
+    send_after_commit(mails)
     return made
 
 
@@ -213,13 +215,15 @@ def district_admins(district_id: int) -> list[User]:
     return list(db.session.scalars(
         select(User).join(Organisation, User.org_id == Organisation.id)
         .where(User.role == Role.DISTRICT_ADMIN, User.active.is_(True),
-               Organisation.district_id == district_id).order_by(User.id)))
+               Organisation.district_id == district_id)
+        .options(lazyload(User.org)).order_by(User.id)))
 
 
 def city_admins() -> list[User]:
     """The active city administrators."""
     return list(db.session.scalars(select(User).where(
-        User.role == Role.CITY_ADMIN, User.active.is_(True)).order_by(User.id)))
+        User.role == Role.CITY_ADMIN, User.active.is_(True))
+        .options(lazyload(User.org)).order_by(User.id)))
 
 
 def entry_values(application: Application, programme: Programme) -> dict[str, str]:
