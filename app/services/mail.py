@@ -118,8 +118,11 @@ def send_due(now: datetime | None = None) -> dict[str, int]:
         claimed = claim(now)
         if not claimed:
             break
-        for status, number in deliver(claimed, now).items():
-            counts[status] += number
+        outcome = deliver(claimed, now)
+        for status in ("sent", "retry", "failed"):
+            counts[status] += outcome[status]
+        if outcome["unreachable"]:
+            break  # the server does not answer: the rest waits for the next run
     return counts
 
 
@@ -145,7 +148,7 @@ def claim(now: datetime, ids: list[int] | None = None) -> list[int]:
 def deliver(ids: list[int], now: datetime) -> dict[str, int]:
     """Send claimed messages over one SMTP connection; record each outcome and commit it
     (a failed attempt is tried again counting from ``now``, the time of this run)."""
-    counts = {"sent": 0, "retry": 0, "failed": 0}
+    counts = {"sent": 0, "retry": 0, "failed": 0, "unreachable": 0}
     if not ids:
         return counts
     config = current_app.config
@@ -160,6 +163,7 @@ def deliver(ids: list[int], now: datetime) -> dict[str, int]:
                 message.status, message.sent_at, message.last_error = "sent", utcnow(), ""
                 counts["sent"] += 1
             db.session.commit()
+        counts["unreachable"] = int(transport.unreachable is not None)
     return counts
 
 
@@ -205,6 +209,9 @@ class SmtpTransport:
     def __init__(self, config: Any) -> None:
         self.config = config
         self.smtp: smtplib.SMTP | None = None
+        # Why the server could not be reached: the batch's other messages fail the same way at
+        # once instead of each waiting MAIL_TIMEOUT for a server that does not answer.
+        self.unreachable: Exception | None = None
 
     def __enter__(self) -> SmtpTransport:
         return self
@@ -214,8 +221,14 @@ class SmtpTransport:
 
     def send(self, message: OutboxMessage) -> None:
         """Hand one message to the server; raise on any refusal."""
+        if self.unreachable is not None:
+            raise self.unreachable
         if self.smtp is None:
-            self.smtp = self._connect()
+            try:
+                self.smtp = self._connect()
+            except (smtplib.SMTPException, OSError) as exc:
+                self.unreachable = exc
+                raise
         try:
             self.smtp.send_message(email_of(message, self.config["MAIL_FROM"]))
         except Exception:

@@ -410,3 +410,17 @@ def test_other_features_queue_mail_through_the_same_outbox(world, smtp):
     assert db.session.scalar(select(func.count()).select_from(Notification)) == 0
     with pytest.raises(ValidationFailed, match="没有电子邮箱"):
         send_mail_to(users["wj2"], "重设密码", "正文")
+
+
+def test_a_server_that_cannot_be_reached_fails_the_whole_batch_at_once(app, world,
+                                                                       make_application):
+    users = world["users"]
+    with_email(users["wj1"], users["wj_admin"])
+    for name in ("甲队", "乙队"):
+        fire(make_application("wj1", name=name), "submit", users["wj1"])
+    db.session.commit()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_TIMEOUT=5)
+    counts = send_due()
+    assert (counts["sent"], counts["retry"]) == (0, 4)
+    assert {(m.status, m.attempts) for m in outbox()} == {("pending", 1)}
+    assert all("ConnectionRefusedError" in m.last_error for m in outbox())
