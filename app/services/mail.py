@@ -153,8 +153,8 @@ def deliver(ids: list[int], now: datetime) -> dict[str, int]:
         return counts
     config = current_app.config
     with SmtpTransport(config) as transport:
-        for message in db.session.scalars(select(OutboxMessage).where(
-                OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id)):
+        for message in list(db.session.scalars(select(OutboxMessage).where(
+                OutboxMessage.id.in_(ids)).order_by(OutboxMessage.id))):
             try:
                 transport.send(message)
             except (smtplib.SMTPException, OSError) as exc:

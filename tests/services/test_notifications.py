@@ -424,3 +424,34 @@ def test_a_server_that_cannot_be_reached_fails_the_whole_batch_at_once(app, worl
     assert (counts["sent"], counts["retry"]) == (0, 4)
     assert {(m.status, m.attempts) for m in outbox()} == {("pending", 1)}
     assert all("ConnectionRefusedError" in m.last_error for m in outbox())
+
+
+def test_workers_claiming_at_the_same_time_never_share_a_message(app, world):
+    import threading
+
+    for n in range(120):
+        db.session.add(OutboxMessage(to_address=f"u{n}@example.cn", subject="通知", body="正文"))
+    db.session.commit()
+    now = utcnow() + timedelta(seconds=1)
+    taken: list[list[int]] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        with app.app_context():
+            try:
+                for _ in range(5):
+                    taken.append(claim(now))
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    ids = [message_id for batch in taken for message_id in batch]
+    assert len(ids) == len(set(ids)) == 120  # each claimed once, none left behind
+    assert {(m.status, m.attempts) for m in outbox()} == {("sending", 1)}
