@@ -25,7 +25,7 @@ from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Notification, OutboxMessage, User
 from app.models.base import utcnow
-from app.services.mail import INTERRUPTED, claim, retry_now, send_due, send_mail_to
+from app.services.mail import INTERRUPTED, claim, retry_now, send_due, send_mail_to, sweep
 from app.services.message_templates import check_defaults, reset_wording, save_wording
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import TEAM_SCORES, confirmed
@@ -299,6 +299,19 @@ def test_a_message_is_sent_after_the_commit_in_utf8(world, make_application, smt
     (row,) = outbox()
     assert (row.status, row.attempts, row.last_error) == ("sent", 1, "")
     assert row.sent_at is not None
+
+
+def test_a_message_whose_job_was_lost_is_sent_by_the_minute_sweep(app, world,
+                                                                  make_application, smtp):
+    users = world["users"]
+    with_email(users["wj1"])
+    server, app.config["MAIL_SERVER"] = app.config["MAIL_SERVER"], ""  # no job after commit
+    fire(make_application("wj1"), "submit", users["wj1"])
+    db.session.commit()
+    assert smtp.messages == [] and [m.status for m in outbox()] == ["pending"]
+    app.config["MAIL_SERVER"] = server
+    sweep()  # what the worker runs every minute
+    assert len(smtp.messages) == 1 and outbox()[0].status == "sent"
 
 
 def test_a_sent_message_is_never_sent_again(world, make_application, smtp):
