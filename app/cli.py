@@ -98,6 +98,53 @@ def users_add(username: str, role: str, org_code: str, name: str, title: str, ex
     click.echo(f"added user {user.username} ({user.role}) in {org_code}")
 
 
+@users.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--valid-only", is_flag=True,
+              help="Import the valid rows even if other rows have errors.")
+@click.option("--dry-run", is_flag=True, help="Only check and report; write nothing.")
+@click.option("--credentials", "credentials_path", type=click.Path(dir_okay=False),
+              default=None, help="Write generated passwords to this .xlsx instead of printing.")
+def users_import(path: str, valid_only: bool, dry_run: bool,
+                 credentials_path: str | None) -> None:
+    """Import organisations, users and experts from an .xlsx file (see docs/people.md)."""
+    from pathlib import Path
+
+    from app.services.import_specs import credentials_xlsx
+    from app.services.imports import apply_import, check_file, report_lines, summary
+
+    try:
+        report = check_file(Path(path).read_bytes())
+    except PingshenError as exc:
+        _fail(exc.message)
+    for line in report_lines(report):
+        click.echo(line)
+    if dry_run:
+        click.echo("试运行：未写入任何数据 / dry run: nothing written")
+        if not report.valid and not valid_only:
+            sys.exit(1)
+        return
+    try:
+        outcome = apply_import(report, valid_only=valid_only)
+        db.session.commit()
+    except PingshenError as exc:
+        db.session.rollback()
+        _fail(exc.message)
+    click.echo(summary(outcome))
+    if outcome.credentials and credentials_path:
+        import os
+
+        descriptor = os.open(credentials_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as target:
+            target.write(credentials_xlsx(outcome.credentials))
+        click.echo(f"{len(outcome.credentials)} 个初始密码已写入 {credentials_path}"
+                   "（只此一份，请妥善保管）")
+    elif outcome.credentials:
+        click.echo("自动生成的初始密码（只显示这一次）/ generated passwords (shown once):")
+        for c in outcome.credentials:
+            click.echo(f"  {c.username}\t{c.name}\t{c.password}")
+
+
 @workflows.command("check")
 def workflows_check() -> None:
     """Validate every definition file (and compare with versions already in use)."""

@@ -32,6 +32,13 @@ class Config:
     FORMS_DIR = os.environ.get("PINGSHEN_FORMS", str(ROOT / "forms"))
     UPLOAD_FOLDER = os.environ.get("UPLOAD_FOLDER", str(INSTANCE / "uploads"))
     CERTIFICATE_FOLDER = os.environ.get("CERTIFICATE_FOLDER", str(INSTANCE / "certificates"))
+    # Uploaded Excel imports wait here between preview and confirmation (deleted after).
+    IMPORT_FOLDER = os.environ.get("IMPORT_FOLDER", str(INSTANCE / "imports"))
+    # New accounts one web import may create: each password hash costs ~0.1 s of CPU (scrypt),
+    # and a request must end within gunicorn's timeout; `flask users import` has no limit.
+    IMPORT_WEB_MAX_NEW_USERS = int(os.environ.get("IMPORT_WEB_MAX_NEW_USERS", 300))
+    # Exports built in the background (a call's ZIP of dossiers).
+    EXPORT_FOLDER = os.environ.get("EXPORT_FOLDER", str(INSTANCE / "exports"))
     # The absolute URL printed in certificate QR codes; falls back to the request's host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # The background job queue (see app/jobs.py): SQLite file, redis://..., or "immediate".

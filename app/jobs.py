@@ -105,7 +105,12 @@ def _in_context(app: Flask, func: Callable[..., Any]) -> Callable[..., Any]:
 
 def init_app(app: Flask) -> None:
     """Create the queue for ``app`` (importing the modules that register jobs first)."""
-    from app.services import certificate_jobs, mail, timers  # noqa: F401  (register their jobs)
+    from app.services import (  # noqa: F401  (register their jobs)
+        certificate_jobs,
+        dossier_jobs,
+        mail,
+        timers,
+    )
 
     app.extensions[EXTENSION] = JobQueue(app)
 

@@ -71,6 +71,8 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path),
         "UPLOAD_FOLDER": str(tmp_path / "uploads"),
         "CERTIFICATE_FOLDER": str(tmp_path / "certificates"),
+        "IMPORT_FOLDER": str(tmp_path / "imports"),
+        "EXPORT_FOLDER": str(tmp_path / "exports"),
         "PUBLIC_BASE_URL": "http://pingshen.test",
         "SECRET_KEY": "test-secret",
         "LOGIN_MAX_FAILURES": 5,

@@ -6,26 +6,20 @@ from flask import Flask
 
 
 def register_blueprints(app: Flask) -> None:
-    """Register every blueprint of the app."""
+    """Register every blueprint of the app under its prefix."""
+    from app.blueprints.admin.views import bp as admin
+    from app.blueprints.api.views import bp as api
+    from app.blueprints.applicant.views import bp as applicant
+    from app.blueprints.applications.views import bp as applications
     from app.blueprints.auth.views import bp as auth
+    from app.blueprints.district.views import bp as district
+    from app.blueprints.inbox.views import bp as inbox
     from app.blueprints.public.views import bp as public
+    from app.blueprints.reviewer.views import bp as reviewer
 
-    for blueprint in (auth, public):
-        app.register_blueprint(blueprint)
-    _register_optional(app)
-
-
-def _register_optional(app: Flask) -> None:
-    """Register the blueprints that exist (they are added feature by feature)."""
-    import importlib
-
-    for name, prefix in (("applicant", "/my"), ("district", "/district"), ("admin", "/admin"),
-                         ("reviewer", "/reviews"), ("applications", "/applications"),
-                         ("inbox", "/inbox"), ("api", "/api/v1")):
-        try:
-            module = importlib.import_module(f"app.blueprints.{name}.views")
-        except ModuleNotFoundError as exc:
-            if exc.name and exc.name.startswith(f"app.blueprints.{name}"):
-                continue
-            raise
-        app.register_blueprint(module.bp, url_prefix=prefix)
+    app.register_blueprint(auth)
+    app.register_blueprint(public)
+    for blueprint, prefix in ((applicant, "/my"), (district, "/district"), (admin, "/admin"),
+                              (reviewer, "/reviews"), (applications, "/applications"),
+                              (inbox, "/inbox"), (api, "/api/v1")):
+        app.register_blueprint(blueprint, url_prefix=prefix)

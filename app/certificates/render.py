@@ -376,6 +376,8 @@ class _Engine:
     # Per template version: its parsed stylesheet and WeasyPrint's image cache.
     stylesheets: dict[str, Any] = field(default_factory=dict)
     images: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The app's own document stylesheets (render_document), by their text.
+    documents: dict[str, Any] = field(default_factory=dict)
 
 
 _ENGINE: _Engine | None = None
@@ -556,6 +558,22 @@ def render_print_run(facts: list[CertificateFacts]) -> bytes:
         documents = [_layout(engine, item) for item in facts]
         pages = [page for document in documents for page in document.pages]
         return bytes(documents[0].copy(pages).write_pdf())
+
+
+def render_document(html: str, css: str, what: str) -> bytes:
+    """Return the PDF of a document of the app's own (e.g. a 申报书): ``html`` already escaped,
+    laid out with the bundled fonts and ``css``; like certificates, it may load nothing else
+    (no files, no network, no images: the fetcher refuses every URL but the fonts)."""
+    from weasyprint import CSS, HTML
+
+    with _rendering(what) as engine:
+        sheet = engine.documents.get(css)
+        if sheet is None:  # the app's few stylesheets, parsed once each
+            sheet = engine.documents[css] = CSS(string=css, font_config=engine.font_config,
+                                                  url_fetcher=engine.fetcher)
+        document = HTML(string=html, url_fetcher=engine.fetcher).render(
+            font_config=engine.font_config, stylesheets=[engine.css, sheet])
+        return bytes(document.write_pdf())
 
 
 # (library file names tried, required?, Debian package)

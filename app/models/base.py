@@ -44,3 +44,10 @@ def insert_ignoring_duplicates(model: Any) -> Any:
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     return module.insert(model).on_conflict_do_nothing()
+
+
+def contains(column: Any, text: str) -> Any:
+    """``column`` contains ``text``, ignoring case (for searches typed by people: ``%`` and
+    ``_`` are taken literally, Chinese works as any text)."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return column.ilike(f"%{escaped}%", escape="\\")

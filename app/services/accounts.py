@@ -55,8 +55,12 @@ def add_organisation(code: str, name: str, kind: str, parent_code: str | None) -
 
 def add_user(username: str, role: str, org_code: str, password: str, name: str = "",
              title: str = "", expertise: list[str] | None = None, email: str = "",
-             phone: str = "") -> User:
-    """Create a user in an organisation; district admins must sit in a district."""
+             phone: str = "", *, password_hash: str | None = None) -> User:
+    """Create a user in an organisation; district admins must sit in a district.
+
+    ``password_hash``, when given, is the password's hash computed beforehand (a bulk import
+    hashes many passwords in parallel); the password itself is still checked.
+    """
     if role not in {r.value for r in Role}:
         raise ValidationFailed(f"未知的角色：{role}", {"role": role})
     if db.session.scalar(select(User).filter_by(username=username)) is not None:
@@ -68,16 +72,25 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
         raise ValidationFailed("区级管理员必须属于某个区", {"org": org_code})
     check_password_rules(password)
     email = check_email(email)
-    tags = sorted({tag.strip() for tag in expertise or [] if tag.strip()})
-    if any(len(tag) > 30 for tag in tags) or len(tags) > 20:
-        raise ValidationFailed("专长标签每个不超过 30 字，最多 20 个", {"expertise": tags})
+    tags = clean_expertise(expertise or [])
     user = User(username=username, role=role, org=org, name=name, title=title.strip()[:100],
                 expertise=tags, session_nonce=secrets.token_hex(8), email=email,
                 phone=phone.strip()[:30])
-    user.set_password(password)
+    if password_hash:
+        user.password_hash = password_hash
+    else:
+        user.set_password(password)
     db.session.add(user)
     db.session.flush()
     return user
+
+
+def clean_expertise(tags: list[str]) -> list[str]:
+    """Expertise tags trimmed, de-duplicated and sorted; at most 20 of at most 30 characters."""
+    cleaned = sorted({tag.strip() for tag in tags if tag.strip()})
+    if any(len(tag) > 30 for tag in cleaned) or len(cleaned) > 20:
+        raise ValidationFailed("专长标签每个不超过 30 字，最多 20 个", {"expertise": cleaned})
+    return cleaned
 
 
 def check_email(email: str) -> str:

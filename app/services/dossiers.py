@@ -41,13 +41,14 @@ def recommended_zip(call: Call, actor: User) -> bytes:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("推荐名单.xlsx", recommended_xlsx(call, entries, serials))
         for number, entry in enumerate(entries, start=1):
-            folder = f"{number:02d}-{_safe(entry.title)}"
+            folder = f"{number:02d}-{safe_name(entry.title)}"
             for attachment in sorted(entry.attachments, key=lambda a: a.id):
                 archive.write(attachment_path(attachment),
-                              f"{folder}/{attachment.id}-{_safe(attachment.original_name)}")
+                              f"{folder}/{attachment.id}-{safe_name(attachment.original_name)}")
     return buffer.getvalue()
 
 
-def _safe(name: str) -> str:
-    """A file or folder name without characters a file system refuses."""
-    return re.sub(r'[\\/:*?"<>|\s]+', "_", name)[:60] or "_"
+def safe_name(name: str, limit: int = 60) -> str:
+    """A file or folder name without characters a file system refuses (nor control characters
+    or leading dots), Chinese kept, at most ``limit`` characters."""
+    return re.sub(r'[\\/:*?"<>|\s\x00-\x1f\x7f]+', "_", name).lstrip(".")[:limit] or "_"

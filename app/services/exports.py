@@ -8,20 +8,9 @@ cell (openpyxl writes them as numbers); times are shown in Beijing time.
 from __future__ import annotations
 
 import dataclasses
-import io
-import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -30,40 +19,27 @@ from app.engine.formdata import plain_number
 from app.extensions import db
 from app.models import Application, Call, ReviewAssignment
 from app.review.aggregate import EntryResult
+from app.services.application_export import form_cell
 from app.services.programmes import current_programme, programme_of
 from app.services.ranking import RankingRow, rank_call
 from app.services.rounds import EntryStatus, round_status, stored_results
+from app.services.workbooks import Table, tables_xlsx
 
-LOCAL = ZoneInfo("Asia/Shanghai")
-TIME_FORMAT = "yyyy-mm-dd hh:mm"
-SCORE_FORMAT = "0.00"
 STATUS = {"assigned": "未开始", "draft": "草稿", "submitted": "已提交", "conflict": "已回避",
           "withdrawn": "已撤回"}
 METHODS = {"mean": "均值", "trimmed_mean": "去掉最高最低分后均值", "median": "中位数"}
-HEADER_FONT = Font(bold=True)
-HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
-HEADER_ALIGN = Alignment(horizontal="center", vertical="center", wrap_text=True)
-MIN_WIDTH, MAX_WIDTH = 6, 50
-
-
-@dataclass(frozen=True)
-class Table:
-    """One worksheet: its name, header texts and rows of plain values."""
-
-    title: str
-    headers: list[str]
-    rows: list[list[Any]]
 
 
 def review_sheets_xlsx(call: Call) -> bytes:
     """Every score sheet of the call (all rounds), then each round's result per entry."""
     programme = current_programme(call.programme_key)
-    return _workbook(call, [_sheets_table(call, programme), _results_table(call, programme)])
+    return tables_xlsx(call.title, [_sheets_table(call, programme),
+                                    _results_table(call, programme)])
 
 
 def ranking_xlsx(call: Call) -> bytes:
     """The call's ranking: place, each round's score, the final score, state and award."""
-    return _workbook(call, [_ranking_table(call)])
+    return tables_xlsx(call.title, [_ranking_table(call)])
 
 
 # --- sheet "评分明细" -------------------------------------------------------------------------
@@ -202,75 +178,6 @@ def _decimal(value: Any) -> Decimal | None:
     return None if value in (None, "") else Decimal(str(value))
 
 
-
-def _workbook(call: Call, tables: Iterable[Table]) -> bytes:
-    """A streamed workbook with one worksheet per table, as .xlsx bytes."""
-    workbook = Workbook(write_only=True)
-    workbook.properties.title = call.title
-    for table in tables:
-        _write_table(workbook.create_sheet(table.title), table)
-    out = io.BytesIO()
-    workbook.save(out)
-    return out.getvalue()
-
-
-def _write_table(ws: WriteOnlyWorksheet, table: Table) -> None:
-    """Widths and frozen header first (write-only sheets need them before rows), then rows."""
-    for index, width in enumerate(_widths(table), start=1):
-        ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(table.headers))}{len(table.rows) + 1}"
-    ws.append([_header_cell(ws, text) for text in table.headers])
-    for row in table.rows:
-        ws.append([_cell(ws, value) for value in row])
-
-
-def _header_cell(ws: WriteOnlyWorksheet, text: str) -> WriteOnlyCell:
-    """A bold, shaded header cell."""
-    cell = WriteOnlyCell(ws, value=text)
-    cell.font, cell.fill, cell.alignment = HEADER_FONT, HEADER_FILL, HEADER_ALIGN
-    return cell
-
-
-def _cell(ws: WriteOnlyWorksheet, value: Any) -> Any:
-    """A value as a cell: times in Beijing time (Excel has no zones), scores with two decimals."""
-    if isinstance(value, datetime):
-        local = value.astimezone(LOCAL).replace(tzinfo=None) if value.tzinfo else value
-        cell = WriteOnlyCell(ws, value=local)
-        cell.number_format = TIME_FORMAT
-        return cell
-    if isinstance(value, Decimal):
-        cell = WriteOnlyCell(ws, value=value)
-        cell.number_format = SCORE_FORMAT
-        return cell
-    return value
-
-
-def _widths(table: Table) -> list[float]:
-    """Column widths fitting the longest text (Chinese characters count double), capped."""
-    widths = [_text_width(text) for text in table.headers]
-    for row in table.rows:
-        for index, value in enumerate(row):
-            widths[index] = max(widths[index], _text_width(_shown(value)))
-    return [min(MAX_WIDTH, max(MIN_WIDTH, width + 2)) for width in widths]
-
-
-def _shown(value: Any) -> str:
-    """Roughly how a value appears in its cell."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return "2026-01-01 00:00"
-    if isinstance(value, Decimal):
-        return f"{value:.2f}"
-    return str(value)
-
-
-def _text_width(text: str) -> int:
-    """Display width: wide (East Asian) characters take two columns."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def recommended_xlsx(call: Call, entries: list[Application], serials: dict[int, str]) -> bytes:
     """The entries recommended to a higher level: who, award, certificate serial (``serials``
     by entry id), every form field."""
@@ -285,14 +192,6 @@ def recommended_xlsx(call: Call, entries: list[Application], serials: dict[int, 
         data = application.data or {}
         rows.append([number, application.recommended_to, application.id, application.title,
                      application.org.name, _district(application), application.award or None,
-                     serial, *(_form_value(data.get(f["key"])) for f in fields)])
-    return _workbook(call, [Table("推荐名单", headers, rows)])
+                     serial, *(form_cell(f, data.get(f["key"])) for f in fields)])
+    return tables_xlsx(call.title, [Table("推荐名单", headers, rows)])
 
-
-def _form_value(value: Any) -> Any:
-    """A form value as a cell: lists joined, booleans as 是/否."""
-    if isinstance(value, bool):
-        return "是" if value else "否"
-    if isinstance(value, list):
-        return "、".join(str(v) for v in value)
-    return value

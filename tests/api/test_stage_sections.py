@@ -50,6 +50,7 @@ def test_a_stage_opens_only_its_own_sections(api, world, client):
     assert "中心名称" not in blocked["details"]["reasons"][0]
     # the entry's page asks for the report; the edit page offers the report only
     login(client, "wj1")
+    assert "请填写第一年度建设跟踪报告并提交。" in client.get("/my/").get_data(as_text=True)
     assert "填写：第一年度建设跟踪报告" in client.get(f"/applications/{driver.id}").get_data(
         as_text=True)
     page = client.get(f"/applications/{driver.id}/edit").get_data(as_text=True)

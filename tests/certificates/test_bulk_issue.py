@@ -10,6 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from app.blueprints.admin import certificates as page_module
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Certificate, Job
@@ -156,3 +157,29 @@ def test_a_print_run_is_drawn_in_parts_and_joined_in_order(world, awarded, monke
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # parts removed
     with pytest.raises(ValidationFailed, match="排序方式"):
         start_print_job(world["call"], world["users"]["city"], "by size")
+
+
+def test_the_certificate_list_filters_searches_and_pages(world, awarded, client, monkeypatch):
+    entries = awarded(3)  # 第1支 (tn1), 第2支 (wj2), 第3支 (tn3)
+    start_issue_job(world["call"], world["users"]["city"])
+    db.session.commit()
+    second = db.session.scalar(select(Certificate).filter_by(application_id=entries[1].id))
+    revoke_certificate(second, world["users"]["city"], "材料不实，撤销证书")
+    db.session.commit()
+    login(client, "city")
+    base = f"/admin/calls/{world['call'].id}/certificates"
+
+    def shown(query: str = "") -> list[str]:
+        text = client.get(base + query).get_data(as_text=True)
+        return sorted((f"第{n}支优秀团队" for n in (1, 2, 3) if f"第{n}支优秀团队" in text),
+                      key=text.index)
+
+    assert shown() == ["第1支优秀团队", "第2支优秀团队", "第3支优秀团队"]
+    assert shown("?status=revoked") == ["第2支优秀团队"]
+    assert shown("?q=第3支") == ["第3支优秀团队"]  # by the entry's title
+    assert shown("?q=天宁区单位1") == ["第1支优秀团队"]  # by the holder's unit
+    assert shown("?q=100%25") == [] and "没有符合条件的证书" in client.get(
+        base + "?q=100%25").get_data(as_text=True)
+    monkeypatch.setattr(page_module, "PER_PAGE", 2)
+    assert shown() == ["第1支优秀团队", "第2支优秀团队"]
+    assert shown("?page=2") == ["第3支优秀团队"]

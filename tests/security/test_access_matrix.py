@@ -37,6 +37,7 @@ ALL = set(ROLES)
 USERS = ALL - {"anon"}
 APPLICANTS = {"owner", "applicant"}
 VIEWERS = {"owner", "district", "city", "expert"}  # who may open the entry in city review
+ADMINS = {"city", "district", "other_district"}  # a call's exports: each for their own reach
 
 # endpoint → {method: set of roles let in}; the rest are refused (login for anon, else 403).
 HTML: dict[str, dict[str, set[str]]] = {
@@ -50,6 +51,13 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.decide_objection": {"POST": {"city"}},
     "admin.objection_evidence": {"GET": {"city"}},
     "admin.recommended_dossiers": {"GET": {"city"}},
+    "admin.call_exports": {"GET": ADMINS},
+    "admin.export_applications": {"GET": ADMINS},
+    "admin.export_summary": {"GET": ADMINS},
+    "admin.export_notice": {"GET": ADMINS},
+    "admin.start_dossiers": {"POST": ADMINS},
+    "admin.dossier_job": {"GET": ADMINS},
+    "admin.dossier_job_file": {"GET": ADMINS},
     "auth.login": {"GET": ALL, "POST": ALL},
     "auth.logout": {"POST": USERS},
     "auth.password": {"GET": USERS, "POST": USERS},
@@ -58,12 +66,28 @@ HTML: dict[str, dict[str, set[str]]] = {
     "applicant.apply": {"POST": APPLICANTS},
     "applications.detail": {"GET": VIEWERS},
     "applications.attachment": {"GET": VIEWERS},
+    "applications.print_pdf": {"GET": {"owner", "district", "city"}},
     "applications.certificate": {"GET": {"owner", "district", "city", "expert"}},
     "applications.edit": {"GET": {"owner"}, "POST": {"owner"}},
     "applications.transition": {"GET": {"city"}, "POST": {"city"}},
     "district.home": {"GET": {"district", "other_district"}},
+    "district.call_overview_page": {"GET": {"district", "other_district"}},
     "admin.home": {"GET": {"city"}},
     "admin.audit": {"GET": {"city"}},
+    "admin.people_import": {"GET": {"city"}, "POST": {"city"}},
+    "admin.people_import_template": {"GET": {"city"}},
+    "admin.people_import_preview": {"GET": {"city"}},
+    "admin.people_import_confirm": {"POST": {"city"}},
+    "admin.people_import_cancel": {"POST": {"city"}},
+    "admin.people_import_credentials": {"POST": {"city"}},
+    "admin.users": {"GET": {"city"}},
+    "admin.user_edit": {"GET": {"city"}, "POST": {"city"}},
+    "admin.user_active": {"POST": {"city"}},
+    "admin.user_password": {"POST": {"city"}},
+    "admin.organisations": {"GET": {"city"}, "POST": {"city"}},
+    "admin.organisation_edit": {"GET": {"city"}, "POST": {"city"}},
+    "admin.calendar": {"GET": {"city"}},
+    "admin.call_overview_page": {"GET": {"city"}},
     "admin.outbox": {"GET": {"city"}},
     "admin.retry_mail": {"POST": {"city"}},
     "admin.notification_templates": {"GET": {"city"}},
@@ -245,6 +269,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
         "seal_id": 999999, "objection_id": 999999, "receipt": "no-such-receipt",
+        "user_id": 999999, "org_id": 999999,
         "message_id": 999999, "notification_id": 999999, "event": "submitted",
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
@@ -149,3 +149,21 @@ def test_call_entries_are_paginated_by_fifty(world, browser):
     assert second.text.count('name="ids"') == 1
     only = city.get(f"/admin/calls/{world['call'].id}?q=队07")
     assert only.text.count('name="ids"') == 1 and "队07" in only.text
+
+
+def test_call_entries_search_the_unit_and_sort(world, browser):
+    moments = {"甲队": 3, "乙队": 1, "丙队": 2}  # hours ago each was submitted
+    for name, applicant in (("甲队", "wj1"), ("乙队", "tn1"), ("丙队", "wj2")):
+        entry = create_application(world["call"], world["users"][applicant], {"team_name": name})
+        entry.submitted_at = utcnow() - timedelta(hours=moments[name])
+    db.session.commit()
+    city, base = browser("city"), f"/admin/calls/{world['call'].id}"
+
+    def order(query: str) -> list[str]:
+        text = city.get(base + query).text
+        return sorted((n for n in moments if n in text), key=text.index)
+
+    assert order("?q=天宁区单位1") == ["乙队"]  # tn1's unit, found by its Chinese name
+    assert order("?q=单位&sort=-submitted") == ["乙队", "丙队", "甲队"]
+    assert order("?sort=submitted") == ["甲队", "丙队", "乙队"]
+    assert order("?sort=nonsense") == order("")  # an unknown order falls back to the default

@@ -50,3 +50,7 @@ def test_district_list_filters_by_state_and_hides_drafts(make_application, advan
     page = district.get("/district/?state=city_review")
     assert "已提交队" not in page.text
     assert "已提交队" in district.get("/district/?state=district_review").text
+    advance(make_application("wj3", "另一队"), "district_review")
+    found = district.get("/district/?q=武进区单位3").text  # wj3's unit, by its name
+    assert "另一队" in found and "已提交队" not in found
+    assert "已提交队" in district.get("/district/?q=已提交").text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -157,12 +158,19 @@ def _sheet_of(entry, judge):
 
 
 def test_an_expert_sees_when_their_sheets_are_due(world, contest, browser):
+    city, judge = world["users"]["city"], contest["judges"][0]
+    done = contest["enter"]("wj2", "书法基础")
+    save_review(confirmed(assign_expert(done, judge, city)), judge,
+                {**ONLINE, "design": 20}, "评语", submit=True)
     entry = contest["enter"]("wj1", "太极拳入门")
-    confirmed(assign_expert(entry, contest["judges"][0], world["users"]["city"]))
-    set_deadline(contest["call"], "city_preliminary", utcnow() - timedelta(hours=1),
-                 world["users"]["city"])
+    confirmed(assign_expert(entry, judge, city))
+    set_deadline(contest["call"], "city_preliminary", utcnow() - timedelta(hours=1), city)
     db.session.commit()
 
     queue = browser("judge1").get("/reviews/")
 
     assert "初赛网评 · <span class=\"overdue\">截止" in queue.text and "（已逾期）" in queue.text
+    tiles = re.findall(r'<span class="stat">(\d+)</span> ([^<]+)</li>', queue.text)
+    assert tiles == [("1", "份待评"), ("1", "份逾期"), ("1", "已提交")]
+    # the overdue sheet comes before the submitted one, though assigned later
+    assert queue.text.index("太极拳入门") < queue.text.index("书法基础")

@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.blueprints.admin.views import bp
 from app.blueprints.api.serializers import job_json
@@ -23,7 +23,7 @@ from app.models import (
     User,
     VerificationLog,
 )
-from app.models.base import utcnow
+from app.models.base import contains, utcnow
 from app.services.certificate_files import call_zip, log_download
 from app.services.certificate_jobs import (
     PRINT,
@@ -39,22 +39,37 @@ from app.web.access import roles_required
 from app.web.downloads import pdf_file_response, zip_response
 from app.web.outcomes import act_and_return, download_or_return
 
+PER_PAGE = 50
+
 
 @bp.route("/calls/<int:call_id>/certificates")
 @roles_required(Role.CITY_ADMIN)
 def call_certificates(call_id: int) -> Any:
     """Every certificate of the call with its status and how often it was looked up."""
     call = db.get_or_404(Call, call_id)
-    rows = db.session.execute(
-        select(Certificate, func.count(VerificationLog.id))
-        .join(Application, Application.id == Certificate.application_id)
-        .outerjoin(VerificationLog, VerificationLog.certificate_id == Certificate.id)
-        .where(Application.call_id == call.id)
-        .group_by(Certificate.id).order_by(Certificate.serial)).all()
+    of_call = (select(Certificate.id).join(Application)
+               .where(Application.call_id == call.id))
+    total = db.session.scalar(select(func.count()).select_from(of_call.subquery())) or 0
+    if request.args.get("status") in ("valid", "revoked", "replaced"):
+        of_call = of_call.where(Certificate.status == request.args["status"])
+    if needle := request.args.get("q", "").strip():
+        of_call = of_call.where(or_(*(contains(column, needle) for column in (
+            Certificate.holder, Certificate.organisation, Certificate.serial,
+            Application.title))))
+    page = db.paginate(of_call.order_by(Certificate.serial), per_page=PER_PAGE,
+                       error_out=False)
+    lookups = dict(db.session.execute(
+        select(VerificationLog.certificate_id, func.count())
+        .where(VerificationLog.certificate_id.in_(page.items))
+        .group_by(VerificationLog.certificate_id)).all())
+    shown = {c.id: c for c in db.session.scalars(
+        select(Certificate).where(Certificate.id.in_(page.items)))}
+    rows = [(shown[i], lookups.get(i, 0)) for i in page.items]
     downloads = db.session.scalars(select(CertificateDownload).where(
         CertificateDownload.call_id == call.id).order_by(CertificateDownload.id.desc())
         .limit(20)).all()
     return render_template("admin/certificates.html", call=call, rows=rows, downloads=downloads,
+                           page=page, total=total, args=request.args,
                            job=latest_job(call), job_view=job_json,
                            print_job=latest_job(call, PRINT),
                            waiting=len(awarded_entries(call)),

@@ -67,7 +67,9 @@ def notification_template(event: str) -> Any:
         abort(404)
     current = wording(event)
     subject, body = current.subject, current.body
-    shown, errors, status = None, {}, 200
+    shown: tuple[str, str] | None = None
+    errors: dict[str, Any] = {}
+    status = 200
     if request.method == "POST":
         subject, body = request.form.get("subject", ""), request.form.get("body", "")
         try:

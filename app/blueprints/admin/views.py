@@ -24,14 +24,15 @@ from app.models import (
     Role,
     User,
 )
+from app.models.base import contains, utcnow
 from app.services.applications import visible_applications
 from app.services.awards import is_stale
 from app.services.calls import open_call
+from app.services.dashboards import coming_up, round_progress
 from app.services.programmes import catalogue, current_programme, programme_of
 from app.services.ranking import rank_call
 from app.services.reviews import assign_expert, withdraw_assignment
 from app.services.reviews import reopen_sheet as reopen
-from app.services.rounds import round_status
 from app.web.access import roles_required
 from app.web.outcomes import act_and_return
 
@@ -42,8 +43,9 @@ PER_PAGE = 50
 @bp.route("/")
 @roles_required(Role.CITY_ADMIN)
 def home() -> Any:
-    """List the calls, newest first, with their entries counted by state; one programme's
-    calls with ?programme=<key> (batches of a programme overlap over the years)."""
+    """List the calls, newest first, with their entries counted by state and what falls due in
+    the next two weeks; one programme's calls with ?programme=<key> (batches of a programme
+    overlap over the years)."""
     chosen = request.args.get("programme") or None
     query = select(Call).order_by(Call.opens_at.desc(), Call.id.desc())
     if chosen:
@@ -57,7 +59,7 @@ def home() -> Any:
         counts.setdefault(call_id, {})[state] = n
     used = set(db.session.scalars(select(Call.programme_key).distinct()))
     return render_template("admin/home.html", calls=calls, counts=counts,
-                           programmes=catalogue(), chosen=chosen,
+                           programmes=catalogue(), chosen=chosen, coming=coming_up(calls),
                            choices=sorted((key, localised(p.workflow, "title"))
                                           for key, p in catalogue().items() if key in used))
 
@@ -103,23 +105,35 @@ def call(call_id: int) -> Any:
         Organisation.kind == OrgKind.DISTRICT).order_by(Organisation.code)))
     return render_template("admin/call.html", call=call, programme=programme, page=page,
                            rows=[(a, programme_of(a)) for a in page.items],
-                           rounds=[round_status(call, name) for name in programme.rounds],
+                           rounds=round_progress(call, programme), now=utcnow(),
                            districts=districts, triggers=admin_triggers(programme),
                            args=request.args)
 
 
+SORTS = {  # ?sort= value → the order of the entries list (ties broken by entry number)
+    "district": (Application.district_id, Application.submitted_at),
+    "submitted": (Application.submitted_at,),
+    "-submitted": (Application.submitted_at.desc(),),
+    "updated": (Application.updated_at,),
+    "-updated": (Application.updated_at.desc(),),
+    "title": (Application.title,),
+    "state": (Application.state, Application.submitted_at),
+}
+
+
 def entries_query(call: Call, args: Any) -> Select[Any]:
-    """The call's entries matching the filters state, district and q (title search)."""
+    """The call's entries matching the filters state, district and q (in the title or the
+    unit's name), in the order ``sort`` names (by district, then submission, by default)."""
+    order = SORTS.get(args.get("sort", ""), SORTS["district"])
     query = (visible_applications(current_user).where(Application.call_id == call.id)
-             .order_by(None)
-             .order_by(Application.district_id, Application.submitted_at, Application.id))
+             .order_by(None).order_by(*order, Application.id))
     if args.get("state"):
         query = query.where(Application.state == args["state"])
     if args.get("district", type=int):
         query = query.where(Application.district_id == args.get("district", type=int))
-    if args.get("q", "").strip():
-        pattern = "%" + args["q"].strip().replace("%", r"\%").replace("_", r"\_") + "%"
-        query = query.where(Application.title.ilike(pattern, escape="\\"))
+    if needle := args.get("q", "").strip():
+        units = select(Organisation.id).where(contains(Organisation.name, needle))
+        query = query.where(contains(Application.title, needle) | Application.org_id.in_(units))
     return query
 
 
@@ -193,9 +207,14 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     bulk,
     certificate_templates,
     certificates,
+    dashboards,
+    exports,
     notifications,
     objections,
+    organisations,
     panels,
+    people,
+    people_import,
     programmes,
     progress,
     rounds,

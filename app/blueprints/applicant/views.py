@@ -12,12 +12,15 @@ from sqlalchemy import func, select
 from app.blueprints.applications.presenters import state_label
 from app.engine.definitions import Programme
 from app.extensions import db
+from app.i18n import localised
 from app.models import Application, Call, Role
 from app.models.base import utcnow
 from app.services.applications import create_application, visible_applications
 from app.services.calls import open_calls
 from app.services.programmes import programme_of
+from app.services.timers import deadline_of
 from app.web.access import roles_required
+from app.web.filters import local_time
 
 bp = Blueprint("applicant", __name__)
 
@@ -49,12 +52,21 @@ def apply(call_id: int) -> Any:
 def next_step(application: Application, programme: Programme, now: Any) -> tuple[str, str]:
     """What the applicant should do next, as (kind, sentence); kind is todo|wait|done."""
     state = programme.states[application.state]
+    if state["fill"]:  # a stage report (annual tracking, acceptance…) is due from the applicant
+        sections = "、".join(localised(section, "title") for section
+                            in programme.form_in(application.state).raw["sections"])
+        found = deadline_of(application)
+        if found is None:
+            return "todo", _("Fill in %(sections)s and submit it.", sections=sections)
+        return "todo", _("Fill in %(sections)s and submit it by %(when)s.", sections=sections,
+                         when=local_time(found[0]))
     if state["editable"]:
         if not application.call.is_open(now):
             return "wait", _("The call has closed; your draft is kept.")
         if application.state != programme.initial:
             return "todo", _("Returned to you: read the reason, correct and resubmit.")
-        return "todo", _("Complete the form and submit it before the call closes.")
+        return "todo", _("Complete the form and submit it by %(when)s, when the call closes.",
+                         when=local_time(application.call.closes_at))
     if state["final"]:
         if state["outcome"] == "awarded":
             return "done", _("Awarded. The certificate can be downloaded.")

@@ -17,12 +17,14 @@ from app.engine.runtime import Availability, available_transitions, fire
 from app.extensions import db
 from app.models import Application, Attachment, Certificate, Role
 from app.permissions import can_edit_application
+from app.services.application_print import application_pdf, may_print
 from app.services.attachments import attachment_path
 from app.services.blind import entry_view
 from app.services.certificate_files import log_download
 from app.services.certificates import certificate_pdf
 from app.services.programmes import programme_of
 from app.web.access import load_application, roles_required
+from app.web.downloads import pdf_response
 from app.web.dynamic_forms import apply_errors, field_attrs, form_to_data, version_of
 
 bp = Blueprint("applications", __name__)
@@ -36,6 +38,19 @@ def detail(application_id: int) -> Any:
     application = load_application(application_id)
     return render_template("applications/detail.html",
                            **detail_context(application, current_user))
+
+
+@bp.route("/<int:application_id>/print.pdf")
+@login_required
+def print_pdf(application_id: int) -> Any:
+    """The printed application (申报书) as a PDF: the applicant's own, or an administrator's
+    copy with the result (and, for the city, the review summary)."""
+    application = load_application(application_id)
+    if not may_print(current_user, application):
+        abort(403)
+    return pdf_response(application_pdf(application, current_user),
+                        f"{application.id}-{application.title or '申报书'}-申报书.pdf",
+                        inline=request.args.get("view") == "1")
 
 
 @bp.route("/<int:application_id>/edit", methods=["GET", "POST"])

@@ -1,21 +1,25 @@
-"""The district's submitted entries per call, with filters and the quota used per call."""
+"""The district's submitted entries per call, with filters, the quota used per call and each
+call's overview restricted to the district."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from app.engine.definitions import Programme
 from app.extensions import db
-from app.models import Application, Call, Role
+from app.models import Application, Call, Organisation, Role
+from app.models.base import contains, utcnow
 from app.services.applications import visible_applications
+from app.services.dashboards import call_overview, quota_states
 from app.services.programmes import catalogue, programme_of
 from app.web.access import roles_required
+from app.web.dashboards import district_chart, kind_labels, kinds_in, state_chart
 
 bp = Blueprint("district", __name__)
 PER_PAGE = 50
@@ -40,7 +44,8 @@ class QuotaUse:
 @bp.route("/")
 @roles_required(Role.DISTRICT_ADMIN)
 def home() -> Any:
-    """List the district's submitted entries (filter by call and state) and quota use."""
+    """List the district's submitted entries (filter by call and state, search the title and
+    the unit) and quota use."""
     calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
     call_id = request.args.get("call", type=int)
     state = request.args.get("state", "")
@@ -49,18 +54,33 @@ def home() -> Any:
         query = query.where(Application.call_id == call_id)
     if state:
         query = query.where(Application.state == state)
+    if needle := request.args.get("q", "").strip():
+        units = select(Organisation.id).where(contains(Organisation.name, needle))
+        query = query.where(contains(Application.title, needle) | Application.org_id.in_(units))
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
     return render_template(
         "district/home.html", calls=calls, call_id=call_id, state=state, page=page,
+        q=request.args.get("q", ""),
         rows=[(app, programme_of(app)) for app in page.items],
         quotas=[quota_use(call, current_user.district_id) for call in calls],
         states=state_choices(calls))
 
 
-def counted_states(programme: Programme) -> set[str]:
-    """The states that count against the quota, as the programme's within_quota guards say."""
-    return {state for t in programme.transitions for guard in t["guards"]
-            if guard["name"] == "within_quota" for state in guard["params"]["states"]}
+@bp.route("/calls/<int:call_id>")
+@roles_required(Role.DISTRICT_ADMIN)
+def call_overview_page(call_id: int) -> Any:
+    """The city's overview of a call, restricted to the administrator's own district."""
+    call = db.get_or_404(Call, call_id)
+    if current_user.district_id is None:
+        abort(403)
+    overview = call_overview(call, current_user.district_id)
+    return render_template(
+        "dashboards/call.html", overview=overview, scoped=True, labels=kind_labels(),
+        kinds=kinds_in(overview), now=utcnow(),
+        states=state_chart(overview, lambda state: url_for(
+            "district.home", call=call.id, state=state)),
+        districts=district_chart(overview, lambda _district: url_for(
+            "district.home", call=call.id)))
 
 
 def waiting_states(programme: Programme) -> set[str]:
@@ -72,7 +92,7 @@ def waiting_states(programme: Programme) -> set[str]:
 def quota_use(call: Call, district_id: int | None) -> QuotaUse:
     """The district's quota in a call, the entries counted against it, those waiting."""
     programme = catalogue().get(call.programme_key)
-    counted = counted_states(programme) if programme else set()
+    counted = quota_states(programme) if programme else set()
     waiting = waiting_states(programme) if programme else set()
     rows = dict(db.session.execute(
         select(Application.state, func.count())

@@ -42,14 +42,19 @@ def queue() -> Any:
         select(CallRound).where(CallRound.deadline.is_not(None), CallRound.closed_at.is_(None),
                                 CallRound.call_id.in_({a.application.call_id
                                                        for a in assignments})))}
-    return render_template("reviewer/queue.html",
-                           rows=[(a, programme_of(a.application),
-                                  entry_view(a.application, current_user),
-                                  due.get((a.application.call_id, a.round)))
-                                 for a in assignments], now=utcnow(),
+    now = utcnow()
+    rows = [(a, programme_of(a.application), entry_view(a.application, current_user),
+             due.get((a.application.call_id, a.round))) for a in assignments]
+    # what to do first: overdue, then by due date, then the rest; the finished ones last
+    rows.sort(key=lambda row: (row[0].locked or not row[0].active, row[3] is None,
+                               row[3] or now))
+    waiting = [row for row in rows if row[0].active and not row[0].locked]
+    return render_template("reviewer/queue.html", rows=rows, now=now,
                            invitations=pending_for(current_user),
                            panels=live_panels_of(current_user),
-                           done=sum(a.locked for a in active), total=len(active))
+                           done=sum(a.locked for a in active), total=len(active),
+                           overdue=sum(1 for row in waiting if row[3] and row[3] < now),
+                           open=len(waiting))
 
 
 @bp.route("/<int:assignment_id>", methods=["GET", "POST"])

@@ -1,0 +1,123 @@
+"""Exports of a call for city and district administrators: the applications with every field,
+the district summary (汇总表), the public-notice list, and the ZIP of dossiers (申报书)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import abort, render_template, request, send_file, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app.blueprints.admin.views import bp, entries_query
+from app.blueprints.api.serializers import job_json
+from app.extensions import db
+from app.models import Call, Job, Organisation, Role
+from app.services.application_export import applications_xlsx
+from app.services.dossier_jobs import (
+    dossier_file,
+    latest_dossier_job,
+    may_use,
+    start_dossier_job,
+)
+from app.services.summary_export import district_summary_xlsx, notice_xlsx
+from app.web.access import roles_required
+from app.web.downloads import xlsx_response
+from app.web.outcomes import act_and_return, download_or_return
+
+ADMINS = (Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
+
+
+@bp.route("/calls/<int:call_id>/exports")
+@roles_required(*ADMINS)
+def call_exports(call_id: int) -> Any:
+    """The call's exports, and the ZIP of dossiers with its progress."""
+    call = db.get_or_404(Call, call_id)
+    record = latest_dossier_job(call, current_user)
+    return render_template("admin/exports.html", call=call, job=record,
+                           progress=job_json(record) if record else None,
+                           district=_district_name())
+
+
+@bp.route("/calls/<int:call_id>/applications.xlsx")
+@roles_required(*ADMINS)
+def export_applications(call_id: int) -> Any:
+    """The call's submitted entries (the district's own, for a district administrator) with
+    every form field; the entries page's filters state, district and q apply."""
+    call = db.get_or_404(Call, call_id)
+    data = applications_xlsx(call, current_user, entries_query(call, request.args))
+    return xlsx_response(data, _file_name(call, "申报信息", "xlsx"))
+
+
+@bp.route("/calls/<int:call_id>/summary.xlsx")
+@roles_required(*ADMINS)
+def export_summary(call_id: int) -> Any:
+    """The district summary table (汇总表): one row per district, and the total."""
+    call = db.get_or_404(Call, call_id)
+    return xlsx_response(district_summary_xlsx(call, current_user),
+                         _file_name(call, "汇总表", "xlsx"))
+
+
+@bp.route("/calls/<int:call_id>/notice.xlsx")
+@roles_required(*ADMINS)
+def export_notice(call_id: int) -> Any:
+    """The call's public-notice list (公示名单), as the public page shows it."""
+    call = db.get_or_404(Call, call_id)
+    return download_or_return(
+        lambda: xlsx_response(notice_xlsx(call, current_user), f"{call.title}-公示名单.xlsx"),
+        url_for("admin.call_exports", call_id=call.id))
+
+
+@bp.route("/calls/<int:call_id>/dossiers", methods=["POST"])
+@roles_required(*ADMINS)
+def start_dossiers(call_id: int) -> Any:
+    """Start building the ZIP of dossiers in the background (or show the one running)."""
+    call = db.get_or_404(Call, call_id)
+    return act_and_return(lambda: start_dossier_job(call, current_user),
+                          _("The dossiers are being put together in the background; the "
+                            "progress shows below."),
+                          url_for("admin.call_exports", call_id=call.id) + "#dossiers")
+
+
+@bp.route("/dossier-jobs/<int:job_id>")
+@roles_required(*ADMINS)
+def dossier_job(job_id: int) -> Any:
+    """A dossier job's progress as JSON, for the progress bar."""
+    return job_json(_own_job(job_id))
+
+
+@bp.route("/dossier-jobs/<int:job_id>/file")
+@roles_required(*ADMINS)
+def dossier_job_file(job_id: int) -> Any:
+    """The finished ZIP of dossiers."""
+    record = _own_job(job_id)
+    path = dossier_file(record)
+    if record.status != "done" or not path.exists():
+        abort(404)
+    call = db.get_or_404(Call, record.call_id)
+    response = send_file(path, mimetype="application/zip", as_attachment=True,
+                         download_name=_file_name(call, "申报书", "zip"))
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _own_job(job_id: int) -> Job:
+    """The dossier job with this id (404), if the current user may follow it (else 403)."""
+    record = db.get_or_404(Job, job_id)
+    if not may_use(record, current_user):
+        abort(403)
+    return record
+
+
+def _district_name() -> str | None:
+    """The district administrator's district name (None for the city)."""
+    if current_user.role != Role.DISTRICT_ADMIN or current_user.district_id is None:
+        return None
+    district = db.session.get(Organisation, current_user.district_id)
+    return district.name if district else None
+
+
+def _file_name(call: Call, what: str, extension: str) -> str:
+    """``<call>-<what>.<ext>``, with the district for a district administrator's export."""
+    district = _district_name()
+    return f"{call.title}-{district + '-' if district else ''}{what}.{extension}"
