@@ -19,11 +19,12 @@ workflows = AppGroup("workflows", help="Check and show programme definitions.")
 reviews = AppGroup("reviews", help="Check stored review results.")
 demo = AppGroup("demo", help="Demonstration data.")
 jobs = AppGroup("jobs", help="The background job queue.")
+mail = AppGroup("mail", help="The e-mail outbox.")
 
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to `flask`."""
-    for group in (orgs, users, workflows, reviews, demo, jobs):
+    for group in (orgs, users, workflows, reviews, demo, jobs, mail):
         app.cli.add_command(group)
 
 
@@ -206,7 +207,8 @@ def workflows_show(key: str, svg_path: str | None) -> None:
         extras = [f"guards: {', '.join(g['name'] for g in t['guards'])}" if t["guards"] else "",
                   f"actions: {', '.join(a['name'] for a in t['actions'])}" if t["actions"] else "",
                   f"form: {t['form']}" if t["form"] else "",
-                  "comment required" if t["comment"] == "required" else ""]
+                  "comment required" if t["comment"] == "required" else "",
+                  _notify_text(t["notify"]) if t["notify"] else ""]
         extras = [e for e in extras if e]
         if extras:
             click.echo(f"  {'':<22} {'; '.join(extras)}")
@@ -241,10 +243,13 @@ def workflows_docs(folder: str) -> None:
 @click.option("--now", "now_text", default=None, metavar="ISO-TIME",
               help="Pretend it is this time (e.g. 2026-06-20T09:00+08:00); default: now.")
 def workflows_tick(now_text: str | None) -> None:
-    """Fire the transitions whose state deadline has passed (run it from cron, or let the
-    worker do it every minute)."""
+    """Fire the transitions whose state deadline has passed, send the reminders that are due
+    and the e-mail waiting in the outbox (run it from cron, or let the worker do it every
+    minute)."""
     from datetime import datetime
 
+    from app.services.mail import send_due
+    from app.services.reminders import run_reminders
     from app.services.timers import run_timers
 
     now = None
@@ -262,6 +267,30 @@ def workflows_tick(now_text: str | None) -> None:
                    f"{status}")
     moved = sum(o.moved for o in outcomes)
     click.echo(f"{moved} moved, {len(outcomes) - moved} refused")
+    reminders = run_reminders(now)
+    for r in reminders:
+        click.echo(f"reminder {r.kind} ({r.offset_days:+d} days) for {r.subject}: "
+                   f"{r.recipients} recipient(s)")
+    click.echo(f"{len(reminders)} reminder(s) sent")
+    _echo_mail(send_due())
+
+
+@mail.command("send")
+def mail_send() -> None:
+    """Send the e-mail that is due now (the worker does it every minute)."""
+    from app.services.mail import send_due
+
+    _echo_mail(send_due())
+
+
+def _echo_mail(counts: dict[str, int]) -> None:
+    """Say what a run of the outbox did."""
+    from app.services.mail import mail_enabled
+
+    if not mail_enabled():
+        click.echo("mail: MAIL_SERVER is not set; messages wait in the outbox")
+    click.echo(f"mail: {counts['sent']} sent, {counts['retry']} to retry, "
+               f"{counts['failed']} failed, {counts['interrupted']} interrupted")
 
 
 @workflows.command("sync")
@@ -321,6 +350,13 @@ def demo_load(if_empty: bool) -> None:
     click.echo("demo data loaded. Log in at http://127.0.0.1:5000 with:")
     for username, role in accounts:
         click.echo(f"  {username:<18} {role:<15} password: {DEMO_PASSWORD}")
+
+
+def _notify_text(notify: dict[str, Any]) -> str:
+    """A step's explicit notification: its event and recipients, or none."""
+    if notify["event"] is None:
+        return "notify: none"
+    return f"notify: {notify['event']}" + (f" to {', '.join(notify['to'])}" if notify["to"] else "")
 
 
 def _round_text(review: dict[str, Any]) -> str:

@@ -65,6 +65,25 @@ class Config:
     # used for rate limits is the real one from X-Forwarded-For, not the proxy's.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", 12))
+    # E-mail (docs/notifications.md): without MAIL_SERVER nothing is sent and messages wait in
+    # the outbox. MAIL_USE_TLS: STARTTLS on a plain connection; MAIL_USE_SSL: SMTPS (port 465).
+    MAIL_SERVER = os.environ.get("MAIL_SERVER", "")
+    MAIL_PORT = int(os.environ.get("MAIL_PORT", 25))
+    MAIL_USERNAME = os.environ.get("MAIL_USERNAME", "")
+    MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD", "")
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "0") == "1"
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "0") == "1"
+    MAIL_FROM = os.environ.get("MAIL_FROM", "pingshen@localhost")
+    MAIL_TIMEOUT = int(os.environ.get("MAIL_TIMEOUT", 30))
+    # Minutes to wait after the 1st, 2nd, ... failed attempt; after the last one it has failed.
+    MAIL_RETRY_MINUTES = os.environ.get("MAIL_RETRY_MINUTES", "1,5,30,120")
+    # A message left "sending" this long (its worker died) is marked failed, never resent.
+    MAIL_SENDING_TIMEOUT = int(os.environ.get("MAIL_SENDING_TIMEOUT", 10))
+    # Reminders before a review or stage deadline (days before it), and the escalation to the
+    # administrator this many days after it while the work is still not done.
+    REMINDER_BEFORE_DAYS = [int(d) for d in os.environ.get("REMINDER_BEFORE_DAYS", "3,1")
+                            .split(",") if d.strip()]
+    ESCALATE_AFTER_DAYS = int(os.environ.get("ESCALATE_AFTER_DAYS", 2))
 
 
 class TestConfig(Config):

@@ -13,6 +13,7 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.applications.views import bp as applications
     from app.blueprints.auth.views import bp as auth
     from app.blueprints.district.views import bp as district
+    from app.blueprints.inbox.views import bp as inbox
     from app.blueprints.public.views import bp as public
     from app.blueprints.reviewer.views import bp as reviewer
 
@@ -20,5 +21,5 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(public)
     for blueprint, prefix in ((applicant, "/my"), (district, "/district"), (admin, "/admin"),
                               (reviewer, "/reviews"), (applications, "/applications"),
-                              (api, "/api/v1")):
+                              (inbox, "/inbox"), (api, "/api/v1")):
         app.register_blueprint(blueprint, url_prefix=prefix)

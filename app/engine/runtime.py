@@ -17,6 +17,7 @@ from app.extensions import db
 from app.models import Application, AuditEntry, User
 from app.models.base import utcnow
 from app.permissions import in_scope
+from app.services.notifications import notify_move
 from app.services.programmes import programme_of
 
 
@@ -92,7 +93,8 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
     """Fire `trigger` on `application` for `actor`; flush, never commit.
 
     Raises Forbidden, ValidationFailed, GuardsFailed or Conflict; on success the state
-    has moved with an optimistic check, the audit row is written and the actions have run.
+    has moved with an optimistic check, the audit row is written, the actions have run and
+    the people concerned have their notifications (and outbox e-mails) in this transaction.
     """
     programme = programme_of(application)
     transition = _find(programme, application, trigger)
@@ -133,6 +135,7 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
                        from_state=source, to_state=dest, comment=comment, data=ctx.data,
                        definition_version=programme.version, bulk_id=bulk_id)
     db.session.add(entry)
+    notify_move(application, programme, transition, source, actor, comment)  # same transaction
     for ref in transition["actions"]:
         ACTIONS[ref["name"]].func(ctx, **ref["params"])
     db.session.flush()

@@ -33,7 +33,13 @@ WORKFLOW_OPTIONAL = {"title_en", "description", "title_field", "initial", "certi
 STATE_OPTIONAL = {"label_en", "final", "outcome", "editable", "review", "description",
                   "deadline", "notice", "fill"}
 DEADLINE_KINDS = ("days", "working_days", "date", "call_closes")
-TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description"}
+TRANSITION_OPTIONAL = {"label_en", "guards", "actions", "form", "comment", "style", "description",
+                       "notify"}
+# What a step tells people (see docs/notifications.md): the event whose template is used, and
+# who receives it. Without `notify` the engine derives the event from the step's shape.
+NOTIFY_EVENTS = {"submitted", "returned", "recommended", "state_changed", "result_published",
+                 "withdrawn"}
+NOTIFY_RECIPIENTS = {"applicant", "district_admins", "city_admins"}
 
 
 def check_workflow(doc: Any, check: Checker, forms: dict[str, Any],
@@ -218,8 +224,27 @@ def _check_transitions(value: Any, check: Checker, states: list[dict[str, Any]],
             "comment": check.one_of(item.get("comment", "optional"), f"{path}.comment",
                                     COMMENT_MODES),
             "style": check.one_of(item.get("style", "secondary"), f"{path}.style", STYLES),
+            "notify": _check_notify(item["notify"], f"{path}.notify", check)
+            if "notify" in item else None,
         })
     return transitions
+
+
+def _check_notify(value: Any, path: str, check: Checker) -> dict[str, Any]:
+    """``notify``: an event, ``false`` (the step tells nobody), or {event, to: [recipients]}."""
+    if value is False:
+        return {"event": None, "to": []}
+    if isinstance(value, str) or not isinstance(value, dict):
+        return {"event": check.one_of(value, path, NOTIFY_EVENTS), "to": None}
+    value = check.mapping(value, path, {"event"}, {"to"})
+    to = None
+    if "to" in value:
+        to = [check.one_of(who, f"{path}.to[{j}]", NOTIFY_RECIPIENTS)
+              for j, who in enumerate(check.sequence(value["to"], f"{path}.to", min_items=1))]
+        if len(set(to)) != len(to):
+            check.error(f"{path}.to", "names a recipient twice")
+    return {"event": check.one_of(value.get("event"), f"{path}.event", NOTIFY_EVENTS),
+            "to": to}
 
 
 def _check_rules(value: Any, path: str, check: Checker, registry: dict[str, Rule],

@@ -12,6 +12,12 @@ from app.models.certificates import (
     TemplateAsset,
     VerificationLog,
 )
+from app.models.notifications import (
+    Notification,
+    NotificationTemplate,
+    OutboxMessage,
+    ReminderLog,
+)
 from app.models.programmes import Call, CallQuota, ProgrammeVersion
 from app.models.reviews import (
     AwardProposal,
@@ -41,12 +47,16 @@ __all__ = [
     "IssuerSeal",
     "Job",
     "LoginAttempt",
+    "Notification",
+    "NotificationTemplate",
     "Objection",
     "OrgKind",
     "Organisation",
+    "OutboxMessage",
     "Panel",
     "PanelMember",
     "ProgrammeVersion",
+    "ReminderLog",
     "ReviewAssignment",
     "ReviewResult",
     "Role",

@@ -84,6 +84,9 @@ class User(UserMixin, Model):
     # to administrators who need to call (both optional).
     email: Mapped[str] = mapped_column(String(254), default="", server_default="")
     phone: Mapped[str] = mapped_column(String(30), default="", server_default="")
+    # Notification events the user does not want by e-mail (the inbox receives every event).
+    email_opt_out: Mapped[list[str]] = mapped_column(JSONType, default=list,
+                                                     server_default="[]")
     # Expert profile: professional title (职称) and expertise tags used to match entries.
     title: Mapped[str] = mapped_column(String(100), default="")
     expertise: Mapped[list[str]] = mapped_column(JSONType, default=list)

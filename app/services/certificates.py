@@ -27,6 +27,7 @@ from app.extensions import db
 from app.models import Application, Certificate, Role, SerialCounter, User
 from app.models.base import insert_ignoring_duplicates, utcnow
 from app.services.certificate_templates import issuer_marks, template_for
+from app.services.notifications import notify_certificate
 from app.services.programmes import programme_of
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -62,6 +63,7 @@ def issue_certificate(application: Application, programme: Programme, now: datet
     _check_printable(facts_of(certificate, verify_url(certificate.code)), trial)
     db.session.add(certificate)
     db.session.flush()
+    notify_certificate(certificate)
     return certificate
 
 
@@ -204,6 +206,7 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
     certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
     db.session.add(replacement)
     db.session.flush()
+    notify_certificate(replacement)
     render_later(replacement)
     return replacement
 

@@ -21,6 +21,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.services.invitations import declined, pool_ids
+from app.services.notifications import notify_assignment
 from app.services.programmes import programme_of
 
 CENT = Decimal("0.01")
@@ -69,6 +70,7 @@ def assign_expert(application: Application, expert: User, actor: User,
     db.session.add(assignment)
     application.updated_at = utcnow()  # a guard counting reviews must see this change
     db.session.flush()
+    notify_assignment(assignment)
     return assignment
 
 

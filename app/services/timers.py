@@ -73,10 +73,14 @@ def run_timers(now: datetime | None = None) -> list[TimerOutcome]:
 
 @every_minute("state_deadlines")
 def tick() -> None:
-    """The worker's minute job: fire what is due and log what was refused."""
+    """The worker's minute job: fire what is due and log what was refused; then send the
+    reminders that are due (after the moves, so an entry the deadline moved is not reminded)."""
+    from app.services.reminders import run_reminders
+
     for outcome in run_timers():
         if outcome.moved:
             LOGGER.info("deadline: %s fired on entry %s", outcome.trigger, outcome.application_id)
         else:
             LOGGER.warning("deadline passed but %s refused on entry %s: %s", outcome.trigger,
                            outcome.application_id, "；".join(outcome.reasons))
+    run_reminders()

@@ -96,6 +96,9 @@ MATRIX = [
     ("POST", "/api/v1/reviews/{S}/withdraw", {}, {"city": 400, REST: 403}),
     ("POST", "/api/v1/bulk-transitions", {},
      {"city": 400, "wj_admin": 400, "tn_admin": 400, REST: 403}),
+    ("GET", "/api/v1/notifications", None, {REST: 200}),
+    ("POST", "/api/v1/notifications/{res}/read", {}, {REST: 404}),
+    ("POST", "/api/v1/notifications/read-all", {}, {REST: 200}),
     ("GET", "/api/v1/openapi.json", None, {REST: 200, "anonymous": 200}),
     ("DELETE", "/api/v1/tokens", None, {REST: 204}),  # last: it ends the token
 ]
@@ -155,6 +158,7 @@ def _template(path):
              "panels/{result_id}": "panels/{panel_id}",
              "jobs/{result_id}": "jobs/{job_id}",
              "objections/{result_id}": "objections/{objection_id}",
+             "notifications/{result_id}": "notifications/{notification_id}",
              "no-such-receipt": "{receipt}",
              "{round}": "{name}"}
     for short, long in names.items():

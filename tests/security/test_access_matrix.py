@@ -88,6 +88,15 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.organisation_edit": {"GET": {"city"}, "POST": {"city"}},
     "admin.calendar": {"GET": {"city"}},
     "admin.call_overview_page": {"GET": {"city"}},
+    "admin.outbox": {"GET": {"city"}},
+    "admin.retry_mail": {"POST": {"city"}},
+    "admin.notification_templates": {"GET": {"city"}},
+    "admin.notification_template": {"GET": {"city"}, "POST": {"city"}},
+    "admin.reset_notification_template": {"POST": {"city"}},
+    "inbox.index": {"GET": USERS},
+    "inbox.read": {"POST": USERS},
+    "inbox.read_all": {"POST": USERS},
+    "inbox.settings": {"GET": USERS, "POST": USERS},
     "admin.new_call": {"GET": {"city"}, "POST": {"city"}},
     "admin.call": {"GET": {"city"}},
     "admin.bulk": {"POST": {"city"}},
@@ -207,6 +216,9 @@ API: dict[str, dict[str, set[str]]] = {
     "api.get_review": {"GET": {"expert", "city"}},  # the city sees every sheet
     "api.put_review": {"PUT": {"expert"}},
     "api.declare_conflict": {"POST": {"expert"}},
+    "api.list_notifications": {"GET": USERS},
+    "api.read_notification": {"POST": USERS},
+    "api.read_all_notifications": {"POST": USERS},
 }
 MATRIX = {**HTML, **API}
 
@@ -258,6 +270,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
         "seal_id": 999999, "objection_id": 999999, "receipt": "no-such-receipt",
         "user_id": 999999, "org_id": 999999,
+        "message_id": 999999, "notification_id": 999999, "event": "submitted",
     }
 
 

@@ -209,6 +209,7 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     certificates,
     dashboards,
     exports,
+    notifications,
     objections,
     organisations,
     panels,

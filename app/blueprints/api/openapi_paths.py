@@ -499,6 +499,28 @@ PATHS: dict[str, dict[str, Any]] = {
                                "`conflict: false` the entry opens; with `conflict: true` and a "
                                "reason the expert withdraws and the declaration is kept."),
     },
+    "/notifications": {
+        "get": op("list_notifications", "notifications",
+                  "The caller's inbox: unread messages first, then newest",
+                  {200: answer("A page of messages and the unread count.",
+                               ref("NotificationPage"))}, (422,),
+                  query=(in_query("unread", "1: only unread messages (default 0).",
+                                  integer(minimum=0, maximum=1)),
+                         in_query("page", "Page number (default 1).", integer(minimum=1)),
+                         in_query("per_page", "Items per page (default 20, at most 100).",
+                                  integer(minimum=1)))),
+    },
+    "/notifications/{notification_id}/read": {
+        "parameters": [in_path("notification_id", "Notification id.")],
+        "post": op("read_notification", "notifications", "Mark one of the caller's messages "
+                   "read", {200: answer("The message.", ref("Notification"))}, (403, 404),
+                   description="403 for another user's message."),
+    },
+    "/notifications/read-all": {
+        "post": op("read_all_notifications", "notifications",
+                   "Mark every unread message of the caller read",
+                   {200: answer("How many were marked.", ref("ReadAll"))}),
+    },
     "/bulk-transitions": {
         "post": op("bulk_transition", "applications",
                    "Check or fire one trigger on many applications (administrators)",

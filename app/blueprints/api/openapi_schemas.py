@@ -439,6 +439,19 @@ APPLICATION = obj({
 })
 APPLICATION_PAGE = obj({"items": array(ref("ApplicationSummary")), "page": integer(),
                         "per_page": integer(), "total": integer()})
+NOTIFICATION = obj({
+    "id": integer(), "event": string("What happened: submitted, returned, recommended, "
+                                     "state_changed, result_published, withdrawn, assigned, "
+                                     "review_due, review_overdue, review_escalation, stage_due, "
+                                     "stage_overdue, stage_escalation or certificate_issued."),
+    "subject": string(), "body": string("The message as text (Chinese)."),
+    "link": nullable(string("Path on this site of the page the message is about.")),
+    "application_id": nullable(integer("The entry it is about, if one.")),
+    "created_at": DATETIME, "read_at": nullable(DATETIME),
+})
+NOTIFICATION_PAGE = obj({"items": array(ref("Notification")), "page": integer(),
+                         "per_page": integer(), "total": integer(),
+                         "unread": integer("All unread messages of the caller.")})
 APPLICATION_CREATE = obj({"call_id": integer(), "data": FORM_DATA}, optional=("data",))
 APPLICATION_PATCH = obj({
     "data": {**FORM_DATA, "description": FORM_DATA["description"] + " Merged into the stored "
@@ -578,4 +591,7 @@ SCHEMAS: dict[str, Schema] = {
     "ReopenRequest": REOPEN_REQUEST,
     "AutoAssignment": AUTO_ASSIGNMENT,
     "BulkItem": BULK_ITEM, "BulkResult": BULK_RESULT,
+    "Notification": NOTIFICATION, "NotificationPage": NOTIFICATION_PAGE,
+    "ReadAll": obj({"marked": integer("Messages marked read now."),
+                    "unread": integer("Unread messages left (0).")}),
 }

@@ -9,6 +9,7 @@ from app.blueprints.api import (  # noqa: F401  (routes on bp)
     auth,
     files,
     notices,
+    notifications,
     panels,
     programmes,
     reviews,

@@ -1,0 +1,1 @@
+"""Every user's inbox: notifications, marking them read, and which ones come by e-mail."""
