@@ -19,7 +19,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "tags": [{"name": name} for name in ("tokens", "programmes", "calls", "applications",
                                               "attachments", "reviews", "rounds", "panels",
-                                              "notices", "certificates", "meta")],
+                                              "notices", "certificates", "exports", "meta")],
         "paths": {PREFIX + path: item for path, item in PATHS.items()},
         "components": {
             "schemas": SCHEMAS,
