@@ -288,3 +288,29 @@ def test_a_job_file_is_refused_while_there_is_none(api, world, entries):
 
     assert answer["message"] == "该文件已被更新的导出取代，请重新生成"
     assert city.get(f"/api/v1/jobs/{second['id']}/file").status_code == 200
+
+
+def test_a_print_run_file_stays_the_citys_and_is_logged(api, world, make_application):
+    from app.models import CertificateDownload
+    from app.services.reviews import assign_expert, save_review
+    from tests.conftest import TEAM_SCORES, confirmed
+
+    users = world["users"]
+    entry = make_application("wj1", name="湖塘太极拳队")
+    fire(entry, "submit", users["wj1"])
+    fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    save_review(confirmed(assign_expert(entry, users["expert1"], users["city"])),
+                users["expert1"], TEAM_SCORES, "", submit=True)
+    fire(entry, "publish_notice", users["city"])
+    fire(entry, "name_team", users["city"])
+    db.session.commit()
+    city = api.login("city")
+
+    job = city.post(f"/api/v1/calls/{world['call'].id}/certificates/print").get_json()
+    download = city.get(f"/api/v1/jobs/{job['id']}/file")
+
+    assert download.status_code == 200 and download.mimetype == "application/pdf"
+    assert len(PdfReader(io.BytesIO(download.get_data())).pages) == 1
+    assert db.session.scalar(select(CertificateDownload.kind)) == "print"
+    assert problem(api.login("wj_admin").get(f"/api/v1/jobs/{job['id']}/file"), 403)
+    assert problem(api.login("wj_admin").get(f"/api/v1/jobs/{job['id']}"), 403)
