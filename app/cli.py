@@ -1,4 +1,4 @@
-"""Administrator commands: `flask orgs|users|workflows|reviews|demo ...`."""
+"""Administrator commands: `flask orgs|users|workflows|reviews|demo|jobs|export ...`."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ mail = AppGroup("mail", help="The e-mail outbox.")
 
 def register_cli(app: Flask) -> None:
     """Add the command groups to `flask`."""
-    for group in (orgs, users, workflows, reviews, demo, jobs, mail):
+    from app.cli_exports import export  # it uses _fail from here
+
+    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export):
         app.cli.add_command(group)
 
 

@@ -39,6 +39,9 @@ class Config:
     IMPORT_WEB_MAX_NEW_USERS = int(os.environ.get("IMPORT_WEB_MAX_NEW_USERS", 300))
     # Exports built in the background (a call's ZIP of dossiers).
     EXPORT_FOLDER = os.environ.get("EXPORT_FOLDER", str(INSTANCE / "exports"))
+    # Above this many entries the applications workbook is built by the background worker
+    # (about a millisecond per entry: a web request should not wait ten seconds).
+    EXPORT_INLINE_LIMIT = int(os.environ.get("EXPORT_INLINE_LIMIT", 2000))
     # The absolute URL printed in certificate QR codes; falls back to the request's host.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # The background job queue (see app/jobs.py): SQLite file, redis://..., or "immediate".

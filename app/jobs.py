@@ -108,6 +108,7 @@ def init_app(app: Flask) -> None:
     from app.services import (  # noqa: F401  (register their jobs)
         certificate_jobs,
         dossier_jobs,
+        export_jobs,
         mail,
         timers,
     )

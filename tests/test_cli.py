@@ -123,3 +123,95 @@ def test_a_stored_result_is_verified_from_the_command_line(app, world, contest):
     assert changed.exit_code == 1
     assert f"entry {entry.id}: stored 99, recomputed 80" in changed.output
     assert runner.invoke(args=["reviews", "verify", "424242"]).exit_code == 1
+
+
+def _exported(world, make_application):
+    """wj1 and wj2 submitted (wj1 recommended), tn1 submitted, tn2 a draft."""
+    from app.engine.runtime import fire
+
+    users = world["users"]
+    entries = [make_application(name, name=f"{name}队") for name in ("wj1", "wj2", "tn1", "tn2")]
+    for entry in entries[:3]:
+        fire(entry, "submit", entry.applicant)
+    fire(entries[0], "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    db.session.commit()
+    return entries
+
+
+def _rows(path, sheet):
+    """The rows of a written workbook's sheet."""
+    from openpyxl import load_workbook
+
+    return [list(row) for row in load_workbook(path)[sheet].iter_rows(values_only=True)]
+
+
+def test_a_calls_workbooks_are_written_from_the_command_line(app, world, make_application,
+                                                             tmp_path, monkeypatch):
+    entries = _exported(world, make_application)
+    call = world["call"]
+    monkeypatch.chdir(tmp_path)
+    runner = app.test_cli_runner()
+
+    whole = runner.invoke(args=["export", "applications", str(call.id)])
+    district = runner.invoke(args=["export", "applications", str(call.id), "--district", "TN",
+                                   "-o", str(tmp_path / "tn.xlsx")])
+    summary = runner.invoke(args=["export", "summary", str(call.id), "--district", "WJ"])
+
+    assert whole.exit_code == district.exit_code == summary.exit_code == 0, whole.output
+    written = tmp_path / f"{call.title}-申报信息.xlsx"
+    assert f"wrote {written.name}" in whole.output
+    stored = list(db.session.scalars(select(Application).where(
+        Application.call_id == call.id, Application.submitted_at.is_not(None))
+        .order_by(Application.district_id, Application.submitted_at)))
+    assert [row[:4] for row in _rows(written, "申报信息")[1:]] == [
+        [a.id, a.title, a.org.name, a.district.name] for a in stored]
+    assert [row[0] for row in _rows(tmp_path / "tn.xlsx", "申报信息")[1:]] == [entries[2].id]
+    assert _rows(tmp_path / f"{call.title}-武进区-汇总表.xlsx", "汇总表")[1:] == [
+        ["武进区", 2, 1, 2, None, 1, 1]]
+    assert db.session.scalar(select(func.count()).select_from(User)) == len(world["users"])
+
+
+def test_the_dossiers_are_built_in_the_command_with_progress_lines(app, world, make_application,
+                                                                    tmp_path, monkeypatch):
+    import zipfile
+
+    from app import cli_exports
+    from app.services import dossier_jobs
+
+    entries = _exported(world, make_application)
+    call = world["call"]
+    monkeypatch.setattr(dossier_jobs, "CHUNK", 1)  # report after every entry,
+    monkeypatch.setattr(cli_exports, "PROGRESS_EVERY", 2)  # print after every second
+    target = tmp_path / "wj.zip"
+
+    result = app.test_cli_runner().invoke(args=["export", "dossiers", str(call.id),
+                                                "--district", "WJ", "-o", str(target)])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == ["2/2", f"已写入 / wrote {target}: 2 entries"]
+    names = zipfile.ZipFile(target).namelist()
+    assert sorted(names) == sorted(["目录.xlsx"] + [
+        f"武进区/{e.id}-{e.title}/{name}" for e in entries[:2] for name in ("申报书.pdf",
+                                                                           "章程.pdf")])
+    everything = app.test_cli_runner().invoke(args=["export", "dossiers", str(call.id),
+                                                    "-o", str(tmp_path / "all.zip")])
+    assert everything.output.splitlines()[:2] == ["2/3", "3/3"]
+    assert {n.split("/")[0] for n in zipfile.ZipFile(tmp_path / "all.zip").namelist()} == {
+        "目录.xlsx", "武进区", "天宁区"}
+
+
+def test_exports_refused_on_the_command_line_say_why(app, world, make_application, tmp_path):
+    call = world["call"]
+    runner = app.test_cli_runner()
+    make_application("tn1", name="草稿队")
+
+    for args, message in ((["applications", "424242"], "批次不存在：424242"),
+                          (["summary", str(call.id), "--district", "NOPE"], "没有这个区：NOPE"),
+                          (["notice", str(call.id), "-o", str(tmp_path / "n.xlsx")],
+                           "本批次目前没有公示中的申报"),
+                          (["dossiers", str(call.id), "--district", "TN"],
+                           "本批次还没有已提交的申报")):
+        result = runner.invoke(args=["export", *args])
+        assert result.exit_code == 1, args
+        assert message in result.output, result.output
+    assert not (tmp_path / "n.xlsx").exists()

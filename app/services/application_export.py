@@ -11,7 +11,7 @@ memory. What is exported is what the administrator may see on each entry's page.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -53,9 +53,11 @@ def require_administrator(viewer: User) -> None:
         raise Forbidden("只有管理员可以导出申报数据")
 
 
-def applications_xlsx(call: Call, viewer: User, entries: Select[Any]) -> bytes:
+def applications_xlsx(call: Call, viewer: User, entries: Select[Any],
+                      progress: Callable[[int, int], None] | None = None) -> bytes:
     """The entries ``entries`` selects (already limited to what ``viewer`` may list, in the
-    order wanted) with every field, as .xlsx bytes."""
+    order wanted) with every field, as .xlsx bytes; ``progress(done, total)`` is told after
+    every ``CHUNK`` entries (a background job shows it)."""
     require_administrator(viewer)
     ids = list(db.session.scalars(entries.with_only_columns(Application.id)))
     columns = form_columns(call, ids)
@@ -66,7 +68,7 @@ def applications_xlsx(call: Call, viewer: User, entries: Select[Any]) -> bytes:
     tables = [(c, SheetWriter(workbook, _unique(c.field["label"], titles), [
         *TABLE_HEADERS, *(str(col["label"]) for col in c.field["columns"])]))
         for c in columns if c.field["type"] == "table"]
-    for application, serial in _entries(ids):
+    for done, (application, serial) in enumerate(_entries(ids), start=1):
         main.append([*entry_cells(application), *(_column_cell(c, application) for c in columns),
                      application.award, application.recommended_to,
                      application.recommended_at, serial])
@@ -75,6 +77,8 @@ def applications_xlsx(call: Call, viewer: User, entries: Select[Any]) -> bytes:
                 sheet.append([application.id, application.title, _district(application), number,
                               *(form_cell(col, row.get(col["key"]))
                                 for col in column.field["columns"])])
+        if progress is not None and (done % CHUNK == 0 or done == len(ids)):
+            progress(done, len(ids))  # at a chunk's end: the next chunk is read afresh
     for sheet in (main, *(sheet for _column, sheet in tables)):
         sheet.close()
     return workbook_bytes(workbook)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,8 +11,8 @@ from sqlalchemy import Select, select
 from app.engine.errors import Conflict, Forbidden, GuardsFailed, ValidationFailed
 from app.engine.formdata import clean_data
 from app.extensions import db
-from app.models import Application, AuditEntry, Call, ReviewAssignment, Role, User
-from app.models.base import utcnow
+from app.models import Application, AuditEntry, Call, Organisation, ReviewAssignment, Role, User
+from app.models.base import contains, utcnow
 from app.permissions import can_edit_application
 from app.services.programmes import current_programme, programme_of, record_version
 
@@ -78,3 +79,45 @@ def visible_applications(user: User) -> Select[Any]:
         return query.where(Application.applicant_id == user.id)
     return query.where(Application.id.in_(
         select(ReviewAssignment.application_id).where(ReviewAssignment.expert_id == user.id)))
+
+
+ENTRY_SORTS = {  # sort name → the order of a call's entries (ties broken by entry number)
+    "district": (Application.district_id, Application.submitted_at),
+    "submitted": (Application.submitted_at,),
+    "-submitted": (Application.submitted_at.desc(),),
+    "updated": (Application.updated_at,),
+    "-updated": (Application.updated_at.desc(),),
+    "title": (Application.title,),
+    "state": (Application.state, Application.submitted_at),
+}
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    """What a call's entries list is narrowed to, and its order (as the call page asks)."""
+
+    state: str = ""
+    district_id: int | None = None
+    q: str = ""
+    sort: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """The filter as plain values (kept with a background export job)."""
+        return asdict(self)
+
+
+def call_entries(call: Call, viewer: User, chosen: EntryFilter = EntryFilter()) -> Select[Any]:
+    """The entries of ``call`` that ``viewer`` may list, narrowed to a state, a district and
+    a text in the title or the unit's name, in the order ``chosen.sort`` names (by district,
+    then submission, by default)."""
+    order = ENTRY_SORTS.get(chosen.sort, ENTRY_SORTS["district"])
+    query = (visible_applications(viewer).where(Application.call_id == call.id)
+             .order_by(None).order_by(*order, Application.id))
+    if chosen.state:
+        query = query.where(Application.state == chosen.state)
+    if chosen.district_id:
+        query = query.where(Application.district_id == chosen.district_id)
+    if needle := chosen.q.strip():
+        units = select(Organisation.id).where(contains(Organisation.name, needle))
+        query = query.where(contains(Application.title, needle) | Application.org_id.in_(units))
+    return query

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import zipfile
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -36,12 +37,15 @@ from app.services.workbooks import Table, tables_xlsx
 
 LOGGER = logging.getLogger(__name__)
 KIND = "call_dossiers"
+APPLICATIONS = "applications_export"  # a big call's applications workbook (export_jobs.py)
+EXPORT_KINDS = (KIND, APPLICATIONS)  # jobs of a call's exports: the city's, or a district's
 ACTIVE = ("queued", "running")
 CHUNK = 10  # entries read (and progress reported) at a time
 STORED = {".mp4", ".jpg", ".jpeg", ".png", ".zip", ".docx", ".xlsx", ".pptx"}  # compressed
 INDEX_HEADERS = ["序号", "申报编号", "申报名称", "申报单位", "所属区", "当前状态", "提交时间",
                  "获奖等级", "文件夹", "附件数", "备注"]
 NO_DISTRICT = "未归属区"
+Progress = Callable[[int, int, int], None]  # (entries done, 申报书 not drawn, entries in all)
 
 
 def scope_of(actor: User) -> int | None:
@@ -55,18 +59,21 @@ def scope_of(actor: User) -> int | None:
 
 
 def may_use(record: Job, actor: User) -> bool:
-    """Whether ``actor`` may follow or download this dossier job (the city: all of them)."""
-    if record.kind != KIND or actor.role not in (Role.CITY_ADMIN, Role.DISTRICT_ADMIN):
+    """Whether ``actor`` may follow or download this export job (the city: all of them; a
+    district administrator: their own district's)."""
+    if record.kind not in EXPORT_KINDS or actor.role not in (Role.CITY_ADMIN,
+                                                              Role.DISTRICT_ADMIN):
         return False
     return actor.role == Role.CITY_ADMIN or (
         actor.district_id is not None and record.options.get("district_id") == actor.district_id)
 
 
-def latest_dossier_job(call: Call, actor: User) -> Job | None:
-    """The most recent dossier job of the call in the actor's scope."""
+def latest_dossier_job(call: Call, actor: User, kind: str = KIND) -> Job | None:
+    """The most recent export job (dossiers, unless ``kind`` says otherwise) of the call in
+    the actor's scope."""
     district = scope_of(actor)
     for record in db.session.scalars(select(Job).where(
-            Job.call_id == call.id, Job.kind == KIND).order_by(Job.id.desc())):
+            Job.call_id == call.id, Job.kind == kind).order_by(Job.id.desc())):
         if record.options.get("district_id") == district:
             return record
     return None
@@ -78,7 +85,7 @@ def start_dossier_job(call: Call, actor: User) -> Job:
     latest = latest_dossier_job(call, actor)
     if latest is not None and latest.status in ACTIVE:
         return latest
-    if not _entry_ids(call, actor):
+    if not dossier_entry_ids(call, actor):
         raise Conflict("本批次还没有已提交的申报")
     record = Job(kind=KIND, call_id=call.id, created_by_id=actor.id,
                  options={"district_id": district})
@@ -93,7 +100,7 @@ def dossier_file(record: Job) -> Path:
     return Path(current_app.config["EXPORT_FOLDER"]) / "dossiers" / f"{record.id}.zip"
 
 
-def _entry_ids(call: Call, actor: User) -> list[int]:
+def dossier_entry_ids(call: Call, actor: User) -> list[int]:
     """The submitted entries of the call the actor may list, by district then number."""
     query = (visible_applications(actor).where(Application.call_id == call.id).order_by(None)
              .outerjoin(Organisation, Organisation.id == Application.district_id)
@@ -110,34 +117,50 @@ def run_dossier_job(job_id: int) -> None:
     call = db.session.get(Call, record.call_id or 0)
     actor = db.session.get(User, record.created_by_id or 0)
     if call is None or actor is None:
-        _finish(record, "failed", "批次或发起人已不存在")
+        finish(record, "failed", "批次或发起人已不存在")
         return
-    ids = _entry_ids(call, actor)
-    record.status, record.total, record.done, record.failed = "running", len(ids), 0, 0
     record.started_at = record.started_at or utcnow()
-    _beat(record)
-    target = dossier_file(record)
+
+    def progress(done: int, failed: int, total: int) -> None:
+        """Count on the job and show it is alive."""
+        record.status, record.done, record.failed, record.total = "running", done, failed, total
+        beat(record)
+
+    try:
+        write_dossiers(dossier_file(record), call, actor, progress)
+    except Exception:
+        LOGGER.exception("dossier job %s failed", job_id)
+        db.session.rollback()
+        finish(db.session.get(Job, job_id), "failed", "生成申报书合集时出错，详见服务器日志")
+        return
+    finished = db.session.get(Job, job_id)
+    finish(finished, "done")
+    if finished is not None:
+        drop_older(finished, dossier_file)
+
+
+def write_dossiers(target: Path, call: Call, actor: User, progress: Progress) -> int:
+    """Write the ZIP of the call's dossiers as ``actor`` may have them to ``target`` (through
+    a temporary file renamed when complete); ``progress(done, failed, total)`` is told at the
+    start and after every ``CHUNK`` entries. Return the number of entries."""
+    ids = dossier_entry_ids(call, actor)
+    progress(0, 0, len(ids))
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(f"{target.name}.{os.getpid()}.part")
     try:
-        _write_zip(part, call, actor, ids, record)
-    except Exception:
-        LOGGER.exception("dossier job %s failed", job_id)
+        _write_zip(part, call, actor, ids, progress)
+    except BaseException:
         part.unlink(missing_ok=True)
-        db.session.rollback()
-        _finish(db.session.get(Job, job_id), "failed", "生成申报书合集时出错，详见服务器日志")
-        return
+        raise
     os.replace(part, target)
-    record = db.session.get(Job, job_id)
-    _finish(record, "done")
-    if record is not None:
-        _drop_older(record)
+    return len(ids)
 
 
-def _write_zip(path: Path, call: Call, actor: User, ids: list[int], record: Job) -> None:
+def _write_zip(path: Path, call: Call, actor: User, ids: list[int], progress: Progress) -> None:
     """The ZIP: a folder per entry, then 目录.xlsx."""
     index: list[list[Any]] = []
     position = {entry_id: n for n, entry_id in enumerate(ids)}
+    failed = 0
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         for start in range(0, len(ids), CHUNK):
             entries = db.session.scalars(select(Application).where(
@@ -148,9 +171,8 @@ def _write_zip(path: Path, call: Call, actor: User, ids: list[int], record: Job)
                 drawn, note = _add_entry(archive, entry, actor)
                 index.append([len(index) + 1, *_index_row(entry), _folder(entry),
                               len(entry.attachments), note or None])
-                record.done += 1
-                record.failed += not drawn
-            _beat(record)
+                failed += not drawn
+            progress(len(index), failed, len(ids))
         archive.writestr("目录.xlsx", tables_xlsx(call.title, [Table("目录", INDEX_HEADERS,
                                                                     index)]))
 
@@ -209,13 +231,13 @@ def _unique(name: str, taken: set[str]) -> str:
     return candidate
 
 
-def _beat(record: Job) -> None:
+def beat(record: Job) -> None:
     """Record progress and that the job is alive."""
     record.heartbeat_at = utcnow()
     db.session.commit()
 
 
-def _finish(record: Job | None, status: str, error: str = "") -> None:
+def finish(record: Job | None, status: str, error: str = "") -> None:
     """Close the job with its outcome."""
     if record is None:
         return
@@ -223,27 +245,27 @@ def _finish(record: Job | None, status: str, error: str = "") -> None:
     db.session.commit()
 
 
-def _drop_older(record: Job) -> None:
-    """Delete the ZIPs of earlier dossier jobs of the same call and district."""
+def drop_older(record: Job, file_of: Callable[[Job], Path]) -> None:
+    """Delete the files of earlier jobs of the same kind, call and district."""
     for older in db.session.scalars(select(Job).where(
-            Job.call_id == record.call_id, Job.kind == KIND, Job.id < record.id)):
+            Job.call_id == record.call_id, Job.kind == record.kind, Job.id < record.id)):
         if older.options.get("district_id") == record.options.get("district_id"):
-            dossier_file(older).unlink(missing_ok=True)
+            file_of(older).unlink(missing_ok=True)
 
 
-def resume_dossier_jobs(older_than: timedelta | None = None) -> list[int]:
-    """Queue again the dossier jobs whose worker stopped (no heartbeat for JOB_STALE_SECONDS);
-    they start over."""
+def resume_dossier_jobs(older_than: timedelta | None = None, kind: str = KIND) -> list[int]:
+    """Queue again the export jobs of ``kind`` whose worker stopped (no heartbeat for
+    JOB_STALE_SECONDS); they start over."""
     if older_than is None:
         older_than = timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
     limit = utcnow() - older_than
     stalled = list(db.session.scalars(select(Job).where(
-        Job.kind == KIND, Job.status.in_(ACTIVE),
+        Job.kind == kind, Job.status.in_(ACTIVE),
         (Job.heartbeat_at.is_(None) & (Job.created_at <= limit)) | (Job.heartbeat_at <= limit))))
     for record in stalled:
         record.resumed += 1
         record.heartbeat_at = utcnow()
-        enqueue_after_commit(KIND, record.id)
+        enqueue_after_commit(kind, record.id)
     db.session.commit()
     return [record.id for record in stalled]
 

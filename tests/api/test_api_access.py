@@ -15,6 +15,7 @@ from tests.conftest import confirmed
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 ROLES = ["anonymous", "wj1", "wj2", "tn1", "wj_admin", "tn_admin", "city", "expert1", "expert2"]
 REST = "*"  # every role not named
+ADMINS_200 = {"city": 200, "wj_admin": 200, "tn_admin": 200, REST: 403}  # a call's exports
 
 # (method, path, body, {role: status}). Allowed callers get a harmless request (an empty body
 # gives 400 once authorised), so nothing changes. D: wj1's draft; R: wj2's entry under review
@@ -81,9 +82,20 @@ MATRIX = [
     ("POST", "/api/v1/objections/{res}/decide", {}, {"city": 404, REST: 403}),
     ("POST", "/api/v1/calls/{call}/certificates/print", {"order": "by size"},
      {"city": 422, REST: 403}),
-    ("GET", "/api/v1/jobs/{res}/file", None, {"city": 404, REST: 403}),
+    ("GET", "/api/v1/jobs/{res}/file", None, {"city": 404, "wj_admin": 404, "tn_admin": 404,
+                                               REST: 403}),
     ("POST", "/api/v1/calls/{call}/certificates/issue", {}, {"city": 409, REST: 403}),
-    ("GET", "/api/v1/jobs/{res}", None, {"city": 404, REST: 403}),
+    ("GET", "/api/v1/jobs/{res}", None, {"city": 404, "wj_admin": 404, "tn_admin": 404,
+                                         REST: 403}),
+    ("GET", "/api/v1/calls/{call}/applications.xlsx", None, ADMINS_200),
+    ("GET", "/api/v1/calls/{call}/summary.xlsx", None, ADMINS_200),
+    ("GET", "/api/v1/calls/{call}/notice.xlsx", None,  # N's notice is over: nothing to list
+     {"city": 409, "wj_admin": 409, "tn_admin": 409, REST: 403}),
+    ("GET", "/api/v1/applications/{D}/print.pdf", None, {"wj1": 200, REST: 403}),
+    ("GET", "/api/v1/applications/{R}/print.pdf", None,  # expert1 may open R, not print it
+     {"wj2": 200, "wj_admin": 200, "city": 200, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/dossiers", None,
+     {"city": 202, "wj_admin": 202, "tn_admin": 202, REST: 403}),
     ("POST", "/api/v1/certificates/{C}/reissue", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/applications/{R}/assignments", None, {"city": 200, REST: 403}),
     ("POST", "/api/v1/applications/{R}/assignments", {}, {"city": 400, REST: 403}),

@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from app.engine.runtime import fire
 from app.extensions import db
+from app.models import Job
 
 
 def _rows(page, sheet="申报信息"):
@@ -130,3 +131,46 @@ def test_the_dossier_zip_is_built_followed_and_downloaded(world, make_applicatio
     assert district.get(link.group(1)).status == 403  # the city's ZIP holds every district
     assert district.get(f"/admin/dossier-jobs/{link.group(2)}").status == 403
     assert "dossier-jobs" not in district.get(f"/admin/calls/{call.id}/exports").text
+
+
+def test_a_big_calls_workbook_is_built_in_the_background(app, world, make_application,
+                                                         advance, browser):
+    first, second, third = _entries(world, make_application, advance)
+    call = world["call"]
+    app.config["EXPORT_INLINE_LIMIT"] = 2
+    city = browser("city")
+
+    started = city.get(f"/admin/calls/{call.id}/applications.xlsx?state=district_review")
+    assert started.status == 200  # two entries: at the limit, still downloaded at once
+    started = city.get(f"/admin/calls/{call.id}/applications.xlsx")
+    assert started.status == 302
+    assert started.response.headers["Location"].endswith(f"/admin/calls/{call.id}/exports"
+                                                         "#applications")
+    page = city.get(f"/admin/calls/{call.id}/exports")
+    link = re.search(r'href="(/admin/dossier-jobs/(\d+)/file)">([^<]*)<', page.text)
+    download = city.get(link.group(1))
+
+    assert "3" in link.group(3)  # the entries it holds
+    assert [row[0] for row in _rows(download)[1:]] == [first.id, second.id, third.id]
+    assert quote(call.title + "-申报信息.xlsx") in download.response.headers[
+        "Content-Disposition"]
+    progress = city.get(f"/admin/dossier-jobs/{link.group(2)}").response.get_json()
+    assert (progress["kind"], progress["status"], progress["done"]) == (
+        "applications_export", "done", 3)
+    district = browser("wj_admin")
+    assert district.get(link.group(1)).status == 403  # the city's workbook: every district
+    assert "dossier-jobs" not in district.get(f"/admin/calls/{call.id}/exports").text
+
+
+def test_a_workbook_being_built_shows_its_progress(world, browser):
+    call = world["call"]
+    db.session.add(Job(kind="applications_export", call_id=call.id, status="running", total=3000,
+                       done=1000, created_by_id=world["users"]["city"].id,
+                       options={"district_id": None, "filter": {}}))
+    db.session.commit()
+
+    page = browser("city").get(f"/admin/calls/{call.id}/exports")
+
+    box = re.search(r'<div id="applications">.*?</div>\s*</div>', page.text, re.S).group(0)
+    assert 'value="33"' in box and "已完成 1000 / 3000 项申报" in box
+    assert "/file" not in box

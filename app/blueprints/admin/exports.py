@@ -5,20 +5,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort, render_template, request, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from app.blueprints.admin.views import bp, entries_query
+from app.blueprints.admin.views import bp, entry_filter
 from app.blueprints.api.serializers import job_json
+from app.engine.errors import PingshenError
 from app.extensions import db
-from app.models import Call, Job, Organisation, Role
-from app.services.application_export import applications_xlsx
-from app.services.dossier_jobs import (
-    dossier_file,
-    latest_dossier_job,
-    may_use,
-    start_dossier_job,
+from app.models import Call, Job, Role
+from app.services.dossier_jobs import APPLICATIONS, latest_dossier_job, may_use, start_dossier_job
+from app.services.export_jobs import (
+    applications_workbook,
+    export_name,
+    job_download,
+    reader_district,
 )
 from app.services.summary_export import district_summary_xlsx, notice_xlsx
 from app.web.access import roles_required
@@ -31,22 +32,33 @@ ADMINS = (Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
 @bp.route("/calls/<int:call_id>/exports")
 @roles_required(*ADMINS)
 def call_exports(call_id: int) -> Any:
-    """The call's exports, and the ZIP of dossiers with its progress."""
+    """The call's exports, the ZIP of dossiers with its progress, and the progress of a big
+    call's applications workbook."""
     call = db.get_or_404(Call, call_id)
     record = latest_dossier_job(call, current_user)
+    workbook = latest_dossier_job(call, current_user, APPLICATIONS)
+    district = reader_district(current_user)
     return render_template("admin/exports.html", call=call, job=record,
                            progress=job_json(record) if record else None,
-                           district=_district_name())
+                           workbook=workbook,
+                           workbook_progress=job_json(workbook) if workbook else None,
+                           district=district.name if district else None)
 
 
 @bp.route("/calls/<int:call_id>/applications.xlsx")
 @roles_required(*ADMINS)
 def export_applications(call_id: int) -> Any:
     """The call's submitted entries (the district's own, for a district administrator) with
-    every form field; the entries page's filters state, district and q apply."""
+    every form field; the entries page's filters state, district, q and sort apply. A big
+    export is built in the background: the export page shows its progress."""
     call = db.get_or_404(Call, call_id)
-    data = applications_xlsx(call, current_user, entries_query(call, request.args))
-    return xlsx_response(data, _file_name(call, "申报信息", "xlsx"))
+    result = applications_workbook(call, current_user, entry_filter(request.args))
+    if isinstance(result, bytes):
+        return xlsx_response(result, _file_name(call, "申报信息", "xlsx"))
+    db.session.commit()
+    flash(_("This call has many entries: the workbook is put together in the background; "
+            "the progress shows below."), "success")
+    return redirect(url_for("admin.call_exports", call_id=call.id) + "#applications")
 
 
 @bp.route("/calls/<int:call_id>/summary.xlsx")
@@ -89,35 +101,25 @@ def dossier_job(job_id: int) -> Any:
 @bp.route("/dossier-jobs/<int:job_id>/file")
 @roles_required(*ADMINS)
 def dossier_job_file(job_id: int) -> Any:
-    """The finished ZIP of dossiers."""
+    """The finished file of an export job: the ZIP of dossiers, or a big call's workbook."""
     record = _own_job(job_id)
-    path = dossier_file(record)
-    if record.status != "done" or not path.exists():
+    try:
+        found = job_download(record)
+    except PingshenError:
         abort(404)
-    call = db.get_or_404(Call, record.call_id)
-    response = send_file(path, mimetype="application/zip", as_attachment=True,
-                         download_name=_file_name(call, "申报书", "zip"))
+    response = send_file(found.path, as_attachment=True, download_name=found.name)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
 
 def _own_job(job_id: int) -> Job:
-    """The dossier job with this id (404), if the current user may follow it (else 403)."""
+    """The export job with this id (404), if the current user may follow it (else 403)."""
     record = db.get_or_404(Job, job_id)
     if not may_use(record, current_user):
         abort(403)
     return record
 
 
-def _district_name() -> str | None:
-    """The district administrator's district name (None for the city)."""
-    if current_user.role != Role.DISTRICT_ADMIN or current_user.district_id is None:
-        return None
-    district = db.session.get(Organisation, current_user.district_id)
-    return district.name if district else None
-
-
 def _file_name(call: Call, what: str, extension: str) -> str:
     """``<call>-<what>.<ext>``, with the district for a district administrator's export."""
-    district = _district_name()
-    return f"{call.title}-{district + '-' if district else ''}{what}.{extension}"
+    return export_name(call, what, extension, reader_district(current_user))

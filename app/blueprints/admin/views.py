@@ -24,8 +24,8 @@ from app.models import (
     Role,
     User,
 )
-from app.models.base import contains, utcnow
-from app.services.applications import visible_applications
+from app.models.base import utcnow
+from app.services.applications import EntryFilter, call_entries
 from app.services.awards import is_stale
 from app.services.calls import open_call
 from app.services.dashboards import coming_up, round_progress
@@ -110,31 +110,16 @@ def call(call_id: int) -> Any:
                            args=request.args)
 
 
-SORTS = {  # ?sort= value → the order of the entries list (ties broken by entry number)
-    "district": (Application.district_id, Application.submitted_at),
-    "submitted": (Application.submitted_at,),
-    "-submitted": (Application.submitted_at.desc(),),
-    "updated": (Application.updated_at,),
-    "-updated": (Application.updated_at.desc(),),
-    "title": (Application.title,),
-    "state": (Application.state, Application.submitted_at),
-}
-
-
 def entries_query(call: Call, args: Any) -> Select[Any]:
-    """The call's entries matching the filters state, district and q (in the title or the
-    unit's name), in the order ``sort`` names (by district, then submission, by default)."""
-    order = SORTS.get(args.get("sort", ""), SORTS["district"])
-    query = (visible_applications(current_user).where(Application.call_id == call.id)
-             .order_by(None).order_by(*order, Application.id))
-    if args.get("state"):
-        query = query.where(Application.state == args["state"])
-    if args.get("district", type=int):
-        query = query.where(Application.district_id == args.get("district", type=int))
-    if needle := args.get("q", "").strip():
-        units = select(Organisation.id).where(contains(Organisation.name, needle))
-        query = query.where(contains(Application.title, needle) | Application.org_id.in_(units))
-    return query
+    """The call's entries matching the page's filters state, district and q (in the title or
+    the unit's name), in the order ``sort`` names."""
+    return call_entries(call, current_user, entry_filter(args))
+
+
+def entry_filter(args: Any) -> EntryFilter:
+    """The entries filter a page's query (or form) asks for: ?state= &district=<id> &q= &sort=."""
+    return EntryFilter(state=args.get("state", ""), district_id=args.get("district", type=int),
+                       q=args.get("q", ""), sort=args.get("sort", ""))
 
 
 def admin_triggers(programme: Any) -> list[dict[str, Any]]:

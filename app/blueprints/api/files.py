@@ -26,17 +26,18 @@ from app.blueprints.api.serializers import (
     certificate_json,
     job_json,
 )
-from app.engine.errors import Conflict, NotFound, PingshenError
+from app.engine.errors import Conflict, Forbidden, NotFound, PingshenError
 from app.extensions import db
 from app.models import Application, Attachment, Call, Certificate, Job, Role
 from app.services import certificates, verification
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
 from app.services.blind import entry_view
 from app.services.certificate_files import call_zip, log_download
-from app.services.certificate_jobs import PRINT, print_file, start_issue_job, start_print_job
+from app.services.certificate_jobs import PRINT, start_issue_job, start_print_job
 from app.services.certificates import certificate_pdf
 from app.services.dossiers import recommended_zip
-from app.web.downloads import pdf_file_response, zip_response
+from app.services.export_jobs import job_download, may_follow
+from app.web.downloads import zip_response
 
 
 @bp.post("/applications/<int:application_id>/attachments")
@@ -175,9 +176,9 @@ def issue_call_certificates(call_id: int) -> Any:
 
 @bp.get("/jobs/<int:job_id>")
 def job(job_id: int) -> Any:
-    """A background job's status and progress (city administrators)."""
-    require_role(Role.CITY_ADMIN)
-    return job_json(get_or_404(Job, job_id, "任务不存在"))
+    """A background job's status and progress (the city; a district administrator their
+    district's export jobs)."""
+    return job_json(_followed_job(job_id))
 
 
 @bp.get("/calls/<int:call_id>/recommended.zip")
@@ -202,14 +203,24 @@ def print_call_certificates(call_id: int) -> Any:
 
 @bp.get("/jobs/<int:job_id>/file")
 def job_file(job_id: int) -> Any:
-    """The finished print file of a print-run job (city); logged as handed out."""
-    user = require_role(Role.CITY_ADMIN)
+    """The file of a finished job: a print run's PDF (logged as handed out), a ZIP of
+    dossiers, a big call's applications workbook."""
+    record = _followed_job(job_id)
+    found = job_download(record)
+    if record.kind == PRINT:
+        log_download("print", api_user(), call=db.session.get(Call, record.call_id or 0),
+                     count=record.total)
+        db.session.commit()
+    response = send_file(found.path, as_attachment=True, download_name=found.name)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _followed_job(job_id: int) -> Job:
+    """A job (404) the caller may follow (403): the city's every job, a district
+    administrator's their district's export jobs."""
+    user = require_role(Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
     record = get_or_404(Job, job_id, "任务不存在")
-    path = print_file(record)
-    if record.kind != PRINT or record.status != "done" or not path.exists():
-        raise Conflict("该任务没有可下载的文件（未完成，或不是印制文件）",
-                       {"status": record.status, "kind": record.kind})
-    call = get_or_404(Call, record.call_id or 0, "批次不存在")
-    log_download("print", user, call=call, count=record.total)
-    db.session.commit()
-    return pdf_file_response(path, f"{call.title}-证书印制.pdf")
+    if not may_follow(record, user):
+        raise Forbidden("您无权查看该任务", {"job_id": job_id})
+    return record

@@ -20,7 +20,7 @@ def openapi_document() -> dict[str, Any]:
         "tags": [{"name": name} for name in ("tokens", "programmes", "calls", "applications",
                                               "attachments", "reviews", "rounds", "panels",
                                               "notices", "certificates", "notifications",
-                                              "meta")],
+                                              "exports", "meta")],
         "paths": {PREFIX + path: item for path, item in PATHS.items()},
         "components": {
             "schemas": SCHEMAS,

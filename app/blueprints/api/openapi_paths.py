@@ -24,6 +24,7 @@ XLSX = {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
     "schema": string(contentMediaType="application/vnd.openxmlformats-officedocument."
                                       "spreadsheetml.sheet")}}
 PDF = {"application/pdf": {"schema": string(contentMediaType="application/pdf")}}
+ZIP = {"application/zip": {"schema": string(contentMediaType="application/zip")}}
 BINARY = {"*/*": {"schema": {
     "description": "The file as uploaded; its type (one the form field accepts) is in "
                    "Content-Type and its name in Content-Disposition."}}}
@@ -81,6 +82,9 @@ def in_query(name: str, description: str, schema: Schema) -> dict[str, Any]:
 
 APPLICATION_ID = in_path("application_id", "Application id.")
 ROUND_NAME = in_path("name", "Round: the name of a review state.", string())
+CALL_ID = in_path("call_id", "Call id.")
+EXPORT_SCOPE = "City administrators get the whole call, district administrators their own " \
+               "district's entries; other roles 403."
 ITEMS_DESCRIPTION = "The caller sees: applicants their own, district administrators their " \
                     "district's submitted entries, experts their assigned ones, the city all."
 
@@ -441,15 +445,78 @@ PATHS: dict[str, dict[str, Any]] = {
     },
     "/jobs/{job_id}": {
         "parameters": [in_path("job_id", "Job id.")],
-        "get": op("job", "certificates", "A background job and its progress (city)",
-                  {200: answer("The job.", ref("Job"))}, (403, 404)),
+        "get": op("job", "certificates", "A background job and its progress",
+                  {200: answer("The job.", ref("Job"))}, (403, 404),
+                  description="City administrators follow every job; a district "
+                              "administrator the export jobs (call_dossiers, "
+                              "applications_export) of their own district (403 for others)."),
     },
     "/jobs/{job_id}/file": {
         "parameters": [in_path("job_id", "Job id.")],
-        "get": op("job_file", "certificates", "The print file of a finished print run (city)",
-                  {200: answer("One page per certificate.", content=PDF)}, (403, 404, 409),
-                  description="409 while the job is not done, or for a job without a file. "
-                              "Logged as handed out."),
+        "get": op("job_file", "certificates", "The file of a finished job",
+                  {200: answer("A print run's PDF (one page per certificate; logged as handed "
+                               "out), a call's ZIP of dossiers, or a big call's applications "
+                               "workbook.", content={**PDF, **ZIP, **XLSX})}, (403, 404, 409),
+                  description="Who may: as for GET /jobs/{job_id}. 409 while the job is not "
+                              "done, for a job without a file (issue_certificates), or when a "
+                              "newer export of the same call and district replaced the file."),
+    },
+    "/calls/{call_id}/applications.xlsx": {
+        "parameters": [CALL_ID],
+        "get": op("export_applications", "exports",
+                  "The call's submitted entries with every form field (Excel)",
+                  {200: answer("An .xlsx workbook: sheet 申报信息 (申报编号, 申报名称, 申报单位, "
+                               "所属区, 当前状态, 提交时间, every form field, the step forms' "
+                               "fields, 获奖等级, 推荐至上级, 推荐时间, 证书编号) and a sheet per "
+                               "table field.", content=XLSX),
+                   202: answer("More than EXPORT_INLINE_LIMIT entries (default 2000): the job "
+                               "building the workbook; follow Location (GET /jobs/{job_id}), "
+                               "then GET /jobs/{job_id}/file.", ref("Job"))},
+                  (403, 404, 422), description=EXPORT_SCOPE + " Drafts are never exported.",
+                  query=(in_query("state", "Only entries in this state (name).", string()),
+                         in_query("district", "Only this district (code).", string()),
+                         in_query("q", "Title or unit name contains this text.", string()),
+                         in_query("sort", "Order (default district, then submission).",
+                                  string(enum=["district", "submitted", "-submitted", "updated",
+                                               "-updated", "title", "state"])))),
+    },
+    "/calls/{call_id}/summary.xlsx": {
+        "parameters": [CALL_ID],
+        "get": op("export_summary", "exports", "The district summary table 汇总表 (Excel)",
+                  {200: answer("An .xlsx workbook with the sheet 汇总表: per district 申报数, "
+                               "推荐数, 推荐名额, 最低推荐数, entries per state and per award "
+                               "level, then 合计 (not for a district).", content=XLSX)},
+                  (403, 404), description=EXPORT_SCOPE),
+    },
+    "/calls/{call_id}/notice.xlsx": {
+        "parameters": [CALL_ID],
+        "get": op("export_notice", "exports", "The public-notice list 公示名单 (Excel)",
+                  {200: answer("An .xlsx workbook with a sheet per notice stage: the columns "
+                               "of the public notice page, then 单位.", content=XLSX)},
+                  (403, 404, 409),
+                  description="City and district administrators (the list is public). 409 "
+                              "when no entry of the call is in public notice."),
+    },
+    "/applications/{application_id}/print.pdf": {
+        "parameters": [APPLICATION_ID],
+        "get": op("print_application", "exports", "The printed application 申报书 (PDF)",
+                  {200: answer("The 申报书.", content=PDF)}, (403, 404),
+                  description="Its applicant (drafts too), and district and city "
+                              "administrators who may open the entry (once submitted). "
+                              "Administrators' copies add the result and the record of moves; "
+                              "the city's also the review summary. Experts: 403."),
+    },
+    "/calls/{call_id}/dossiers": {
+        "parameters": [CALL_ID],
+        "post": op("start_dossiers", "exports",
+                   "Build the call's ZIP of dossiers in the background",
+                   {202: answer("The job (kind call_dossiers); follow Location, then GET "
+                                "/jobs/{job_id}/file.", ref("Job"))}, (403, 404, 409),
+                   description=EXPORT_SCOPE + " The ZIP holds 目录.xlsx and a folder "
+                               "<district>/<entry no>-<title>/ per submitted entry with its "
+                               "申报书.pdf and attachments. While a job of the call and "
+                               "district runs, that job is returned. 409 when there is no "
+                               "submitted entry."),
     },
     "/certificates/{certificate_id}/revoke": {
         "parameters": [in_path("certificate_id", "Certificate id.")],

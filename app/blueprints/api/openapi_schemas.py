@@ -372,17 +372,23 @@ CERTIFICATE = obj({"id": integer(), "serial": string(), "code": string("Verifica
                    "verify_url": string("Public verification page (printed as a QR code).",
                                         format="uri")})
 JOB = obj({
-    "id": integer(), "kind": string("issue_certificates (a call's certificates in bulk) or "
-                                    "print_run (one print-ready PDF of a call).",
-                                    enum=["issue_certificates", "print_run"]),
+    "id": integer(), "kind": string("issue_certificates (a call's certificates in bulk), "
+                                    "print_run (one print-ready PDF of a call), "
+                                    "call_dossiers (a call's ZIP of dossiers) or "
+                                    "applications_export (a big call's applications workbook).",
+                                    enum=["issue_certificates", "print_run", "call_dossiers",
+                                          "applications_export"]),
     "call_id": nullable(integer()),
     "status": string("queued → running → done, or failed (see error).",
                      enum=["queued", "running", "done", "failed"]),
-    "total": integer("Certificates (pages) to be drawn, known once running."),
-    "done": integer("Of these, drawn so far."), "failed": integer("Could not be drawn."),
+    "total": integer("Certificates (pages) or entries to be done, known once running."),
+    "done": integer("Of these, done so far."),
+    "failed": integer("Could not be drawn (certificates, or 申报书 of a ZIP of dossiers)."),
     "percent": integer("0–100, for a progress bar."), "error": nullable(string()),
     "resumed": integer("Times the job was picked up again after a worker stopped."),
-    "options": map_of(string(), "What was asked, e.g. {\"order\": \"district\"}."),
+    "options": map_of({"type": ["string", "integer", "object", "null"]},
+                      "What was asked, e.g. {\"order\": \"district\"}; an export job's "
+                      "district_id (null: the whole call) and filter."),
     "created_at": DATETIME, "started_at": nullable(DATETIME),
     "finished_at": nullable(DATETIME)})
 _OBJECTION_PUBLIC = {

@@ -7,6 +7,7 @@ from typing import Any
 from app.blueprints.api import (  # noqa: F401  (routes on bp)
     applications,
     auth,
+    exports,
     files,
     notices,
     notifications,

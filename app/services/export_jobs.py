@@ -1,0 +1,187 @@
+"""What the web pages, the API and the command line share about a call's exports, beyond the
+files themselves: their names, the reader the command line exports as, who may follow a
+background job and fetch its file, and the applications workbook of a big call.
+
+The applications workbook takes about a millisecond per entry: a call of ten thousand entries
+would hold a web request for ten seconds. Above ``EXPORT_INLINE_LIMIT`` entries it is built by
+the background worker like the dossier ZIP (same scope rules, same progress, same resumption
+when a worker stops), and a finished workbook replaces the previous one of the call and
+district.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app.engine.errors import Conflict, ValidationFailed
+from app.extensions import db
+from app.jobs import enqueue_after_commit, every_minute, job
+from app.models import Call, Job, Organisation, OrgKind, Role, User
+from app.models.base import utcnow
+from app.services.application_export import applications_xlsx
+from app.services.applications import EntryFilter, call_entries
+from app.services.certificate_jobs import PRINT, print_file
+from app.services.dossier_jobs import (
+    ACTIVE,
+    APPLICATIONS,
+    KIND,
+    beat,
+    dossier_file,
+    drop_older,
+    finish,
+    may_use,
+    resume_dossier_jobs,
+    scope_of,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class JobFile:
+    """A finished job's file and the name it is downloaded as (its type follows the name)."""
+
+    path: Path
+    name: str
+
+
+def district_by_code(code: str) -> Organisation:
+    """The district with this code (422 when there is none)."""
+    district = db.session.scalar(select(Organisation).where(
+        Organisation.code == code.strip(), Organisation.kind == OrgKind.DISTRICT))
+    if district is None:
+        raise ValidationFailed(f"没有这个区：{code}", {"district": "没有这个区"})
+    return district
+
+
+def console_reader(district: Organisation | None = None) -> User:
+    """The reader the command line exports as: the city, or with ``district`` that district's
+    administrator, so that each export holds what that administrator gets on the web. The
+    server's operator may read everything; this account is never stored."""
+    role = Role.DISTRICT_ADMIN if district is not None else Role.CITY_ADMIN
+    return User(username="console", name="命令行", role=role, org=district)
+
+
+def reader_district(reader: User) -> Organisation | None:
+    """The district a district administrator's exports are limited to (None for the city)."""
+    if reader.role != Role.DISTRICT_ADMIN or reader.district_id is None:
+        return None
+    return db.session.get(Organisation, reader.district_id)
+
+
+def export_name(call: Call, what: str, extension: str, district: Organisation | None) -> str:
+    """``<call>-<what>.<ext>``, with the district for a district's export."""
+    return f"{call.title}-{district.name + '-' if district else ''}{what}.{extension}"
+
+
+def may_follow(record: Job, actor: User) -> bool:
+    """Whether ``actor`` may follow a background job and fetch its file: the city every job,
+    a district administrator the export jobs of their own district."""
+    return actor.role == Role.CITY_ADMIN or may_use(record, actor)
+
+
+def job_download(record: Job) -> JobFile:
+    """A finished job's file; 409 while it is not done, for a job that makes no file, and
+    when a newer export of the same call and district has replaced it."""
+    makers = {PRINT: (print_file, "证书印制", "pdf"), KIND: (dossier_file, "申报书", "zip"),
+              APPLICATIONS: (applications_file, "申报信息", "xlsx")}
+    if record.kind not in makers or record.status != "done":
+        raise Conflict("该任务没有可下载的文件（尚未完成，或不生成文件）",
+                       {"status": record.status, "kind": record.kind})
+    file_of, what, extension = makers[record.kind]
+    path = file_of(record)
+    call = db.session.get(Call, record.call_id or 0)
+    if call is None or not path.exists():
+        raise Conflict("该文件已被更新的导出取代，请重新生成", {"job_id": record.id})
+    district_id = (record.options or {}).get("district_id")
+    district = db.session.get(Organisation, district_id) if district_id else None
+    return JobFile(path, export_name(call, what, extension, district))
+
+
+# --- the applications workbook of a big call -----------------------------------------------
+
+
+def applications_workbook(call: Call, actor: User, chosen: EntryFilter) -> bytes | Job:
+    """The applications workbook as ``actor`` may have it, now; or, when it would hold more
+    than EXPORT_INLINE_LIMIT entries, the background job that builds it."""
+    entries = call_entries(call, actor, chosen)
+    count = db.session.scalar(select(func.count()).select_from(entries.order_by(None)
+                                                              .subquery())) or 0
+    if count <= current_app.config["EXPORT_INLINE_LIMIT"]:
+        return applications_xlsx(call, actor, entries)
+    return start_applications_job(call, actor, chosen, count)
+
+
+def start_applications_job(call: Call, actor: User, chosen: EntryFilter, count: int) -> Job:
+    """Queue the building of the workbook (the same request while one runs returns it)."""
+    options = {"district_id": scope_of(actor), "filter": chosen.as_dict()}
+    running = db.session.scalars(select(Job).where(
+        Job.call_id == call.id, Job.kind == APPLICATIONS, Job.status.in_(ACTIVE)))
+    for record in running:
+        if record.options == options:
+            return record
+    record = Job(kind=APPLICATIONS, call_id=call.id, created_by_id=actor.id, options=options,
+                 total=count)
+    db.session.add(record)
+    db.session.flush()
+    enqueue_after_commit(APPLICATIONS, record.id)
+    return record
+
+
+def applications_file(record: Job) -> Path:
+    """Where an applications job's workbook is (or will be) kept."""
+    return Path(current_app.config["EXPORT_FOLDER"]) / "applications" / f"{record.id}.xlsx"
+
+
+@job(APPLICATIONS)
+def run_applications_job(job_id: int) -> None:
+    """Write the workbook to a temporary file renamed when complete; count progress."""
+    record = db.session.get(Job, job_id)
+    if record is None or record.status not in ACTIVE:
+        return
+    call = db.session.get(Call, record.call_id or 0)
+    actor = db.session.get(User, record.created_by_id or 0)
+    if call is None or actor is None:
+        finish(record, "failed", "批次或发起人已不存在")
+        return
+    record.status, record.done = "running", 0
+    record.started_at = record.started_at or utcnow()
+    beat(record)
+
+    def progress(done: int, total: int) -> None:
+        """Count on the job and show it is alive."""
+        record.done, record.total = done, total
+        beat(record)
+
+    target = applications_file(record)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    part = target.with_name(f"{target.name}.{os.getpid()}.part")
+    try:
+        chosen = EntryFilter(**record.options.get("filter", {}))
+        part.write_bytes(applications_xlsx(call, actor, call_entries(call, actor, chosen),
+                                           progress))
+        os.replace(part, target)
+    except Exception:
+        LOGGER.exception("applications export job %s failed", job_id)
+        part.unlink(missing_ok=True)
+        db.session.rollback()
+        finish(db.session.get(Job, job_id), "failed", "生成申报信息表时出错，详见服务器日志")
+        return
+    finished = db.session.get(Job, job_id)
+    finish(finished, "done")
+    if finished is not None:
+        drop_older(finished, applications_file)
+
+
+@every_minute("resume_stalled_application_exports")
+def resume_stalled() -> None:
+    """The minute sweep: start again the workbook jobs whose worker stopped."""
+    resumed = resume_dossier_jobs(kind=APPLICATIONS)
+    if resumed:
+        LOGGER.warning("resumed stalled applications export jobs %s", resumed)
