@@ -64,6 +64,8 @@ class Config:
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
     LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20))
     LOGIN_WINDOW_SECONDS = int(os.environ.get("LOGIN_WINDOW_SECONDS", 900))
+    # How long a password-reset link sent by e-mail stays valid.
+    PASSWORD_RESET_SECONDS = int(os.environ.get("PASSWORD_RESET_SECONDS", 3600))
     # Number of reverse proxies in front of the app (nginx: 1), so that the client address
     # used for rate limits is the real one from X-Forwarded-For, not the proxy's.
     PROXY_COUNT = int(os.environ.get("PROXY_COUNT", 0))

@@ -53,7 +53,8 @@ def queue_mail(address: str, subject: str, body: str, *, user: User | None = Non
     return message
 
 
-def send_mail_to(recipient: User | str, subject: str, body: str) -> OutboxMessage:
+def send_mail_to(recipient: User | str, subject: str, body: str,
+                 event: str = "") -> OutboxMessage:
     """Queue one e-mail to a user's address or to an address (e.g. a password reset link).
 
     Not a notification: no inbox message, no preference; flushed, sent after the commit.
@@ -64,7 +65,7 @@ def send_mail_to(recipient: User | str, subject: str, body: str) -> OutboxMessag
         raise ValidationFailed("该用户没有电子邮箱，无法发送邮件", {"email": "missing"})
     if not subject.strip() or not body.strip():
         raise ValidationFailed("邮件标题和正文不能为空")
-    message = queue_mail(address, " ".join(subject.split())[:300], body, user=user)
+    message = queue_mail(address, " ".join(subject.split())[:300], body, user=user, event=event)
     db.session.flush()
     send_after_commit([message])
     return message

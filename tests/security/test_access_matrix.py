@@ -62,6 +62,8 @@ HTML: dict[str, dict[str, set[str]]] = {
     "auth.logout": {"POST": USERS},
     "auth.password": {"GET": USERS, "POST": USERS},
     "auth.language": {"POST": ALL},
+    "auth.forgot_password": {"GET": ALL, "POST": ALL},
+    "auth.reset_password": {"GET": ALL, "POST": ALL},
     "applicant.home": {"GET": APPLICANTS},
     "applicant.apply": {"POST": APPLICANTS},
     "applications.detail": {"GET": VIEWERS},
@@ -274,6 +276,7 @@ def _values(endpoint: str, method: str, scene: dict[str, Any]) -> dict[str, Any]
         "name": "city_review", "result_id": 999999, "proposal_id": 999999,
         "panel_id": scene["panel"].id, "invitation_id": 999999, "job_id": 999999,
         "seal_id": 999999, "objection_id": 999999, "receipt": "no-such-receipt",
+        "token": "no-such-token",
         "user_id": 999999, "org_id": 999999,
         "message_id": 999999, "notification_id": 999999, "event": "submitted",
     }

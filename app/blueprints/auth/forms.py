@@ -20,3 +20,18 @@ class PasswordForm(FlaskForm):
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
     confirm = PasswordField(_l("Repeat new password"),
                             validators=[DataRequired(), EqualTo("new")])
+
+
+class ForgotForm(FlaskForm):
+    """Ask for a reset link by username or e-mail address."""
+
+    identifier = StringField(_l("Username or e-mail address"),
+                             validators=[DataRequired(), Length(max=254)])
+
+
+class ResetForm(FlaskForm):
+    """Choose a new password from a reset link."""
+
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=200)])
+    confirm = PasswordField(_l("Repeat new password"),
+                            validators=[DataRequired(), EqualTo("new")])

@@ -1,4 +1,4 @@
-"""Log in, log out, change password, choose the language."""
+"""Log in, log out, change or reset a forgotten password, choose the language."""
 
 from __future__ import annotations
 
@@ -8,11 +8,13 @@ from flask import Blueprint, flash, make_response, redirect, render_template, re
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 
-from app.blueprints.auth.forms import LoginForm, PasswordForm
+from app.blueprints.auth.forms import ForgotForm, LoginForm, PasswordForm, ResetForm
 from app.engine.errors import ValidationFailed
 from app.extensions import db
 from app.i18n import COOKIE
 from app.services.accounts import TooManyAttempts, authenticate, change_password
+from app.services.password_reset import request_reset, user_for_link
+from app.services.password_reset import reset_password as spend_link
 
 bp = Blueprint("auth", __name__)
 
@@ -69,6 +71,39 @@ def password():  # type: ignore[no-untyped-def]
                 flash(_("Your password has been changed."), "info")
                 return redirect(url_for("public.home"))
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():  # type: ignore[no-untyped-def]
+    """Ask for a reset link; the answer is the same whether the account exists or not."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        request_reset(form.identifier.data or "")
+        db.session.commit()
+        flash(_("If the account has an e-mail address, a link to set a new password is on its "
+                "way; it is valid for an hour. No e-mail? Ask your administrator to reset the "
+                "password."), "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):  # type: ignore[no-untyped-def]
+    """Set a new password from an e-mailed link; every session of the account ends."""
+    if user_for_link(token) is None:
+        return render_template("auth/reset.html", form=None), 410
+    form = ResetForm()
+    if form.validate_on_submit():
+        try:
+            spend_link(token, form.new.data or "")
+        except ValidationFailed as exc:
+            db.session.rollback()
+            form.new.errors = [exc.message]
+        else:
+            db.session.commit()
+            flash(_("Your password has been set. Log in with it."), "info")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form), 422 if form.errors else 200
 
 
 @bp.route("/language/<code>", methods=["POST"])
