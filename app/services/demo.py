@@ -98,8 +98,11 @@ def load_demo() -> list[tuple[str, str]]:
     """Create the demo organisations, users, call and applications; return the logins."""
     for code, name, kind, parent in ORGS:
         add_organisation(code, name, kind, parent)
+    # Every demo user has an address at the reserved example domain: without SMTP configured,
+    # their e-mails wait in the outbox (/admin/outbox), where the city can read them.
     users = {username: add_user(username, role, org, DEMO_PASSWORD, name,
-                                *EXPERT_PROFILES.get(username, ("", [])))
+                                *EXPERT_PROFILES.get(username, ("", [])),
+                                email=f"{username}@example.cn")
              for username, role, org, name in USERS}
     now = utcnow()
     call = open_call("excellent_team", f"{now.year}年度X市社区教育优秀团队遴选", now.year,
