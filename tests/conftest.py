@@ -99,6 +99,27 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
+def held_queue(app: Flask, tmp_path: Path) -> Callable[[], int]:
+    """A real queue (a SQLite file) that no worker reads: jobs wait in it, as they do for a
+    busy worker, until the test calls the returned function, which runs them as a worker
+    would and says how many it ran."""
+    from app.jobs import EXTENSION, JobQueue, queue
+
+    app.config["JOB_QUEUE_URL"] = f"sqlite:///{tmp_path / 'jobs.db'}"
+    app.extensions[EXTENSION] = JobQueue(app)
+
+    def work() -> int:
+        """Run every waiting job; the number run."""
+        huey, ran = queue().huey, 0
+        while (task := huey.dequeue()) is not None:
+            huey.execute(task)
+            ran += 1
+        return ran
+
+    return work
+
+
+@pytest.fixture
 def world(app: Flask) -> dict[str, Any]:
     """A city with two districts, their units, one user per role and an open call."""
     add_organisation("X", "X市", "city", None)

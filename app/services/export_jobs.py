@@ -3,10 +3,10 @@ files themselves: their names, the reader the command line exports as, who may f
 background job and fetch its file, and the applications workbook of a big call.
 
 The applications workbook takes about a millisecond per entry: a call of ten thousand entries
-would hold a web request for ten seconds. Above ``EXPORT_INLINE_LIMIT`` entries it is built by
-the background worker like the dossier ZIP (same scope rules, same progress, same resumption
-when a worker stops), and a finished workbook replaces the previous one of the call and
-district.
+would hold a web request for ten seconds. Above ``EXPORT_INLINE_LIMIT`` entries its download is
+refused (409) and a POST has it built by the background worker like the dossier ZIP (same
+scope rules, same progress, same resumption when a worker stops): a GET never starts a job.
+A finished workbook replaces the previous one of the call and district.
 """
 
 from __future__ import annotations
@@ -107,18 +107,37 @@ def job_download(record: Job) -> JobFile:
 # --- the applications workbook of a big call -----------------------------------------------
 
 
-def applications_workbook(call: Call, actor: User, chosen: EntryFilter) -> bytes | Job:
-    """The applications workbook as ``actor`` may have it, now; or, when it would hold more
-    than EXPORT_INLINE_LIMIT entries, the background job that builds it."""
-    entries = call_entries(call, actor, chosen)
-    count = db.session.scalar(select(func.count()).select_from(entries.order_by(None)
-                                                              .subquery())) or 0
-    if count <= current_app.config["EXPORT_INLINE_LIMIT"]:
-        return applications_xlsx(call, actor, entries)
-    return start_applications_job(call, actor, chosen, count)
+class WorkbookTooBig(Conflict):
+    """The workbook would hold more than EXPORT_INLINE_LIMIT entries: it is built in the
+    background, started by a POST (start_applications_job), never by the download itself."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"本批次申报较多（{count} 项，超过 {limit} 项），申报信息表需在后台生成",
+                         {"count": count, "limit": limit})
+        self.count = count
 
 
-def start_applications_job(call: Call, actor: User, chosen: EntryFilter, count: int) -> Job:
+def applications_count(call: Call, actor: User, chosen: EntryFilter) -> int:
+    """How many entries the applications workbook would hold for ``actor``."""
+    entries = call_entries(call, actor, chosen).order_by(None).subquery()
+    return db.session.scalar(select(func.count()).select_from(entries)) or 0
+
+
+def built_in_background(count: int) -> bool:
+    """Whether a workbook of ``count`` entries is too big to build within a request."""
+    return count > current_app.config["EXPORT_INLINE_LIMIT"]
+
+
+def applications_workbook(call: Call, actor: User, chosen: EntryFilter) -> bytes:
+    """The applications workbook as ``actor`` may have it, built now; WorkbookTooBig (409)
+    when it is to be built in the background. Changes nothing."""
+    count = applications_count(call, actor, chosen)
+    if built_in_background(count):
+        raise WorkbookTooBig(count, current_app.config["EXPORT_INLINE_LIMIT"])
+    return applications_xlsx(call, actor, call_entries(call, actor, chosen))
+
+
+def start_applications_job(call: Call, actor: User, chosen: EntryFilter) -> Job:
     """Queue the building of the workbook (the same request while one runs returns it)."""
     options = {"district_id": scope_of(actor), "filter": chosen.as_dict()}
     running = db.session.scalars(select(Job).where(
@@ -127,7 +146,7 @@ def start_applications_job(call: Call, actor: User, chosen: EntryFilter, count: 
         if record.options == options:
             return record
     record = Job(kind=APPLICATIONS, call_id=call.id, created_by_id=actor.id, options=options,
-                 total=count)
+                 total=applications_count(call, actor, chosen))
     db.session.add(record)
     db.session.flush()
     enqueue_after_commit(APPLICATIONS, record.id)

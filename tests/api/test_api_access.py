@@ -96,6 +96,8 @@ MATRIX = [
      {"wj2": 200, "wj_admin": 200, "city": 200, REST: 403}),
     ("POST", "/api/v1/calls/{call}/dossiers", None,
      {"city": 202, "wj_admin": 202, "tn_admin": 202, REST: 403}),
+    ("POST", "/api/v1/calls/{call}/application-exports", None,
+     {"city": 202, "wj_admin": 202, "tn_admin": 202, REST: 403}),
     ("POST", "/api/v1/certificates/{C}/reissue", {}, {"city": 400, REST: 403}),
     ("GET", "/api/v1/applications/{R}/assignments", None, {"city": 200, REST: 403}),
     ("POST", "/api/v1/applications/{R}/assignments", {}, {"city": 400, REST: 403}),

@@ -256,27 +256,59 @@ def test_no_dossiers_without_submitted_entries(api, world, make_application):
     assert db.session.scalar(select(func.count()).select_from(Job)) == 0
 
 
-def test_a_big_calls_workbook_is_built_by_a_job(app, api, world, entries):
+def _jobs():
+    """How many background jobs are stored."""
+    return db.session.scalar(select(func.count()).select_from(Job))
+
+
+def test_a_big_calls_workbook_is_refused_on_get_and_built_on_post(app, api, world, entries,
+                                                                   held_queue):
     app.config["EXPORT_INLINE_LIMIT"] = 1
     wj_admin, call = api.login("wj_admin"), world["call"]
+    start = f"/api/v1/calls/{call.id}/application-exports"
 
-    started = wj_admin.get(f"/api/v1/calls/{call.id}/applications.xlsx?sort=title")
+    refused = problem(wj_admin.get(f"/api/v1/calls/{call.id}/applications.xlsx"), 409)
 
-    assert started.status_code == 202
+    assert refused["details"] == {"count": 2, "limit": 1, "start": f"POST {start}"}
+    assert _jobs() == 0  # asking for the file starts nothing
+    started = wj_admin.post(start, json={"sort": "-submitted"})
+    again = wj_admin.post(start + "?sort=-submitted")  # the query serves as well as the body
+    assert started.status_code == again.status_code == 202
     job = started.get_json()
-    assert job["kind"] == "applications_export"
-    assert job["options"]["filter"]["sort"] == "title"
+    assert started.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert again.get_json()["id"] == job["id"] and _jobs() == 1  # waiting: the same job
+    assert (job["kind"], job["status"], job["total"]) == ("applications_export", "queued", 2)
+    assert job["options"]["filter"]["sort"] == "-submitted"
+    assert held_queue() == 1
     status = wj_admin.get(started.headers["Location"]).get_json()
     assert (status["status"], status["done"], status["total"]) == ("done", 2, 2)
     download = wj_admin.get(f"/api/v1/jobs/{job['id']}/file")
     assert quote(f"{call.title}-武进区-申报信息.xlsx") in download.headers["Content-Disposition"]
     records = _as_records(_sheet(download))
-    stored = sorted(_stored(call.id, entries["first"].district_id), key=lambda a: a.title)
+    stored = _stored(call.id, entries["first"].district_id)[::-1]
+    assert [r["申报编号"] for r in records] == [a.id for a in stored]
     assert all(_matches(r, a) for r, a in zip(records, stored, strict=True))
-    assert len(records) == 2
     assert problem(api.login("tn_admin").get(f"/api/v1/jobs/{job['id']}/file"), 403)
     small = api.login("tn_admin").get(f"/api/v1/calls/{call.id}/applications.xlsx")
     assert small.status_code == 200  # one entry: at the limit, still at once
+
+
+def test_a_workbook_job_takes_the_filters_of_the_download(api, world, entries):
+    city, call = api.login("city"), world["call"]
+    start = f"/api/v1/calls/{call.id}/application-exports"
+
+    job = city.post(start, json={"district": "TN", "q": "书画"}).get_json()
+
+    assert job["options"] == {"district_id": None, "filter": {
+        "state": "", "district_id": entries["third"].district_id, "q": "书画", "sort": ""}}
+    rows = _sheet(city.get(f"/api/v1/jobs/{job['id']}/file"))
+    assert [row[0] for row in rows[1:]] == [entries["third"].id]
+    assert problem(city.post(start, json={"district": "NOPE"}), 422)["details"] == {
+        "district": "没有这个区"}
+    assert problem(city.post(start, json={"q": 5}), 422)["details"] == {"q": "应为字符串"}
+    assert problem(city.post(start + "?sort=size"), 422)["details"] == {"sort": "size"}
+    assert problem(api.login("wj1").post(start), 403)
+    assert _jobs() == 1
 
 
 def test_a_job_file_is_refused_while_there_is_none(api, world, entries):

@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 from openpyxl import load_workbook
 from pypdf import PdfReader
+from sqlalchemy import func, select
 
 from app.engine.runtime import fire
 from app.extensions import db
@@ -133,33 +134,61 @@ def test_the_dossier_zip_is_built_followed_and_downloaded(world, make_applicatio
     assert "dossier-jobs" not in district.get(f"/admin/calls/{call.id}/exports").text
 
 
-def test_a_big_calls_workbook_is_built_in_the_background(app, world, make_application,
-                                                         advance, browser):
+def _jobs():
+    """How many background jobs are stored."""
+    return db.session.scalar(select(func.count()).select_from(Job))
+
+
+def test_a_big_calls_workbook_is_started_by_a_post_never_by_the_link(
+        app, world, make_application, advance, browser, held_queue):
     first, second, third = _entries(world, make_application, advance)
     call = world["call"]
-    app.config["EXPORT_INLINE_LIMIT"] = 2
+    app.config["EXPORT_INLINE_LIMIT"] = 1
     city = browser("city")
 
-    started = city.get(f"/admin/calls/{call.id}/applications.xlsx?state=district_review")
-    assert started.status == 200  # two entries: at the limit, still downloaded at once
-    started = city.get(f"/admin/calls/{call.id}/applications.xlsx")
-    assert started.status == 302
-    assert started.response.headers["Location"].endswith(f"/admin/calls/{call.id}/exports"
-                                                         "#applications")
-    page = city.get(f"/admin/calls/{call.id}/exports")
+    small = city.get(f"/admin/calls/{call.id}/applications.xlsx?q=湖塘")
+    asked = city.get(f"/admin/calls/{call.id}/applications.xlsx?state=district_review"
+                     "&sort=-submitted")
+    page = city.get(asked.response.headers["Location"])
+
+    assert small.status == 200  # one entry: at the limit, still downloaded at once
+    assert asked.status == 302 and _jobs() == 0  # the link starts nothing
+    assert asked.response.headers["Location"].endswith("#applications")
+    assert "本批次申报较多（2 项），申报信息表将在后台生成：请点击“生成申报信息表”。" in page.text
+    assert "生成申报信息表（2 项）" in page.text
+    form = page.form("/application-exports")
+    assert (form.value("state"), form.value("sort")) == ("district_review", "-submitted")
+    forged = city.client.post(f"/admin/calls/{call.id}/application-exports",
+                              data=dict(form.fields) | {"csrf_token": ""})
+    assert forged.status_code == 400 and _jobs() == 0  # no CSRF token: refused
+
+    started = city.submit(page, form)
+    again = city.submit(page, form)  # while it waits for the worker: the same job
+    assert started.status == again.status == 302 and _jobs() == 1
+    assert held_queue() == 1
+    page = city.get(started.response.headers["Location"])
     link = re.search(r'href="(/admin/dossier-jobs/(\d+)/file)">([^<]*)<', page.text)
     download = city.get(link.group(1))
 
-    assert "3" in link.group(3)  # the entries it holds
-    assert [row[0] for row in _rows(download)[1:]] == [first.id, second.id, third.id]
+    assert "2" in link.group(3)  # the entries it holds
+    assert [row[0] for row in _rows(download)[1:]] == [third.id, second.id]
     assert quote(call.title + "-申报信息.xlsx") in download.response.headers[
         "Content-Disposition"]
     progress = city.get(f"/admin/dossier-jobs/{link.group(2)}").response.get_json()
     assert (progress["kind"], progress["status"], progress["done"]) == (
-        "applications_export", "done", 3)
+        "applications_export", "done", 2)
     district = browser("wj_admin")
     assert district.get(link.group(1)).status == 403  # the city's workbook: every district
     assert "dossier-jobs" not in district.get(f"/admin/calls/{call.id}/exports").text
+
+
+def test_a_small_calls_export_page_offers_no_background_workbook(world, make_application,
+                                                                 advance, browser):
+    _entries(world, make_application, advance)
+
+    page = browser("city").get(f"/admin/calls/{world['call'].id}/exports")
+
+    assert "/application-exports" not in page.text and 'id="applications"' not in page.text
 
 
 def test_a_workbook_being_built_shows_its_progress(world, browser):

@@ -14,12 +14,17 @@ from app.blueprints.api.serializers import job_json
 from app.engine.errors import PingshenError
 from app.extensions import db
 from app.models import Call, Job, Role
+from app.services.applications import EntryFilter
 from app.services.dossier_jobs import APPLICATIONS, latest_dossier_job, may_use, start_dossier_job
 from app.services.export_jobs import (
+    WorkbookTooBig,
+    applications_count,
     applications_workbook,
+    built_in_background,
     export_name,
     job_download,
     reader_district,
+    start_applications_job,
 )
 from app.services.summary_export import district_summary_xlsx, notice_xlsx
 from app.web.access import roles_required
@@ -32,16 +37,20 @@ ADMINS = (Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
 @bp.route("/calls/<int:call_id>/exports")
 @roles_required(*ADMINS)
 def call_exports(call_id: int) -> Any:
-    """The call's exports, the ZIP of dossiers with its progress, and the progress of a big
-    call's applications workbook."""
+    """The call's exports, the ZIP of dossiers with its progress, and for a big call (with the
+    call page's filters) the form that builds its applications workbook, with its progress."""
     call = db.get_or_404(Call, call_id)
     record = latest_dossier_job(call, current_user)
     workbook = latest_dossier_job(call, current_user, APPLICATIONS)
     district = reader_district(current_user)
+    chosen = entry_filter(request.args)
+    count = applications_count(call, current_user, chosen)
     return render_template("admin/exports.html", call=call, job=record,
                            progress=job_json(record) if record else None,
                            workbook=workbook,
                            workbook_progress=job_json(workbook) if workbook else None,
+                           big=count if built_in_background(count) else None,
+                           filters=_filter_args(chosen),
                            district=district.name if district else None)
 
 
@@ -50,15 +59,30 @@ def call_exports(call_id: int) -> Any:
 def export_applications(call_id: int) -> Any:
     """The call's submitted entries (the district's own, for a district administrator) with
     every form field; the entries page's filters state, district, q and sort apply. A big
-    export is built in the background: the export page shows its progress."""
+    call's workbook is not built here: this leads to the export page's form that starts it."""
     call = db.get_or_404(Call, call_id)
-    result = applications_workbook(call, current_user, entry_filter(request.args))
-    if isinstance(result, bytes):
-        return xlsx_response(result, _file_name(call, "申报信息", "xlsx"))
-    db.session.commit()
-    flash(_("This call has many entries: the workbook is put together in the background; "
-            "the progress shows below."), "success")
-    return redirect(url_for("admin.call_exports", call_id=call.id) + "#applications")
+    chosen = entry_filter(request.args)
+    try:
+        workbook = applications_workbook(call, current_user, chosen)
+    except WorkbookTooBig as exc:
+        flash(_("This call has many entries (%(n)s): the applications workbook is put together "
+                "in the background. Click “Put the applications workbook together”.",
+                n=exc.count), "info")
+        return redirect(_exports_url(call, chosen))
+    return xlsx_response(workbook, _file_name(call, "申报信息", "xlsx"))
+
+
+@bp.route("/calls/<int:call_id>/application-exports", methods=["POST"])
+@roles_required(*ADMINS)
+def start_application_export(call_id: int) -> Any:
+    """Start building the applications workbook in the background with the form's filters
+    (or show the same one running)."""
+    call = db.get_or_404(Call, call_id)
+    chosen = entry_filter(request.form)
+    return act_and_return(lambda: start_applications_job(call, current_user, chosen),
+                          _("The applications workbook is being put together in the "
+                            "background; the progress shows below."),
+                          _exports_url(call, chosen))
 
 
 @bp.route("/calls/<int:call_id>/summary.xlsx")
@@ -118,6 +142,19 @@ def _own_job(job_id: int) -> Job:
     if not may_use(record, current_user):
         abort(403)
     return record
+
+
+def _filter_args(chosen: EntryFilter) -> dict[str, Any]:
+    """The filters chosen, as the query (or form fields) that ask for them again."""
+    return {name: value for name, value in (("state", chosen.state),
+                                            ("district", chosen.district_id),
+                                            ("q", chosen.q), ("sort", chosen.sort)) if value}
+
+
+def _exports_url(call: Call, chosen: EntryFilter) -> str:
+    """The export page, keeping the filters, at its applications workbook."""
+    return url_for("admin.call_exports", call_id=call.id, **_filter_args(chosen)) + \
+        "#applications"
 
 
 def _file_name(call: Call, what: str, extension: str) -> str:

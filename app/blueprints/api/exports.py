@@ -4,42 +4,67 @@ application (申报书) and the ZIP of dossiers, built by the background worker.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import request
 
-from app.blueprints.api.common import api_user, bp, get_or_404, require_role, viewable_application
+from app.blueprints.api.common import (
+    api_user,
+    bp,
+    get_or_404,
+    json_body,
+    require_role,
+    viewable_application,
+)
 from app.blueprints.api.serializers import job_json
-from app.engine.errors import Forbidden, ValidationFailed
+from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
 from app.models import Call, Job, Role
 from app.services.application_print import application_pdf, may_print
 from app.services.applications import ENTRY_SORTS, EntryFilter
 from app.services.dossier_jobs import start_dossier_job
 from app.services.export_jobs import (
+    WorkbookTooBig,
     applications_workbook,
     district_by_code,
     export_name,
     reader_district,
+    start_applications_job,
 )
 from app.services.summary_export import district_summary_xlsx, notice_xlsx
 from app.web.downloads import pdf_response, xlsx_response
 
 ADMINS = (Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
+FILTERS = ("state", "district", "q", "sort")
 
 
 @bp.get("/calls/<int:call_id>/applications.xlsx")
 def export_applications(call_id: int) -> Any:
     """The call's submitted entries with every form field (a district administrator: their
     district's); ?state= ?district=<code> ?q= ?sort= as on the call page. A big call's
-    workbook is built in the background: 202 with the job."""
+    workbook is not built here: 409 naming the count, the limit and the POST that builds it."""
     user = require_role(*ADMINS)
     call = get_or_404(Call, call_id, "批次不存在")
-    result = applications_workbook(call, user, _entry_filter())
-    if isinstance(result, bytes):
-        return xlsx_response(result, _name(call, "申报信息", "xlsx"))
+    try:
+        workbook = applications_workbook(call, user, _entry_filter(request.args))
+    except WorkbookTooBig as exc:
+        raise Conflict(exc.message, {**exc.details, "start": "POST /api/v1/calls/"
+                                     f"{call.id}/application-exports"}) from None
+    return xlsx_response(workbook, _name(call, "申报信息", "xlsx"))
+
+
+@bp.post("/calls/<int:call_id>/application-exports")
+def start_application_export(call_id: int) -> Any:
+    """Build the applications workbook in the background, with the filters of GET
+    applications.xlsx in the JSON body (or the query); 202 with the job (while the same
+    export runs, that job)."""
+    user = require_role(*ADMINS)
+    call = get_or_404(Call, call_id, "批次不存在")
+    body = json_body({}, dict.fromkeys(FILTERS, "string")) if request.get_data() else {}
+    record = start_applications_job(call, user, _entry_filter({**request.args, **body}))
     db.session.commit()
-    return _started(result)
+    return _started(record)
 
 
 @bp.get("/calls/<int:call_id>/summary.xlsx")
@@ -81,16 +106,16 @@ def start_dossiers(call_id: int) -> Any:
     return _started(record)
 
 
-def _entry_filter() -> EntryFilter:
-    """The query's filters; ?district= is a district code, ?sort= one of ENTRY_SORTS (422
+def _entry_filter(values: Mapping[str, str]) -> EntryFilter:
+    """The filters asked for; district is a district code, sort one of ENTRY_SORTS (422
     otherwise)."""
-    code, sort = request.args.get("district", "").strip(), request.args.get("sort", "").strip()
+    code, sort = values.get("district", "").strip(), values.get("sort", "").strip()
     if sort and sort not in ENTRY_SORTS:
         raise ValidationFailed("参数 sort 应为 " + "、".join(ENTRY_SORTS) + " 之一",
                                {"sort": sort[:40]})
-    return EntryFilter(state=request.args.get("state", "").strip(),
+    return EntryFilter(state=values.get("state", "").strip(),
                        district_id=district_by_code(code).id if code else None,
-                       q=request.args.get("q", ""), sort=sort)
+                       q=values.get("q", ""), sort=sort)
 
 
 def _name(call: Call, what: str, extension: str) -> str:

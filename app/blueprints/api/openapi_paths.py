@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.blueprints.api.openapi_schemas import Schema, array, integer, ref, string
+from app.blueprints.api.openapi_schemas import (
+    ENTRY_FILTER,
+    Schema,
+    array,
+    integer,
+    ref,
+    string,
+)
 
 ERRORS = {
     400: ("BadRequest", "Malformed JSON, a body that is not an object, or a required key "
@@ -85,6 +92,8 @@ ROUND_NAME = in_path("name", "Round: the name of a review state.", string())
 CALL_ID = in_path("call_id", "Call id.")
 EXPORT_SCOPE = "City administrators get the whole call, district administrators their own " \
                "district's entries; other roles 403."
+ENTRY_FILTERS = tuple(in_query(name, schema["description"], schema)
+                      for name, schema in ENTRY_FILTER.items())
 ITEMS_DESCRIPTION = "The caller sees: applicants their own, district administrators their " \
                     "district's submitted entries, experts their assigned ones, the city all."
 
@@ -468,17 +477,27 @@ PATHS: dict[str, dict[str, Any]] = {
                   {200: answer("An .xlsx workbook: sheet 申报信息 (申报编号, 申报名称, 申报单位, "
                                "所属区, 当前状态, 提交时间, every form field, the step forms' "
                                "fields, 获奖等级, 推荐至上级, 推荐时间, 证书编号) and a sheet per "
-                               "table field.", content=XLSX),
-                   202: answer("More than EXPORT_INLINE_LIMIT entries (default 2000): the job "
-                               "building the workbook; follow Location (GET /jobs/{job_id}), "
-                               "then GET /jobs/{job_id}/file.", ref("Job"))},
-                  (403, 404, 422), description=EXPORT_SCOPE + " Drafts are never exported.",
-                  query=(in_query("state", "Only entries in this state (name).", string()),
-                         in_query("district", "Only this district (code).", string()),
-                         in_query("q", "Title or unit name contains this text.", string()),
-                         in_query("sort", "Order (default district, then submission).",
-                                  string(enum=["district", "submitted", "-submitted", "updated",
-                                               "-updated", "title", "state"])))),
+                               "table field.", content=XLSX)},
+                  (403, 404, 409, 422), query=ENTRY_FILTERS,
+                  description=EXPORT_SCOPE + " Drafts are never exported. More than "
+                              "EXPORT_INLINE_LIMIT entries (default 2000): 409, details "
+                              "{count, limit, start} where start names the POST that builds "
+                              "the workbook in the background (nothing is started by this "
+                              "GET)."),
+    },
+    "/calls/{call_id}/application-exports": {
+        "parameters": [CALL_ID],
+        "post": op("start_application_export", "exports",
+                   "Build the call's applications workbook in the background",
+                   {202: answer("The job (kind applications_export); follow Location (GET "
+                                "/jobs/{job_id}), then GET /jobs/{job_id}/file.", ref("Job"))},
+                   (400, 403, 404, 422), body=ref("EntryFilter"), body_required=False,
+                   query=ENTRY_FILTERS,
+                   description=EXPORT_SCOPE + " The filters of GET applications.xlsx, in the "
+                               "JSON body or the query (the body wins). The way to export a "
+                               "call over EXPORT_INLINE_LIMIT entries; any call may use it. "
+                               "While the same export (call, district, filters) runs, that "
+                               "job is returned."),
     },
     "/calls/{call_id}/summary.xlsx": {
         "parameters": [CALL_ID],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from app.models import OrgKind, Role
+from app.services.applications import ENTRY_SORTS
 
 Schema = dict[str, Any]
 
@@ -371,6 +372,12 @@ CERTIFICATE = obj({"id": integer(), "serial": string(), "code": string("Verifica
                    "pdf_url": string("Path of the PDF (bearer token needed)."),
                    "verify_url": string("Public verification page (printed as a QR code).",
                                         format="uri")})
+ENTRY_FILTER = {  # a call's entries as the call page narrows them (exports)
+    "state": string("Only entries in this state (name)."),
+    "district": string("Only this district (code)."),
+    "q": string("Title or unit name contains this text."),
+    "sort": string("Order (default district, then submission).", enum=list(ENTRY_SORTS)),
+}
 JOB = obj({
     "id": integer(), "kind": string("issue_certificates (a call's certificates in bulk), "
                                     "print_run (one print-ready PDF of a call), "
@@ -574,6 +581,7 @@ SCHEMAS: dict[str, Schema] = {
     "ReviewResult": REVIEW_RESULT, "Verification": VERIFICATION,
     "WaiverRequest": WAIVER_REQUEST, "Waiver": WAIVER, "AwardRow": AWARD_ROW,
     "AwardProposal": AWARD_PROPOSAL, "ConfirmRequest": CONFIRM_REQUEST,
+    "EntryFilter": obj(ENTRY_FILTER, optional=tuple(ENTRY_FILTER)),
     "PrintRequest": obj({"order": string("serial (default) or district (then serial).",
                                          enum=["serial", "district"])}, optional=("order",)),
     "RevokeRequest": REVOKE_REQUEST, "ReissueRequest": REISSUE_REQUEST,
