@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from app.blueprints.admin import progress
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application, CallRound, ReviewAssignment, ReviewResult
@@ -174,3 +175,27 @@ def test_an_expert_sees_when_their_sheets_are_due(world, contest, browser):
     assert tiles == [("1", "份待评"), ("1", "份逾期"), ("1", "已提交")]
     # the overdue sheet comes before the submitted one, though assigned later
     assert queue.text.index("太极拳入门") < queue.text.index("书法基础")
+
+
+def test_the_progress_by_entry_filters_and_pages(world, contest, browser, monkeypatch):
+    city, judges = world["users"]["city"], contest["judges"]
+    done = contest["enter"]("wj1", "书法基础")
+    save_review(confirmed(assign_expert(done, judges[0], city)), judges[0],
+                {**ONLINE, "design": 20}, "评语", submit=True)
+    for applicant, course in (("wj2", "太极拳入门"), ("tn1", "社区茶艺")):
+        confirmed(assign_expert(contest["enter"](applicant, course), judges[0], city))
+    db.session.commit()
+    base = f"/admin/calls/{contest['call'].id}/review-progress?round=city_preliminary"
+
+    def entries(query: str = "") -> list[str]:
+        text = browser("city").get(base + query).text
+        table = text[text.index('id="entries"'):]
+        return sorted((c for c in ("书法基础", "太极拳入门", "社区茶艺") if c in table),
+                      key=table.index)
+
+    assert entries() == ["书法基础", "太极拳入门", "社区茶艺"]
+    assert entries("&entries=open") == ["太极拳入门", "社区茶艺"]
+    assert entries("&entries=open&q=茶艺") == ["社区茶艺"]
+    monkeypatch.setattr(progress, "PER_PAGE", 2)
+    assert entries("&page=2") == ["社区茶艺"]
+    assert entries("&page=99") == ["社区茶艺"]  # past the end: the last page
