@@ -108,17 +108,27 @@ def dossier_entry_ids(call: Call, actor: User) -> list[int]:
     return list(db.session.scalars(query.with_only_columns(Application.id)))
 
 
-@job(KIND)
-def run_dossier_job(job_id: int) -> None:
-    """Write the ZIP entry by entry, then the index; count progress on the job."""
+def waiting_job(job_id: int) -> tuple[Job, Call, User] | None:
+    """An export job still to run, with its call and the user it runs for; None when it is
+    done or gone (a job whose call or user is gone is marked failed)."""
     record = db.session.get(Job, job_id)
     if record is None or record.status not in ACTIVE:
-        return
+        return None
     call = db.session.get(Call, record.call_id or 0)
     actor = db.session.get(User, record.created_by_id or 0)
     if call is None or actor is None:
         finish(record, "failed", "批次或发起人已不存在")
+        return None
+    return record, call, actor
+
+
+@job(KIND)
+def run_dossier_job(job_id: int) -> None:
+    """Write the ZIP entry by entry, then the index; count progress on the job."""
+    loaded = waiting_job(job_id)
+    if loaded is None:
         return
+    record, call, actor = loaded
     record.started_at = record.started_at or utcnow()
 
     def progress(done: int, failed: int, total: int) -> None:

@@ -38,6 +38,7 @@ from app.services.dossier_jobs import (
     may_use,
     resume_dossier_jobs,
     scope_of,
+    waiting_job,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -161,14 +162,10 @@ def applications_file(record: Job) -> Path:
 @job(APPLICATIONS)
 def run_applications_job(job_id: int) -> None:
     """Write the workbook to a temporary file renamed when complete; count progress."""
-    record = db.session.get(Job, job_id)
-    if record is None or record.status not in ACTIVE:
+    loaded = waiting_job(job_id)
+    if loaded is None:
         return
-    call = db.session.get(Call, record.call_id or 0)
-    actor = db.session.get(User, record.created_by_id or 0)
-    if call is None or actor is None:
-        finish(record, "failed", "批次或发起人已不存在")
-        return
+    record, call, actor = loaded
     record.status, record.done = "running", 0
     record.started_at = record.started_at or utcnow()
     beat(record)

@@ -8,9 +8,11 @@ from collections.abc import Callable
 from datetime import datetime
 
 from babel.dates import get_month_names
+from flask import render_template
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from app.models.base import utcnow
 from app.services.dashboards import KINDS, CalendarRow, CallOverview
 from app.web.charts import Bar, Timeline, bar_chart, year_timeline
 from app.web.filters import local_time
@@ -22,6 +24,16 @@ def kind_labels() -> dict[str, str]:
             "review": _("In expert review"), "city": _("With the city"),
             "passed": _("Passed"), "failed": _("Not passed"),
             "window": _("Application period")}
+
+
+def overview_page(overview: CallOverview, scoped: bool, state_link: Callable[[str], str],
+                  district_link: Callable[[int], str]) -> str:
+    """The overview page of a call, for the city or (``scoped``) for one district; the bars
+    link where ``state_link`` and ``district_link`` say."""
+    return render_template(
+        "dashboards/call.html", overview=overview, scoped=scoped, labels=kind_labels(),
+        kinds=kinds_in(overview), now=utcnow(), states=state_chart(overview, state_link),
+        districts=district_chart(overview, district_link))
 
 
 def state_chart(overview: CallOverview, link: Callable[[str], str]) -> list[Bar]:

@@ -13,13 +13,7 @@ from app.models import Call, Role
 from app.models.base import utcnow
 from app.services.dashboards import call_overview, year_calendar
 from app.web.access import roles_required
-from app.web.dashboards import (
-    calendar_chart,
-    district_chart,
-    kind_labels,
-    kinds_in,
-    state_chart,
-)
+from app.web.dashboards import calendar_chart, kind_labels, overview_page
 from app.web.filters import LOCAL
 
 
@@ -28,14 +22,10 @@ from app.web.filters import LOCAL
 def call_overview_page(call_id: int) -> Any:
     """Where the call stands; every bar links to the entries it counts."""
     call = db.get_or_404(Call, call_id)
-    overview = call_overview(call)
-    return render_template(
-        "dashboards/call.html", overview=overview, scoped=False, labels=kind_labels(),
-        kinds=kinds_in(overview), now=utcnow(),
-        states=state_chart(overview, lambda state: url_for(
-            "admin.call", call_id=call.id, state=state)),
-        districts=district_chart(overview, lambda district: url_for(
-            "admin.call", call_id=call.id, district=district)))
+    return overview_page(
+        call_overview(call), False,
+        lambda state: url_for("admin.call", call_id=call.id, state=state),
+        lambda district: url_for("admin.call", call_id=call.id, district=district))
 
 
 @bp.route("/calendar")

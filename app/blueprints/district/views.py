@@ -14,12 +14,12 @@ from sqlalchemy.orm import selectinload
 from app.engine.definitions import Programme
 from app.extensions import db
 from app.models import Application, Call, Organisation, Role
-from app.models.base import contains, utcnow
+from app.models.base import contains
 from app.services.applications import visible_applications
 from app.services.dashboards import call_overview, quota_states
 from app.services.programmes import catalogue, programme_of
 from app.web.access import roles_required
-from app.web.dashboards import district_chart, kind_labels, kinds_in, state_chart
+from app.web.dashboards import overview_page
 
 bp = Blueprint("district", __name__)
 PER_PAGE = 50
@@ -73,14 +73,10 @@ def call_overview_page(call_id: int) -> Any:
     call = db.get_or_404(Call, call_id)
     if current_user.district_id is None:
         abort(403)
-    overview = call_overview(call, current_user.district_id)
-    return render_template(
-        "dashboards/call.html", overview=overview, scoped=True, labels=kind_labels(),
-        kinds=kinds_in(overview), now=utcnow(),
-        states=state_chart(overview, lambda state: url_for(
-            "district.home", call=call.id, state=state)),
-        districts=district_chart(overview, lambda _district: url_for(
-            "district.home", call=call.id)))
+    return overview_page(
+        call_overview(call, current_user.district_id), True,
+        lambda state: url_for("district.home", call=call.id, state=state),
+        lambda _district: url_for("district.home", call=call.id))
 
 
 def waiting_states(programme: Programme) -> set[str]:
