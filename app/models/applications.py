@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, event
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.extensions import Model
 from app.models.accounts import Organisation, User
@@ -108,6 +108,22 @@ class AuditEntry(Model):
 
     application: Mapped[Application] = relationship(back_populates="history")
     actor: Mapped[User | None] = relationship(lazy="joined")
+
+
+class AppendOnly(RuntimeError):
+    """Raised when code tries to change or delete a recorded audit entry."""
+
+
+@event.listens_for(Session, "before_flush")
+def _audit_is_append_only(session: Session, _context: Any, _instances: Any) -> None:
+    """The audit log is append-only for the application: rows are added, never changed or
+    deleted (a programming error, refused before anything is written)."""
+    for row in session.deleted:
+        if isinstance(row, AuditEntry):
+            raise AppendOnly(f"audit entry {row.id} cannot be deleted")
+    for row in session.dirty:
+        if isinstance(row, AuditEntry) and session.is_modified(row, include_collections=False):
+            raise AppendOnly(f"audit entry {row.id} cannot be changed")
 
 
 class Objection(Model):

@@ -11,6 +11,7 @@ from app.engine.errors import Conflict, Forbidden, GuardsFailed, NotFound, Valid
 from app.engine.runtime import available_transitions, fire
 from app.extensions import db
 from app.models import Application, AuditEntry
+from app.models.applications import AppendOnly
 from app.services.programmes import CATALOGUE
 
 RECOMMEND = {"rank": 1, "opinion": "推荐"}
@@ -152,3 +153,20 @@ def test_two_sessions_fire_the_same_trigger_exactly_one_wins(app, world, make_ap
         AuditEntry.application_id == app_id, AuditEntry.trigger == "submit")).all()
     assert len(moves) == 1
     assert db.session.get(Application, app_id).state == "district_review"
+
+
+def test_the_audit_log_is_append_only(world, make_application):
+    entry = make_application("wj1")
+    fire(entry, "submit", world["users"]["wj1"])
+    db.session.commit()
+    moved = db.session.scalar(select(AuditEntry).filter_by(trigger="submit"))
+    moved.comment = "改写的历史"
+    with pytest.raises(AppendOnly):
+        db.session.flush()
+    db.session.rollback()
+    db.session.delete(db.session.scalar(select(AuditEntry).filter_by(trigger="submit")))
+    with pytest.raises(AppendOnly):
+        db.session.flush()
+    db.session.rollback()
+    kept = db.session.scalar(select(AuditEntry).filter_by(trigger="submit"))
+    assert (kept.comment, kept.to_state) == ("", "district_review")
