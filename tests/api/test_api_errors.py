@@ -157,9 +157,12 @@ def test_errors_are_english_when_the_client_asks_for_english(api, world):
     base = f"/api/v1/applications/{created.get_json()['id']}"
     bad = {"data": {"phone": "123"}}
     chinese = problem(wj1.patch(base, json=bad), 422)
+    assert chinese["message"] == "表单填写有误，请检查标出的字段"
     assert chinese["details"]["phone"].startswith("电话号码格式不正确")
     for headers in ({"Accept-Language": "en-GB,en;q=0.9"}, {"Accept-Language": "en"}):
         english = problem(wj1.patch(base, json=bad, headers=headers), 422)
+        assert english["message"] == ("Some fields are not filled in correctly; "
+                                      "check the marked fields")
         assert english["details"]["phone"] == ("This is not a valid phone number "
                                                "(11-digit mobile, or area code-number)")
     assert problem(wj1.patch(f"{base}?lang=en", json=bad), 422)["details"]["phone"] \
