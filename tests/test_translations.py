@@ -93,3 +93,14 @@ def test_english_readers_get_the_servers_messages_in_english(app):
     with app.app_context():  # workers and the CLI speak Chinese
         assert zh("此项为必填项") == "此项为必填项"
     assert zh("此项为必填项") == "此项为必填项"  # and so does code outside the app
+
+
+def test_error_pages_and_api_errors_follow_the_language(client):
+    assert "页面或对象不存在" in client.get("/no-such-page").get_data(as_text=True)
+    assert "No such page or object" in client.get("/no-such-page?lang=en").get_data(as_text=True)
+    api = client.get("/api/v1/applications", headers={"Accept-Language": "en"}).get_json()
+    assert api["message"] == ("Access token missing; send a Bearer token in the "
+                              "Authorization header")
+    # pages ignore the browser's Accept-Language: Chinese unless the user switches
+    page = client.get("/no-such-page", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert "页面或对象不存在" in page
