@@ -18,6 +18,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from app.engine.errors import ValidationFailed
+from app.i18n import joined, zh
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_UNPACKED = 80 * 1024 * 1024  # the XML inside; a small file may unpack to gigabytes
@@ -102,13 +103,15 @@ def read_workbook(data: bytes, specs: tuple[SheetSpec, ...]) -> ParsedFile:
     except Exception as exc:
         # Broken or hostile files fail deep inside openpyxl (or the XML parser, row by row)
         # with many kinds of errors; every one of them means the same to whoever uploaded it.
-        raise ValidationFailed("无法读取该文件，请确认是用 Excel 或 WPS 保存的 .xlsx 文件",
+        raise ValidationFailed(zh("无法读取该文件，请确认是用 Excel 或 WPS 保存的 .xlsx 文件"),
                                {"file": type(exc).__name__}) from exc
     if not parsed.sheets and not parsed.problems:
-        wanted = "、".join(f"「{spec.name}」" for spec in specs)
-        raise ValidationFailed(f"文件中没有可导入的工作表（应为 {wanted}）", {"file": "sheets"})
+        wanted = joined(f"「{spec.name}」" for spec in specs)
+        raise ValidationFailed(zh("文件中没有可导入的工作表（应为 %(wanted)s）",
+                                  wanted=wanted), {"file": "sheets"})
     if sum(len(sheet.rows) for sheet in parsed.sheets.values()) > MAX_ROWS:
-        raise ValidationFailed(f"一次最多导入 {MAX_ROWS} 行，请分成几个文件导入",
+        raise ValidationFailed(zh("一次最多导入 %(max_rows)s 行，请分成几个文件导入",
+                                  max_rows=MAX_ROWS),
                                {"file": "rows"})
     return parsed
 
@@ -135,22 +138,24 @@ def _read_sheets(data: bytes, specs: tuple[SheetSpec, ...]) -> ParsedFile:
 def _check_container(data: bytes) -> None:
     """Refuse empty, oversized, old-format (.xls) and non-zip files, and zip bombs."""
     if not data:
-        raise ValidationFailed("文件是空的", {"file": "empty"})
+        raise ValidationFailed(zh("文件是空的"), {"file": "empty"})
     if len(data) > MAX_BYTES:
-        raise ValidationFailed(f"文件超过 {MAX_BYTES // (1024 * 1024)} MB", {"file": "size"})
+        raise ValidationFailed(zh("文件超过 %(megabytes)s MB",
+                                  megabytes=MAX_BYTES // (1024 * 1024)), {"file": "size"})
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ValidationFailed("这是旧版 Excel（.xls）文件，"
-                               "请在 Excel 或 WPS 中另存为 .xlsx 后再导入", {"file": "xls"})
+        raise ValidationFailed(zh("这是旧版 Excel（.xls）文件，"
+                                  "请在 Excel 或 WPS 中另存为 .xlsx 后再导入"), {"file": "xls"})
     if not data.startswith(b"PK\x03\x04"):
-        raise ValidationFailed("文件不是 .xlsx 格式，请上传 Excel 工作簿（.xlsx）",
+        raise ValidationFailed(zh("文件不是 .xlsx 格式，请上传 Excel 工作簿（.xlsx）"),
                                {"file": "type"})
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile as exc:
-        raise ValidationFailed("文件已损坏，无法读取", {"file": "zip"}) from exc
+        raise ValidationFailed(zh("文件已损坏，无法读取"), {"file": "zip"}) from exc
     if unpacked > MAX_UNPACKED:
-        raise ValidationFailed("文件解压后过大，请删去无关的工作表或分批导入", {"file": "unpacked"})
+        raise ValidationFailed(zh("文件解压后过大，请删去无关的工作表或分批导入"),
+                               {"file": "unpacked"})
 
 
 def _read_sheet(spec: SheetSpec, values: Any, formulas: Any, parsed: ParsedFile) -> Sheet | None:
