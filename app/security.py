@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.engine.errors import PingshenError
 from app.extensions import login_manager
-from app.i18n import N_, zh
+from app.i18n import zh, zh_mark
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; frame-ancestors 'self'; base-uri 'self'; form-action 'self'")
@@ -22,7 +22,7 @@ def init_app(app: Flask) -> None:
     """Wire login loading, headers and error handlers into the app."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = N_("请先登录")
+    login_manager.login_message = zh_mark("请先登录")
     login_manager.localize_callback = zh
     login_manager.session_protection = "strong"
     app.after_request(_security_headers)
@@ -85,11 +85,11 @@ def _domain_error(exc: PingshenError) -> Any:
 
 
 HTTP_MESSAGES = {  # translated when shown, with zh()
-    400: N_("请求有误"), 401: N_("请先登录"), 403: N_("您没有权限访问此页面"),
-    404: N_("页面或对象不存在"), 405: N_("不支持此请求方式"),
-    409: N_("数据已被修改，请刷新后重试"), 413: N_("上传的文件太大"),
-    410: N_("该证书已撤销或已被替换，不再提供下载"), 429: N_("请求过于频繁，请稍后再试"),
-    500: N_("服务器内部错误，请稍后再试"),
+    400: zh_mark("请求有误"), 401: zh_mark("请先登录"),
+    403: zh_mark("您没有权限访问此页面"), 404: zh_mark("页面或对象不存在"),
+    405: zh_mark("不支持此请求方式"), 409: zh_mark("数据已被修改，请刷新后重试"),
+    413: zh_mark("上传的文件太大"), 410: zh_mark("该证书已撤销或已被替换，不再提供下载"),
+    429: zh_mark("请求过于频繁，请稍后再试"), 500: zh_mark("服务器内部错误，请稍后再试"),
 }
 
 

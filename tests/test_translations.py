@@ -30,10 +30,10 @@ def _source_messages() -> set[str]:
 
 
 def _server_messages() -> set[str]:
-    """Every Chinese message the server code marks with zh() or N_() (the `server` domain)."""
+    """Every Chinese message the server code marks with zh() or zh_mark() (the `server` domain)."""
     found = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-            str(ROOT), [("app/**.py", "python")], keywords={"zh": None, "N_": None}):
+            str(ROOT), [("app/**.py", "python")], keywords={"zh": None, "zh_mark": None}):
         found.update([message] if isinstance(message, str) else message)
     return found
 

@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.engine.errors import Forbidden, NotFound, PingshenError, ValidationFailed
 from app.extensions import csrf, db
-from app.i18n import N_, joined, zh
+from app.i18n import joined, zh, zh_mark
 from app.models import Application, User
 from app.permissions import can_edit_application, can_view_application
 from app.routing import MAX_ID
@@ -26,11 +26,11 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 # JSON kinds a body key may have, with the check and the message when it fails.
 KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "string": (lambda v: isinstance(v, str), N_("应为字符串")),
-    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), N_("应为整数")),
-    "boolean": (lambda v: isinstance(v, bool), N_("应为 true 或 false")),
-    "object": (lambda v: isinstance(v, dict), N_("应为 JSON 对象")),
-    "array": (lambda v: isinstance(v, list), N_("应为数组")),
+    "string": (lambda v: isinstance(v, str), zh_mark("应为字符串")),
+    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), zh_mark("应为整数")),
+    "boolean": (lambda v: isinstance(v, bool), zh_mark("应为 true 或 false")),
+    "object": (lambda v: isinstance(v, dict), zh_mark("应为 JSON 对象")),
+    "array": (lambda v: isinstance(v, list), zh_mark("应为数组")),
 }
 
 
