@@ -79,7 +79,7 @@ def notices() -> list[NoticeList]:
             form = programme.application_form.by_key
             columns = [(k, str(form[k]["label"])) for k in notice["fields"]]  # type: ignore[attr-defined]
             if notice.get("show_award"):
-                columns.append((AWARD_COLUMN, zh("等级")))
+                columns.append((AWARD_COLUMN, "等级"))
             lists[key] = NoticeList(application.call, programme.label(application.state),
                                     columns)
         group = lists[key]
