@@ -174,3 +174,19 @@ def test_an_expert_sees_when_their_sheets_are_due(world, contest, browser):
     assert tiles == [("1", "份待评"), ("1", "份逾期"), ("1", "已提交")]
     # the overdue sheet comes before the submitted one, though assigned later
     assert queue.text.index("太极拳入门") < queue.text.index("书法基础")
+
+
+def test_an_english_reader_is_told_in_english_why_a_round_cannot_close(world, contest, browser):
+    _scored(world, contest, {"wj1": [80, 82, 84], "wj2": [70, 88]})
+    city = browser("city")
+    city.client.set_cookie("lang", "en")
+    url = f"/admin/calls/{contest['call'].id}/rounds/city_preliminary"
+    page = city.get(url)
+    blocker = "Applications still missing expert scores: 1"
+    assert blocker in page.text and "尚未收齐" not in page.text
+    refused = city.post(f"{url}/close", {}, page)
+    assert refused.status == 302
+    flashed = city.get(url).text
+    assert f"This review round cannot end yet: {blocker}" in flashed
+    assert "还不能结束" not in flashed
+    assert db.session.scalar(select(ReviewResult)) is None
