@@ -14,11 +14,12 @@ COOKIE = "lang"
 SERVER = Domain(domain="server")
 
 
-def zh(message: str, **values: Any) -> str:
+def zh(message: str, /, **values: Any) -> str:
     """A message for the person making the request, written in Chinese with %(name)s
     placeholders: in English from the `server` catalogue when they read English, else Chinese
     (also outside a request). Never for text that is stored: stored text stays Chinese."""
-    return str(SERVER.gettext(message, **values))
+    text = str(SERVER.gettext(message))
+    return text % values if values else text
 
 
 def zh_mark(message: str) -> str:

@@ -16,6 +16,7 @@ SERVER_CATALOGUE = ROOT / "app" / "translations" / "en" / "LC_MESSAGES" / "serve
 PLACEHOLDER = re.compile(r"%\(\w+\)s|%s|%d|\{\w*\}")
 NAMED = re.compile(r"%\(\w+\)s")
 HAN = re.compile(r"[\u4e00-\u9fff]")
+QUOTED = re.compile(r"“[^”]*”|【[^】]*】|「[^」]*」")  # Chinese words quoted from the data
 
 
 def _source_messages() -> set[str]:
@@ -66,7 +67,7 @@ def test_every_server_message_has_an_english_translation():
         # the same named placeholders, nothing else that formats, and really English
         assert sorted(NAMED.findall(msgid)) == sorted(NAMED.findall(text)), msgid
         assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(text)), msgid
-        assert not HAN.search(text), msgid
+        assert not HAN.search(QUOTED.sub("", text)), msgid
 
 
 def _source_messages_checked(messages: set[str]) -> set[str]:

@@ -62,9 +62,15 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"【{self.sheet}】" + (f"第 {self.row} 行" if self.row else "")
-        return f"{where}「{self.column}」：{self.message}" if self.column \
-            else f"{where}：{self.message}"
+        values = {"sheet": self.sheet, "row": self.row, "column": self.column,
+                  "message": self.message}
+        if self.row and self.column:
+            return zh("【%(sheet)s】第 %(row)s 行「%(column)s」：%(message)s", **values)
+        if self.row:
+            return zh("【%(sheet)s】第 %(row)s 行：%(message)s", **values)
+        if self.column:
+            return zh("【%(sheet)s】「%(column)s」：%(message)s", **values)
+        return zh("【%(sheet)s】：%(message)s", **values)
 
 
 @dataclass
@@ -172,8 +178,10 @@ def _read_sheet(spec: SheetSpec, values: Any, formulas: Any, parsed: ParsedFile)
         headers = [str(cell.value).strip() if cell.value is not None else "" for cell in cells]
         if any(by_header.get(_header(text)) is first for text in headers):
             return _read_rows(spec, headers, by_header, number, rows, formula_rows, parsed)
-    parsed.problems.append(Problem(spec.name, 0, "", f"找不到表头行（前 {HEADER_SEARCH} 行中应有"
-                                              f"「{first.header}」一列）"))
+    parsed.problems.append(Problem(spec.name, 0, "", zh("找不到表头行（前 %(header_search)s 行中"
+                                                        "应有「%(header)s」一列）",
+                                                        header_search=HEADER_SEARCH,
+                                                        header=first.header)))
     return None
 
 
@@ -185,14 +193,14 @@ def _read_rows(spec: SheetSpec, headers: list[str], by_header: dict[str, Column]
         column = by_header.get(_header(text))
         if column is None:
             if text:
-                parsed.notes.append(Problem(spec.name, header_row, text, "未识别的列，已忽略"))
+                parsed.notes.append(Problem(spec.name, header_row, text, zh("未识别的列，已忽略")))
         elif column in positions.values():
-            parsed.problems.append(Problem(spec.name, header_row, text, "列重复"))
+            parsed.problems.append(Problem(spec.name, header_row, text, zh("列重复")))
         else:
             positions[index] = column
     missing = [c.header for c in spec.columns if c.required and c not in positions.values()]
     for header in missing:
-        parsed.problems.append(Problem(spec.name, header_row, header, "缺少必需的列"))
+        parsed.problems.append(Problem(spec.name, header_row, header, zh("缺少必需的列")))
     if missing:
         return None
     sheet = Sheet(spec, {c.key for c in positions.values()}, [])
