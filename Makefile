@@ -36,13 +36,21 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 translations: $(STAMP)
-	@$(BIN)/pybabel compile -d app/translations > /dev/null
+	@$(BIN)/pybabel compile -d app/translations -D messages > /dev/null
+	@$(BIN)/pybabel compile -d app/translations -D server > /dev/null
 
-# After changing UI strings: refresh the catalog, translate the new entries, commit the .po file.
+# After changing UI strings or server messages: refresh the catalogues, translate the new entries
+# (UI: English msgids -> zh/messages.po; server messages, zh("...") and zh_mark("..."):
+# Chinese msgids -> en/server.po),
+# commit the .po files.
 i18n-update: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		-o app/translations/messages.pot .
 	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
+	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k zh -k zh_mark --no-location \
+		--sort-output -o app/translations/server.pot .
+	$(BIN)/pybabel update -i app/translations/server.pot -d app/translations -D server \
+		--no-fuzzy-matching
 
 migrate: install
 	$(BIN)/flask db upgrade

@@ -5,26 +5,66 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app, has_request_context, request
+from flask_babel import Domain, get_locale
 
 COOKIE = "lang"
 
+#: Messages the server makes (errors, refusal reasons, field messages) are written in Chinese and
+#: translated to English in this domain (app/translations/en/LC_MESSAGES/server.po).
+SERVER = Domain(domain="server")
+
+
+def zh(message: str, /, **values: Any) -> str:
+    """A message for the person making the request, written in Chinese with %(name)s
+    placeholders: in English from the `server` catalogue when they read English, else Chinese
+    (also outside a request). Never for text that is stored: stored text stays Chinese."""
+    text = str(SERVER.gettext(message))
+    return text % values if values else text
+
+
+def zh_mark(message: str) -> str:
+    """Mark a Chinese message for the `server` catalogue without translating it yet (module
+    constants); translate it where it is shown with `zh(constant)`. (Not named `N_`: pybabel
+    extracts that default keyword into the UI catalogue.)"""
+    return message
+
+
+def english() -> bool:
+    """Whether the current request reads English."""
+    locale = get_locale() if has_request_context() else None
+    return locale is not None and locale.language == "en"
+
+
+ENGLISH_SEPARATORS = {"、": ", ", "；": "; ", "，": ", ", "：": ": "}
+
+
+def joined(parts: Any, separator: str = "、") -> str:
+    """Items joined with a Chinese separator (、 or ；), or its English counterpart (", ",
+    "; ") when the reader reads English."""
+    if english():
+        separator = ENGLISH_SEPARATORS.get(separator, separator)
+    return separator.join(map(str, parts))
+
 
 def select_locale() -> str:
-    """Pick the locale from ?lang=, then the language cookie, else Chinese (also outside a
-    request: the CLI and the background worker speak Chinese)."""
+    """Pick the locale from ?lang=, then the language cookie, then (API requests only) the
+    Accept-Language header, else Chinese (also outside a request: the CLI and the background
+    worker speak Chinese). Pages ignore Accept-Language: they are Chinese unless switched."""
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     for candidate in (request.args.get("lang"), request.cookies.get(COOKIE)):
         if candidate in languages:
             return str(candidate)
+    if request.path.startswith("/api/"):
+        best = request.accept_languages.best_match(languages)
+        if best:
+            return str(best)
     return str(current_app.config["BABEL_DEFAULT_LOCALE"])
 
 
 def localised(item: dict, key: str = "label") -> str:  # type: ignore[type-arg]
     """A definition's label in the current language (the `_en` variant when English)."""
-    from flask_babel import get_locale
-
     locale = get_locale()
     if locale is not None and locale.language == "en" and item.get(f"{key}_en"):
         return str(item[f"{key}_en"])

@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from app.engine.errors import PingshenError
 from app.extensions import login_manager
+from app.i18n import zh, zh_mark
 
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
        "object-src 'none'; frame-ancestors 'self'; base-uri 'self'; form-action 'self'")
@@ -21,7 +22,8 @@ def init_app(app: Flask) -> None:
     """Wire login loading, headers and error handlers into the app."""
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = "请先登录"
+    login_manager.login_message = zh_mark("请先登录")
+    login_manager.localize_callback = zh
     login_manager.session_protection = "strong"
     app.after_request(_security_headers)
     app.register_error_handler(PingshenError, _domain_error)
@@ -82,19 +84,20 @@ def _domain_error(exc: PingshenError) -> Any:
     return error_response(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
 
-HTTP_MESSAGES = {
-    400: "请求有误", 401: "请先登录", 403: "您没有权限访问此页面", 404: "页面或对象不存在",
-    405: "不支持此请求方式", 409: "数据已被修改，请刷新后重试", 413: "上传的文件太大",
-    410: "该证书已撤销或已被替换，不再提供下载", 429: "请求过于频繁，请稍后再试",
-    500: "服务器内部错误，请稍后再试",
+HTTP_MESSAGES = {  # translated when shown, with zh()
+    400: zh_mark("请求有误"), 401: zh_mark("请先登录"),
+    403: zh_mark("您没有权限访问此页面"), 404: zh_mark("页面或对象不存在"),
+    405: zh_mark("不支持此请求方式"), 409: zh_mark("数据已被修改，请刷新后重试"),
+    413: zh_mark("上传的文件太大"), 410: zh_mark("该证书已撤销或已被替换，不再提供下载"),
+    429: zh_mark("请求过于频繁，请稍后再试"), 500: zh_mark("服务器内部错误，请稍后再试"),
 }
 
 
 def _http_error(exc: HTTPException) -> Any:
     """Werkzeug errors (404, 405, 413, CSRF 400...) in the same shapes."""
     status = exc.code or 500
-    message = HTTP_MESSAGES.get(status, exc.name)
+    message = zh(HTTP_MESSAGES[status]) if status in HTTP_MESSAGES else exc.name
     if status == 400 and "CSRF" in (exc.description or ""):
-        message = "页面已过期（CSRF 校验失败），请刷新后重试"
+        message = zh("页面已过期（CSRF 校验失败），请刷新后重试")
     headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "Retry-After")}
     return error_response(status, exc.name.lower().replace(" ", "_"), message, headers=headers)

@@ -52,15 +52,18 @@ class FreshContextClient(FlaskClient):
 
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations() -> None:
-    """Compile the Chinese catalogue if `make` has not (or it changed since)."""
+    """Compile the catalogues (Chinese UI, English server messages) if `make` has not (or they
+    changed since)."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
-    folder = Path(__file__).resolve().parent.parent / "app" / "translations" / "zh" / "LC_MESSAGES"
-    po, mo = folder / "messages.po", folder / "messages.mo"
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        with po.open("rb") as source, mo.open("wb") as target:
-            write_mo(target, read_po(source))
+    folder = Path(__file__).resolve().parent.parent / "app" / "translations"
+    for po in (folder / "zh" / "LC_MESSAGES" / "messages.po",
+               folder / "en" / "LC_MESSAGES" / "server.po"):
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            with po.open("rb") as source, mo.open("wb") as target:
+                write_mo(target, read_po(source))
 
 
 @pytest.fixture

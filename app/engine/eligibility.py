@@ -16,6 +16,7 @@ from app.engine.calendar import LOCAL
 from app.engine.formdata import plain_number
 from app.engine.registry import Param, guard
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Application, Call
 from app.services.attachments import attachment_counts
 from app.services.programmes import programme_of
@@ -66,10 +67,12 @@ def one_entry_per(ctx: Context, by: str, max: int, field: str | None,  # noqa: A
         and (field is None or (a.data or {}).get(field) == (app.data or {}).get(field))]
     if len(others) < max:
         return None
-    who = "每位申报人" if by == "applicant" else "每个单位"
-    scope = f"在“{_label(ctx, field)}”为“{(app.data or {}).get(field)}”的类别中" if field else ""
-    titles = "、".join(f"“{a.title}”" for a in others[:3])
-    return f"本批次{scope}{who}最多申报 {max} 项，已有 {titles}"
+    who = zh("每位申报人") if by == "applicant" else zh("每个单位")
+    scope = zh("在“%(label)s”为“%(value)s”的类别中",
+               label=_label(ctx, field), value=(app.data or {}).get(field)) if field else ""
+    titles = joined(f"“{a.title}”" for a in others[:3])
+    return zh("本批次%(scope)s%(who)s最多申报 %(maximum)s 项，已有 %(titles)s",
+              scope=scope, who=who, maximum=max, titles=titles)
 
 
 @guard("not_prior_winner",
@@ -95,9 +98,10 @@ def not_prior_winner(ctx: Context, years: int, by: str, field: str | None) -> st
         if key and (not wanted or str((other.data or {}).get(key) or "").strip() != wanted):
             continue
         if programme_of(other).states.get(other.state, {}).get("outcome") == "awarded":
-            who = {"applicant": "该申报人", "unit": "该单位"}.get(by) \
-                or f"该{_label(ctx, field or '')}"
-            return (f"{who}已于 {won_in} 年获评（“{other.title}”），{years} 年内不能再次申报")
+            who = {"applicant": zh("该申报人"), "unit": zh("该单位")}.get(by) \
+                or zh("该%(label)s", label=_label(ctx, field or ''))
+            return (zh("%(who)s已于 %(won_in)s 年获评（“%(title)s”），%(years)s 年内不能再次申报",
+                       who=who, won_in=won_in, title=other.title, years=years))
     return None
 
 
@@ -111,10 +115,11 @@ def field_at_least(ctx: Context, field: str, min: float) -> str | None:  # noqa:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, ValueError):
-        return f"请填写“{_label(ctx, field)}”"
+        return zh("请填写“%(label)s”", label=_label(ctx, field))
     if number < Decimal(str(min)):
-        return (f"“{_label(ctx, field)}”至少应为 {plain_number(min)}"
-                f"（当前为 {plain_number(number)}）")
+        return (zh("“%(label)s”至少应为 %(minimum)s（当前为 %(number)s）",
+                   label=_label(ctx, field), minimum=plain_number(min),
+                   number=plain_number(number)))
     return None
 
 
@@ -129,15 +134,16 @@ def date_years_before(ctx: Context, field: str, years: int) -> str | None:
     try:
         day = date.fromisoformat(str(value))
     except ValueError:
-        return f"请填写“{_label(ctx, field)}”"
+        return zh("请填写“%(label)s”", label=_label(ctx, field))
     today = ctx.now.astimezone(LOCAL).date()
     try:
         limit = today.replace(year=today.year - years)
     except ValueError:  # 29 February
         limit = today.replace(year=today.year - years, day=28)
     if day > limit:
-        return (f"“{_label(ctx, field)}”应不晚于 {limit.isoformat()}（须满 {years} 年），"
-                f"当前为 {day.isoformat()}")
+        return (zh("“%(label)s”应不晚于 %(limit)s（须满 %(years)s 年），当前为 %(day)s",
+                   label=_label(ctx, field), limit=limit.isoformat(), years=years,
+                   day=day.isoformat()))
     return None
 
 
@@ -150,6 +156,9 @@ def has_attachment(ctx: Context, field: str, min: int) -> str | None:  # noqa: A
     """Refuse until enough files are attached to ``field``."""
     count = attachment_counts(ctx.application).get(field, 0)
     if count < min:
-        return f"请上传“{_label(ctx, field)}”" + (f"（至少 {min} 个文件）" if min > 1 else "")
+        if min > 1:
+            return zh("请上传“%(label)s”（至少 %(minimum)s 个文件）", label=_label(ctx, field),
+                      minimum=min)
+        return zh("请上传“%(label)s”", label=_label(ctx, field))
     return None
 

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from app.engine.definitions import FormDef
+from app.i18n import joined, zh
 
 PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -22,10 +23,10 @@ def clean_data(form: FormDef, raw: dict[str, Any]) -> tuple[dict[str, Any], Erro
     for key, value in raw.items():
         field = form.by_key.get(key)
         if field is None:
-            errors[key] = "表单中没有这个字段"
+            errors[key] = zh("表单中没有这个字段")
             continue
         if field["type"] == "file":
-            errors[key] = "附件请通过上传接口提交"
+            errors[key] = zh("附件请通过上传接口提交")
             continue
         try:
             data[key] = clean_value(field, value)
@@ -41,19 +42,19 @@ def missing_required(form: FormDef, data: dict[str, Any],
     for field in form.fields:
         if field["type"] == "file":
             if field["required"] and not attachment_counts.get(field["key"]):
-                errors[field["key"]] = "请上传此附件"
+                errors[field["key"]] = zh("请上传此附件")
             continue
         value = data.get(field["key"])
         if field["type"] == "table":
             rows = len(value or [])
             needed = max(field["min_rows"], 1) if field["required"] or rows else 0
             if rows < needed:
-                errors[field["key"]] = f"至少填写 {needed} 行"
+                errors[field["key"]] = zh("至少填写 %(needed)s 行", needed=needed)
         elif field["type"] == "boolean":
             if field["required"] and value is not True:
-                errors[field["key"]] = "请勾选此项"
+                errors[field["key"]] = zh("请勾选此项")
         elif field["required"] and value in (None, "", []):
-            errors[field["key"]] = "此项为必填项"
+            errors[field["key"]] = zh("此项为必填项")
     return errors
 
 
@@ -76,17 +77,17 @@ def clean_value(field: dict[str, Any], value: Any) -> Any:
         return _multi_choice(field, value)
     if kind == "boolean":
         if not isinstance(value, bool):
-            raise ValueError("应为“是”或“否”")
+            raise ValueError(zh("应为“是”或“否”"))
         return value
     if kind == "phone":
-        return _pattern(value, PHONE, "电话号码格式不正确（手机 11 位，或区号-号码）")
+        return _pattern(value, PHONE, zh("电话号码格式不正确（手机 11 位，或区号-号码）"))
     if kind == "email":
-        return _pattern(value, EMAIL, "电子邮箱格式不正确")
+        return _pattern(value, EMAIL, zh("电子邮箱格式不正确"))
     if kind == "id_number":
         return _id_number(value)
     if kind == "table":
         return _table(field, value)
-    raise ValueError(f"不支持的字段类型 {kind}")
+    raise ValueError(zh("不支持的字段类型 %(kind)s", kind=kind))
 
 
 ID_NUMBER = re.compile(r"\d{17}[\dX]")
@@ -98,55 +99,56 @@ def _id_number(value: Any) -> str:
     """A mainland resident ID number (GB 11643): 18 characters, a valid birth date and check
     character; a lower-case x is stored as X, so the same person is always written alike."""
     if not isinstance(value, str):
-        raise ValueError("应为文本")
+        raise ValueError(zh("应为文本"))
     number = value.strip().upper()
     if not ID_NUMBER.fullmatch(number):
-        raise ValueError("身份证号码应为 18 位（最后一位可以是 X）")
+        raise ValueError(zh("身份证号码应为 18 位（最后一位可以是 X）"))
     try:
         date.fromisoformat(f"{number[6:10]}-{number[10:12]}-{number[12:14]}")
     except ValueError:
-        raise ValueError("身份证号码中的出生日期不正确") from None
+        raise ValueError(zh("身份证号码中的出生日期不正确")) from None
     total = sum(int(digit) * weight for digit, weight in zip(number, ID_WEIGHTS, strict=False))
     if ID_CHECK[total % 11] != number[-1]:
-        raise ValueError("身份证号码校验位不正确，请核对")
+        raise ValueError(zh("身份证号码校验位不正确，请核对"))
     return number
 
 
 def _text(field: dict[str, Any], value: Any) -> str:
     """A string within the field's length limits."""
     if not isinstance(value, str):
-        raise ValueError("应为文本")
+        raise ValueError(zh("应为文本"))
     value = value.strip().replace("\r\n", "\n")
     if len(value) > field["max_length"]:
-        raise ValueError(f"不能超过 {field['max_length']} 字（当前 {len(value)} 字）")
+        raise ValueError(zh("不能超过 %(max_length)s 字（当前 %(length)s 字）",
+                            max_length=field['max_length'], length=len(value)))
     if value and len(value) < field["min_length"]:
-        raise ValueError(f"至少 {field['min_length']} 字")
+        raise ValueError(zh("至少 %(min_length)s 字", min_length=field['min_length']))
     return value
 
 
 def _integer(value: Any) -> int:
     """An integer given as a number or as digits."""
     if isinstance(value, bool):
-        raise ValueError("应为整数")
+        raise ValueError(zh("应为整数"))
     if isinstance(value, int):
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, str) and re.fullmatch(r"\s*-?\d{1,15}\s*", value):
         return int(value)
-    raise ValueError("应为整数")
+    raise ValueError(zh("应为整数"))
 
 
 def _decimal(field: dict[str, Any], value: Any) -> float:
     """A number rounded to the field's decimal places."""
     if isinstance(value, bool):
-        raise ValueError("应为数字")
+        raise ValueError(zh("应为数字"))
     try:
         number = Decimal(str(value).strip())
     except InvalidOperation:
-        raise ValueError("应为数字") from None
+        raise ValueError(zh("应为数字")) from None
     if not number.is_finite():
-        raise ValueError("应为数字")
+        raise ValueError(zh("应为数字"))
     step = Decimal(1).scaleb(-field["places"])
     return float(number.quantize(step, rounding=ROUND_HALF_UP))
 
@@ -154,9 +156,9 @@ def _decimal(field: dict[str, Any], value: Any) -> float:
 def _bounded(field: dict[str, Any], number: int | float) -> int | float:
     """Check a number against the field's min and max."""
     if field["min"] is not None and number < field["min"]:
-        raise ValueError(f"不能小于 {plain_number(field['min'])}")
+        raise ValueError(zh("不能小于 %(minimum)s", minimum=plain_number(field['min'])))
     if field["max"] is not None and number > field["max"]:
-        raise ValueError(f"不能大于 {plain_number(field['max'])}")
+        raise ValueError(zh("不能大于 %(maximum)s", maximum=plain_number(field['max'])))
     return number
 
 
@@ -172,27 +174,27 @@ def _date(value: Any) -> str:
     try:
         return date.fromisoformat(str(value).strip()).isoformat()
     except ValueError:
-        raise ValueError("日期格式应为 YYYY-MM-DD") from None
+        raise ValueError(zh("日期格式应为 YYYY-MM-DD")) from None
 
 
 def _choice(field: dict[str, Any], value: Any) -> str:
     """One of the field's choice values."""
     values = [c["value"] for c in field["choices"]]
     if str(value) not in values:
-        raise ValueError("请从给定选项中选择")
+        raise ValueError(zh("请从给定选项中选择"))
     return str(value)
 
 
 def _multi_choice(field: dict[str, Any], value: Any) -> list[str]:
     """A list of distinct choice values, in the definition's order."""
     if not isinstance(value, list):
-        raise ValueError("应为选项列表")
+        raise ValueError(zh("应为选项列表"))
     values = [c["value"] for c in field["choices"]]
     chosen = {str(v) for v in value}
     if not chosen <= set(values):
-        raise ValueError("请从给定选项中选择")
+        raise ValueError(zh("请从给定选项中选择"))
     if field["max_selected"] and len(chosen) > field["max_selected"]:
-        raise ValueError(f"最多选择 {field['max_selected']} 项")
+        raise ValueError(zh("最多选择 %(max_selected)s 项", max_selected=field['max_selected']))
     return [v for v in values if v in chosen]
 
 
@@ -206,24 +208,27 @@ def _pattern(value: Any, pattern: re.Pattern[str], message: str) -> str:
 def _table(field: dict[str, Any], value: Any) -> list[dict[str, Any]] | None:
     """Rows of sub-fields; empty rows are dropped, errors name the row and column."""
     if not isinstance(value, list) or not all(isinstance(row, dict) for row in value):
-        raise ValueError("应为表格行的列表")
+        raise ValueError(zh("应为表格行的列表"))
     columns = {c["key"]: c for c in field["columns"]}
     rows = []
     for number, row in enumerate(value, start=1):
         unknown = set(row) - set(columns)
         if unknown:
-            raise ValueError(f"第 {number} 行有未知列：{'、'.join(sorted(unknown))}")
+            raise ValueError(zh("第 %(number)s 行有未知列：%(unknown)s",
+                                number=number, unknown=joined(sorted(unknown))))
         clean = {}
         for key, column in columns.items():
             try:
                 clean[key] = clean_value(column, row.get(key))
             except ValueError as exc:
-                raise ValueError(f"第 {number} 行“{column['label']}”：{exc}") from None
+                raise ValueError(zh("第 %(number)s 行“%(label)s”：%(error)s",
+                                    number=number, label=column['label'], error=exc)) from None
         if any(v not in (None, "", False) for v in clean.values()):
             missing = [c["label"] for k, c in columns.items() if c["required"] and clean[k] is None]
             if missing:
-                raise ValueError(f"第 {number} 行缺少：{'、'.join(missing)}")
+                raise ValueError(zh("第 %(number)s 行缺少：%(missing)s",
+                                    number=number, missing=joined(missing)))
             rows.append(clean)
     if len(rows) > field["max_rows"]:
-        raise ValueError(f"最多 {field['max_rows']} 行")
+        raise ValueError(zh("最多 %(max_rows)s 行", max_rows=field['max_rows']))
     return rows or None

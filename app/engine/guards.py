@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from app.engine.formdata import missing_required, plain_number
 from app.engine.registry import Param, guard
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Application, AwardProposal, CallQuota, ReviewAssignment
 from app.models.reviews import INACTIVE
 from app.services.attachments import attachment_counts
@@ -23,9 +24,9 @@ def call_open(ctx: Context) -> str | None:
     """Refuse outside the call's submission window."""
     call = ctx.application.call
     if ctx.now < call.opens_at:
-        return f"申报尚未开始（开始时间 {_local(call.opens_at)}）"
+        return zh("申报尚未开始（开始时间 %(opens_at)s）", opens_at=_local(call.opens_at))
     if ctx.now >= call.closes_at:
-        return f"申报已于 {_local(call.closes_at)} 截止，不能再提交"
+        return zh("申报已于 %(closes_at)s 截止，不能再提交", closes_at=_local(call.closes_at))
     return None
 
 
@@ -38,8 +39,8 @@ def form_complete(ctx: Context) -> str | None:
     counts = attachment_counts(ctx.application)
     missing = missing_required(form, ctx.application.data or {}, counts)
     if missing:
-        labels = "、".join(form.by_key[key]["label"] for key in missing)
-        return f"以下必填项尚未完成：{labels}"
+        labels = joined(form.by_key[key]["label"] for key in missing)
+        return zh("以下必填项尚未完成：%(labels)s", labels=labels)
     return None
 
 
@@ -71,9 +72,10 @@ def within_quota(ctx: Context, states: list[str], field: str | None = None) -> s
         value = (app.data or {}).get(field)
         used = sum(1 for data in db.session.scalars(counted) if (data or {}).get(field) == value)
         label = ctx.programme.application_form.by_key[field]["label"]
-        scope = f"在“{label}”为“{value}”的类别中"
+        scope = zh("在“%(label)s”为“%(value)s”的类别中", label=label, value=value)
     if used >= quota:
-        return f"本区{scope}推荐名额为 {quota} 个，已推荐 {used} 个，名额已用完"
+        return zh("本区%(scope)s推荐名额为 %(quota)s 个，已推荐 %(used)s 个，名额已用完",
+                  scope=scope, quota=quota, used=used)
     return None
 
 
@@ -96,8 +98,9 @@ def district_minimum(ctx: Context, states: list[str]) -> str | None:
     recommended = sum(n for state, n in counts.items() if state in states)
     waiting = counts.get(app.state, 0) if app.state not in states else 0
     if recommended + waiting < minimum:
-        return (f"本区至少应推荐 {minimum} 个，已推荐 {recommended} 个，另有 {waiting} 个待审核；"
-                "不予推荐后将达不到最少推荐数")
+        return (zh("本区至少应推荐 %(minimum)s 个，已推荐 %(recommended)s 个，另有 %(waiting)s "
+                   "个待审核；不予推荐后将达不到最少推荐数",
+                   minimum=minimum, recommended=recommended, waiting=waiting))
     return None
 
 
@@ -122,16 +125,19 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
     if review_round.quorum is not None:
         needed = max(min, review_round.quorum)
         if submitted < needed:
-            return f"本轮评审至少需要 {needed} 份专家评分，目前 {submitted} 份"
+            return zh("本轮评审至少需要 %(needed)s 份专家评分，目前 %(submitted)s 份",
+                      needed=needed, submitted=submitted)
         # an expert added because the panel's scores spread too far is waited for
         extra = sum(n for status, is_extra, n in rows if is_extra and status != "submitted")
         if extra:
-            return f"尚有 {extra} 位增补专家（因评分差异增补）未提交评分"
+            return zh("尚有 %(extra)s 位增补专家（因评分差异增补）未提交评分", extra=extra)
         return None
     if pending:
-        return f"尚有 {pending} 位专家未提交评分（已提交 {submitted} 份）"
+        return zh("尚有 %(pending)s 位专家未提交评分（已提交 %(submitted)s 份）",
+                  pending=pending, submitted=submitted)
     if submitted < min:
-        return f"至少需要 {min} 份专家评分，目前 {submitted} 份"
+        return zh("至少需要 %(minimum)s 份专家评分，目前 %(submitted)s 份",
+                  minimum=min, submitted=submitted)
     return None
 
 
@@ -147,14 +153,15 @@ def award_confirmed(ctx: Context, awarded: bool = True,
                     levels: list[str] | None = None) -> str | None:
     """Refuse until the confirmed awards say what this transition expects."""
     if awarded and not ctx.application.award:
-        return "该申报尚未确认获奖等级（请先生成并确认奖项建议）"
+        return zh("该申报尚未确认获奖等级（请先生成并确认奖项建议）")
     if levels and ctx.application.award not in levels:
-        return f"该申报确认的等级为“{ctx.application.award}”，此操作需要“{'”或“'.join(levels)}”"
+        return zh("该申报确认的等级为“%(award)s”，此操作需要“%(levels)s”",
+                  award=ctx.application.award, levels=zh("”或“").join(levels))
     if not awarded and ctx.application.award:
-        return f"该申报已确认获得“{ctx.application.award}”"
+        return zh("该申报已确认获得“%(award)s”", award=ctx.application.award)
     if not awarded and db.session.scalar(select(AwardProposal.id).filter_by(
             call_id=ctx.application.call_id, status="confirmed").limit(1)) is None:
-        return "本批次的奖项尚未确认（请先生成并确认奖项建议）"
+        return zh("本批次的奖项尚未确认（请先生成并确认奖项建议）")
     return None
 
 
@@ -174,7 +181,7 @@ def no_open_objection(ctx: Context) -> str | None:
     waiting = db.session.scalar(select(func.count()).select_from(Objection).where(
         Objection.application_id == ctx.application.id, Objection.status == "open")) or 0
     if waiting:
-        return f"该申报有 {waiting} 条异议尚未处理，处理后才能结束公示"
+        return zh("该申报有 %(waiting)s 条异议尚未处理，处理后才能结束公示", waiting=waiting)
     return None
 
 
@@ -186,14 +193,16 @@ def _score_refusal(ctx: Context, round_name: str, minimum: float, passing: bool)
     label = ctx.programme.rounds[round_name].label
     result = entry_scores(ctx.application).rounds.get(round_name)
     if result is None:
-        return f"“{label}”尚无专家评分"
+        return zh("“%(label)s”尚无专家评分", label=label)
     reached = result.score >= Decimal(str(minimum))
     if passing and result.vetoed:
-        return f"“{label}”中有专家勾选了一票否决项"
+        return zh("“%(label)s”中有专家勾选了一票否决项", label=label)
     if passing and not reached:
-        return f"“{label}”得分 {result.score}，低于 {plain_number(minimum)} 分"
+        return zh("“%(label)s”得分 %(score)s，低于 %(minimum)s 分",
+                  label=label, score=result.score, minimum=plain_number(minimum))
     if not passing and reached and not result.vetoed:
-        return f"“{label}”得分 {result.score}，已达到 {plain_number(minimum)} 分"
+        return zh("“%(label)s”得分 %(score)s，已达到 %(minimum)s 分",
+                  label=label, score=result.score, minimum=plain_number(minimum))
     return None
 
 

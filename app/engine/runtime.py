@@ -14,6 +14,7 @@ from app.engine.formdata import clean_data, missing_required
 from app.engine.machines import next_state
 from app.engine.registry import ACTIONS, GUARDS
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Application, AuditEntry, User
 from app.models.base import utcnow
 from app.permissions import in_scope
@@ -99,21 +100,22 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
     programme = programme_of(application)
     transition = _find(programme, application, trigger)
     if not actor_may(transition, actor, application):
-        raise Forbidden("您无权对该申报执行此操作", {"trigger": trigger})
+        raise Forbidden(zh("您无权对该申报执行此操作"), {"trigger": trigger})
     comment = (comment or "").strip()
     if transition["comment"] == "required" and not comment:
-        raise ValidationFailed("请填写意见或理由", {"comment": "此项为必填项"})
+        raise ValidationFailed(zh("请填写意见或理由"), {"comment": zh("此项为必填项")})
     if transition["comment"] == "none" and comment:
-        raise ValidationFailed("此操作不接受意见", {"comment": "此操作不接受意见"})
+        raise ValidationFailed(zh("此操作不接受意见"), {"comment": zh("此操作不接受意见")})
     ctx = Context(application, actor, programme, transition, now or utcnow(),
                   _step_data(programme, transition, data), comment, bulk_id)
     reasons = guard_reasons(ctx)
     if reasons:
-        raise GuardsFailed("不满足操作条件：" + "；".join(reasons), {"reasons": reasons})
+        raise GuardsFailed(zh("不满足操作条件：%(reasons)s", reasons=joined(reasons, "；")),
+                           {"reasons": reasons})
     db.session.flush()
     source, version = application.state, application.version
     if expected_version is not None and expected_version != version:
-        raise Conflict("该申报已被他人修改，请刷新后重试", {"version": version})
+        raise Conflict(zh("该申报已被他人修改，请刷新后重试"), {"version": version})
     dest = next_state(programme, trigger, source)
     moved = db.session.execute(
         update(Application)
@@ -124,7 +126,7 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
     )
     if moved.rowcount != 1:  # type: ignore[attr-defined]
         db.session.refresh(application)
-        raise Conflict("该申报的状态已被他人改变，请刷新后重试",
+        raise Conflict(zh("该申报的状态已被他人改变，请刷新后重试"),
                        {"state": application.state, "expected_state": source})
     if transition["form"]:
         application.step_data = {**application.step_data, transition["form"]: ctx.data}
@@ -148,8 +150,9 @@ def _find(programme: Programme, application: Application, trigger: str) -> dict[
     if transition is not None:
         return transition
     if not programme.has_trigger(trigger):
-        raise NotFound(f"该项目没有此操作：{trigger}", {"trigger": trigger})
-    raise Conflict(f"当前状态“{programme.label(application.state)}”下不能执行此操作",
+        raise NotFound(zh("该项目没有此操作：%(trigger)s", trigger=trigger), {"trigger": trigger})
+    raise Conflict(zh("当前状态“%(state)s”下不能执行此操作",
+                      state=programme.label(application.state)),
                    {"state": application.state, "trigger": trigger})
 
 
@@ -158,11 +161,11 @@ def _step_data(programme: Programme, transition: dict[str, Any],
     """Validate the data entered with a step against the step's form (all required)."""
     if not transition["form"]:
         if data:
-            raise ValidationFailed("此操作不需要填写表单", {"data": "unexpected"})
+            raise ValidationFailed(zh("此操作不需要填写表单"), {"data": "unexpected"})
         return {}
     form = programme.forms[transition["form"]]
     clean, errors = clean_data(form, data or {})
     errors.update({k: v for k, v in missing_required(form, clean, {}).items() if k not in errors})
     if errors:
-        raise ValidationFailed("表单填写有误，请检查标出的字段", errors)
+        raise ValidationFailed(zh("表单填写有误，请检查标出的字段"), errors)
     return clean

@@ -32,10 +32,14 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+from app.i18n import joined, zh, zh_mark
+
 TagMode = Literal["off", "prefer", "require"]
 TAG_MODES = ("off", "prefer", "require")
-OBSTACLES = {"held": "已有分配", "own_unit": "同单位", "same_district": "同区",
-             "declared": "声明回避", "no_tag": "专长不符", "full": "已满额", "assigned": "本次分配"}
+OBSTACLES = {"held": zh_mark("已有分配"), "own_unit": zh_mark("同单位"),
+             "same_district": zh_mark("同区"), "declared": zh_mark("声明回避"),
+             "no_tag": zh_mark("专长不符"), "full": zh_mark("已满额"),
+             "assigned": zh_mark("本次分配")}
 
 
 @dataclass(frozen=True)
@@ -351,7 +355,8 @@ class _Planner:
         unfilled = {e: self._short(e) for e in self.entries if self._short(e) > 0}
         reasons = {e: self._explain(e) for e in unfilled}
         warnings = [*self._existing_warnings(),
-                    *(f"申报 {e} 缺 {n} 名专家：{reasons[e]}" for e, n in unfilled.items()),
+                    *(zh("申报 %(entry)s 缺 %(missing)s 名专家：%(reasons)s",
+                         entry=e, missing=n, reasons=reasons[e]) for e, n in unfilled.items()),
                     *self._balance_warnings()]
         return Plan(pairs, dict(self.load), unfilled, tuple(warnings), reasons)
 
@@ -367,8 +372,12 @@ class _Planner:
         """Count the pool by obstacle to say why the entry could not get all its experts."""
         entry = self.entries[entry_id]
         counts = Counter(self._obstacle(entry, x) for x in self.experts.values())
-        parts = [f"{label} {counts[key]} 人" for key, label in OBSTACLES.items() if counts[key]]
-        return f"专家库共 {len(self.experts)} 人" + (f"，其中{'，'.join(parts)}" if parts else "")
+        parts = [zh("%(obstacle)s %(count)s 人", obstacle=zh(label), count=counts[key])
+                 for key, label in OBSTACLES.items() if counts[key]]
+        if not parts:
+            return zh("专家库共 %(experts)s 人", experts=len(self.experts))
+        return zh("专家库共 %(experts)s 人，其中%(parts)s", experts=len(self.experts),
+                  parts=joined(parts, "，"))
 
     def _existing_warnings(self) -> list[str]:
         """Warn about existing pairs that break a conflict rule and loads already over a cap."""
@@ -378,12 +387,14 @@ class _Planner:
                 reason = _rule_obstacle(self.entries[entry_id], self.experts[expert_id],
                                         self.rules)
                 if reason is not None:
-                    warnings.append(f"已有分配（申报 {entry_id}，专家 {expert_id}）须回避："
-                                    f"{OBSTACLES[reason]}")
+                    warnings.append(zh("已有分配（申报 %(entry_id)s，专家 %(expert_id)s）须回避："
+                                       "%(obstacle)s", entry_id=entry_id, expert_id=expert_id,
+                                       obstacle=zh(OBSTACLES[reason])))
         for expert_id, expert in self.experts.items():
             if expert.max_load is not None and self.load[expert_id] > expert.max_load:
-                warnings.append(f"专家 {expert_id} 已有 {self.load[expert_id]} 项评审，"
-                                f"超过上限 {expert.max_load}")
+                warnings.append(zh("专家 %(expert_id)s 已有 %(load)s 项评审，超过上限 %(max_load)s",
+                                   expert_id=expert_id, load=self.load[expert_id],
+                                   max_load=expert.max_load))
         return warnings
 
     def _balance_warnings(self) -> list[str]:
@@ -391,9 +402,11 @@ class _Planner:
         if not self.load or max(self.load.values()) - min(self.load.values()) <= 1:
             return []
         low, high = min(self.load.values()), max(self.load.values())
-        warnings = [f"专家负荷为 {low}–{high} 项，相差超过 1：回避、专长、上限或已有分配"
-                    f"使任何合规调整都不能把任务从负荷为 L 的专家移给负荷不超过 L−2 的专家"]
+        warnings = [zh("专家负荷为 %(low)s–%(high)s 项，相差超过 1：回避、专长、上限或已有分配使"
+                       "任何合规调整都不能把任务从负荷为 L 的专家移给负荷不超过 L−2 的专家",
+                       low=low, high=high)]
         idle = [str(x) for x in self.experts if x not in self.allowed]
         if idle:
-            warnings.append(f"专家 {'、'.join(idle)} 没有可评的申报（回避、专长或已分配）")
+            warnings.append(zh("专家 %(idle)s 没有可评的申报（回避、专长或已分配）",
+                               idle=joined(idle)))
         return warnings

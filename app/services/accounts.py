@@ -12,6 +12,7 @@ from sqlalchemy import delete, func, select
 
 from app.engine.errors import NotFound, PingshenError, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
 from app.models.base import utcnow
@@ -32,18 +33,19 @@ class TooManyAttempts(PingshenError):
 def add_organisation(code: str, name: str, kind: str, parent_code: str | None) -> Organisation:
     """Create an organisation under its parent, keeping the tree's levels in order."""
     if kind not in {k.value for k in OrgKind}:
-        raise ValidationFailed(f"未知的机构类型：{kind}", {"kind": kind})
+        raise ValidationFailed(zh("未知的机构类型：%(kind)s", kind=kind), {"kind": kind})
     if db.session.scalar(select(Organisation).filter_by(code=code)) is not None:
-        raise ValidationFailed(f"机构代码已存在：{code}", {"code": code})
+        raise ValidationFailed(zh("机构代码已存在：%(code)s", code=code), {"code": code})
     parent = None
     if parent_code:
         parent = db.session.scalar(select(Organisation).filter_by(code=parent_code))
         if parent is None:
-            raise NotFound(f"上级机构不存在：{parent_code}", {"parent": parent_code})
+            raise NotFound(zh("上级机构不存在：%(parent_code)s",
+                              parent_code=parent_code), {"parent": parent_code})
         if ORG_LEVEL[OrgKind(parent.kind)] >= ORG_LEVEL[OrgKind(kind)]:
-            raise ValidationFailed("上级机构的层级必须高于本机构", {"parent": parent_code})
+            raise ValidationFailed(zh("上级机构的层级必须高于本机构"), {"parent": parent_code})
     elif kind != OrgKind.CITY:
-        raise ValidationFailed("只有市级机构可以没有上级", {"parent": None})
+        raise ValidationFailed(zh("只有市级机构可以没有上级"), {"parent": None})
     org = Organisation(code=code, name=name, kind=kind, parent=parent)
     db.session.add(org)
     db.session.flush()
@@ -63,14 +65,15 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
     hashes many passwords in parallel); the password itself is still checked.
     """
     if role not in {r.value for r in Role}:
-        raise ValidationFailed(f"未知的角色：{role}", {"role": role})
+        raise ValidationFailed(zh("未知的角色：%(role)s", role=role), {"role": role})
     if db.session.scalar(select(User).filter_by(username=username)) is not None:
-        raise ValidationFailed(f"用户名已存在：{username}", {"username": username})
+        raise ValidationFailed(zh("用户名已存在：%(username)s",
+                                  username=username), {"username": username})
     org = db.session.scalar(select(Organisation).filter_by(code=org_code))
     if org is None:
-        raise NotFound(f"机构不存在：{org_code}", {"org": org_code})
+        raise NotFound(zh("机构不存在：%(org_code)s", org_code=org_code), {"org": org_code})
     if role == Role.DISTRICT_ADMIN and org.district_id is None:
-        raise ValidationFailed("区级管理员必须属于某个区", {"org": org_code})
+        raise ValidationFailed(zh("区级管理员必须属于某个区"), {"org": org_code})
     check_password_rules(password)
     email = check_email(email)
     tags = clean_expertise(expertise or [])
@@ -90,7 +93,7 @@ def clean_expertise(tags: list[str]) -> list[str]:
     """Expertise tags trimmed, de-duplicated and sorted; at most 20 of at most 30 characters."""
     cleaned = sorted({tag.strip() for tag in tags if tag.strip()})
     if any(len(tag) > 30 for tag in cleaned) or len(cleaned) > 20:
-        raise ValidationFailed("专长标签每个不超过 30 字，最多 20 个", {"expertise": cleaned})
+        raise ValidationFailed(zh("专长标签每个不超过 30 字，最多 20 个"), {"expertise": cleaned})
     return cleaned
 
 
@@ -98,7 +101,7 @@ def check_email(email: str) -> str:
     """The address trimmed and checked for shape; an empty address is allowed."""
     email = email.strip()
     if email and (len(email) > 254 or not EMAIL.match(email)):
-        raise ValidationFailed(f"电子邮箱格式不正确：{email}", {"email": email})
+        raise ValidationFailed(zh("电子邮箱格式不正确：%(email)s", email=email), {"email": email})
     return email
 
 
@@ -106,14 +109,15 @@ def check_phone(phone: str) -> str:
     """The phone number trimmed and checked: digits, + - ( ) spaces and 转, at most 30."""
     phone = phone.strip()
     if phone and (not PHONE.match(phone) or sum(c.isdigit() for c in phone) < 3):
-        raise ValidationFailed(f"电话号码格式不正确：{phone}", {"phone": phone})
+        raise ValidationFailed(zh("电话号码格式不正确：%(phone)s", phone=phone), {"phone": phone})
     return phone
 
 
 def check_password_rules(password: str) -> None:
     """Refuse passwords that are too short or only digits."""
     if len(password) < MIN_PASSWORD or password.isdigit():
-        raise ValidationFailed(f"密码至少 {MIN_PASSWORD} 位，且不能全为数字",
+        raise ValidationFailed(zh("密码至少 %(min_password)s 位，且不能全为数字",
+                                  min_password=MIN_PASSWORD),
                                {"password": "too weak"})
 
 
@@ -129,7 +133,7 @@ def authenticate(username: str, password: str, address: str) -> User | None:
     by_address = db.session.scalar(recent_failures.where(LoginAttempt.address == address)) or 0
     if by_user >= config["LOGIN_MAX_FAILURES"] \
             or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
-        raise TooManyAttempts("登录失败次数过多，请 15 分钟后再试", {"retry_after": 900})
+        raise TooManyAttempts(zh("登录失败次数过多，请 15 分钟后再试"), {"retry_after": 900})
     user = db.session.scalar(select(User).filter_by(username=username))
     ok = user is not None and user.active and user.check_password(password)
     db.session.add(LoginAttempt(username=username[:80], address=address[:64], succeeded=ok))

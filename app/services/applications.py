@@ -11,6 +11,7 @@ from sqlalchemy import Select, select
 from app.engine.errors import Conflict, Forbidden, GuardsFailed, ValidationFailed
 from app.engine.formdata import clean_data
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, AuditEntry, Call, Organisation, ReviewAssignment, Role, User
 from app.models.base import contains, utcnow
 from app.permissions import can_edit_application
@@ -22,9 +23,9 @@ def create_application(call: Call, applicant: User, data: dict[str, Any] | None 
     """Start a draft in an open call, pinned to the programme version current now."""
     now = now or utcnow()
     if applicant.role != Role.APPLICANT:
-        raise Forbidden("只有申报人可以创建申报")
+        raise Forbidden(zh("只有申报人可以创建申报"))
     if not call.is_open(now):
-        raise GuardsFailed("该批次当前不接受申报", {"reasons": ["不在申报时间内"]})
+        raise GuardsFailed(zh("该批次当前不接受申报"), {"reasons": [zh("不在申报时间内")]})
     programme = current_programme(call.programme_key)
     version = record_version(programme)
     application = Application(call=call, programme_version_id=version.id, applicant=applicant,
@@ -43,9 +44,9 @@ def update_data(application: Application, actor: User, data: dict[str, Any],
                 expected_version: int | None = None) -> Application:
     """Merge new values into the form (a None value clears a field); drafts are never lost."""
     if not can_edit_application(actor, application):
-        raise Forbidden("当前状态下不能修改申报内容")
+        raise Forbidden(zh("当前状态下不能修改申报内容"))
     if expected_version is not None and expected_version != application.version:
-        raise Conflict("该申报已在别处被修改，请刷新后再保存", {"version": application.version})
+        raise Conflict(zh("该申报已在别处被修改，请刷新后再保存"), {"version": application.version})
     _apply_data(application, data)
     db.session.flush()
     return application
@@ -58,9 +59,9 @@ def _apply_data(application: Application, data: dict[str, Any]) -> None:
     clean, errors = clean_data(form, data)
     for key in errors:
         if key not in form.by_key and key in programme.application_form.by_key:
-            errors[key] = "当前阶段不能修改此项"
+            errors[key] = zh("当前阶段不能修改此项")
     if errors:
-        raise ValidationFailed("表单填写有误，请检查标出的字段", errors)
+        raise ValidationFailed(zh("表单填写有误，请检查标出的字段"), errors)
     merged = {**(application.data or {}), **clean}
     application.data = {k: v for k, v in merged.items() if v is not None}
     title_field = programme.workflow["title_field"]

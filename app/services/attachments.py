@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Attachment, User
 from app.models.base import utcnow
 from app.permissions import can_edit_application
@@ -40,27 +41,29 @@ def store_attachment(application: Application, field_key: str, filename: str,
                      stream: BinaryIO, actor: User) -> Attachment:
     """Check and store one uploaded file for a file field; a single-file field is replaced."""
     if not can_edit_application(actor, application):
-        raise Forbidden("当前状态下不能上传附件")
+        raise Forbidden(zh("当前状态下不能上传附件"))
     programme = programme_of(application)
     field = programme.form_in(application.state).by_key.get(field_key)
     if field is None and field_key in programme.application_form.by_key:
-        raise ValidationFailed("当前阶段不能修改此附件", {field_key: "not open in this stage"})
+        raise ValidationFailed(zh("当前阶段不能修改此附件"), {field_key: "not open in this stage"})
     if field is None or field["type"] != "file":
-        raise ValidationFailed("没有这个附件字段", {field_key: "unknown file field"})
+        raise ValidationFailed(zh("没有这个附件字段"), {field_key: "unknown file field"})
     name = _safe_name(filename)
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in field["accept"]:
-        raise ValidationFailed(f"文件类型不允许，请上传 {'/'.join(field['accept'])} 文件",
+        raise ValidationFailed(zh("文件类型不允许，请上传 %(accept)s 文件",
+                                  accept='/'.join(field['accept'])),
                                {field_key: f"extension .{extension} not accepted"})
     existing = [a for a in application.attachments if a.field_key == field_key]
     if field["multiple"] and len(existing) >= field["max_files"]:
-        raise ValidationFailed(f"此项最多上传 {field['max_files']} 个文件",
+        raise ValidationFailed(zh("此项最多上传 %(max_files)s 个文件",
+                                  max_files=field['max_files']),
                                {field_key: "too many files"})
     stored, size, digest, head = _write(stream, field["max_size_mb"] * CHUNK, field_key)
     kind = filetype.guess_extension(head)
     if kind not in CONTENT_KINDS[extension]:
         stored.unlink(missing_ok=True)
-        raise ValidationFailed(f"文件内容与扩展名 .{extension} 不符",
+        raise ValidationFailed(zh("文件内容与扩展名 .%(extension)s 不符", extension=extension),
                                {field_key: f"content looks like {kind or 'unknown'}"})
     if not field["multiple"]:
         for old in existing:
@@ -81,7 +84,7 @@ def delete_attachment(attachment: Attachment, actor: User) -> None:
     application = attachment.application
     if not can_edit_application(actor, application) or attachment.field_key not in \
             programme_of(application).form_in(application.state).by_key:
-        raise Forbidden("当前状态下不能删除附件")
+        raise Forbidden(zh("当前状态下不能删除附件"))
     path = attachment_path(attachment)
     db.session.delete(attachment)
     after_commit(_unlink, str(path))
@@ -104,7 +107,8 @@ def _write(stream: BinaryIO, limit: int, field_key: str) -> tuple[Path, int, str
             while chunk := stream.read(CHUNK):
                 size += len(chunk)
                 if size > limit:
-                    raise ValidationFailed(f"文件超过大小限制（{limit // CHUNK} MB）",
+                    raise ValidationFailed(zh("文件超过大小限制（%(limit)s MB）",
+                                              limit=limit // CHUNK),
                                            {field_key: "too large"})
                 if len(head) < 8192:
                     head += chunk[: 8192 - len(head)]
@@ -113,7 +117,7 @@ def _write(stream: BinaryIO, limit: int, field_key: str) -> tuple[Path, int, str
             out.flush()
             os.fsync(out.fileno())
         if size == 0:
-            raise ValidationFailed("文件为空", {field_key: "empty file"})
+            raise ValidationFailed(zh("文件为空"), {field_key: "empty file"})
         os.replace(temporary, target)
     finally:
         temporary.unlink(missing_ok=True)

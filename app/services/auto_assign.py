@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, ReviewAssignment, Role, User
 from app.models.reviews import INACTIVE
 from app.review.assignment import Entry, Expert, Plan, Rules, plan_assignments
@@ -30,9 +31,9 @@ class AutoAssignment:
 def plan_for_call(call: Call, actor: User, per_entry: int, match_tags: str) -> AutoAssignment:
     """Plan N experts per entry under review in the call, respecting every conflict rule."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以分配评审专家")
+        raise Forbidden(zh("只有市级管理员可以分配评审专家"))
     if not 1 <= per_entry <= 15 or match_tags not in TAG_MODES:
-        raise ValidationFailed("自动分配的参数有误", {"per_entry": "应为 1 到 15 的整数",
+        raise ValidationFailed(zh("自动分配的参数有误"), {"per_entry": zh("应为 1 到 15 的整数"),
                                                       "match_tags": "/".join(TAG_MODES)})
     entries = {a.id: a for a in db.session.scalars(
         select(Application).where(Application.call_id == call.id).order_by(Application.id))
@@ -74,14 +75,15 @@ def apply_pairs(call: Call, pairs: list[tuple[int, int]], actor: User) -> list[R
     set: the caller rolls back and the administrator previews again.
     """
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以分配评审专家")
+        raise Forbidden(zh("只有市级管理员可以分配评审专家"))
     entries = {a.id: a for a in db.session.scalars(select(Application).where(
         Application.call_id == call.id, Application.id.in_({e for e, _x in pairs})))}
     experts = {u.id: u for u in db.session.scalars(select(User).where(
         User.id.in_({x for _e, x in pairs})))}
     missing = [f"{e}:{x}" for e, x in pairs if e not in entries or x not in experts]
     if missing:
-        raise ValidationFailed("预览中的分配已不存在，请重新预览", {"pairs": "、".join(missing)})
+        raise ValidationFailed(zh("预览中的分配已不存在，请重新预览"),
+                               {"pairs": "、".join(missing)})
     return [assign_expert(entries[e], experts[x], actor) for e, x in pairs]
 
 

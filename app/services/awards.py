@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, AwardProposal, Call, Role, User
 from app.models.base import utcnow
 from app.review.aggregate import canonical_decimal
@@ -29,7 +30,7 @@ from app.services.ranking import Ranking, rank_call
 def _require_city(actor: User) -> None:
     """Awards are decided by the city."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以评定奖项")
+        raise Forbidden(zh("只有市级管理员可以评定奖项"))
 
 
 def _group(application: Application, group_by: str | None) -> str | None:
@@ -47,10 +48,10 @@ def _computed(call: Call) -> tuple[list[dict[str, Any]], dict[str, Any], str]:
     programme = current_programme(call.programme_key)
     awards = programme.workflow["reviews"]["awards"]
     if awards is None:
-        raise Conflict("该项目没有定义奖项等级（reviews.awards）")
+        raise Conflict(zh("该项目没有定义奖项等级（reviews.awards）"))
     ranking = rank_call(call, awards.get("basis", "final"))
     if not ranking.ranked:
-        raise Conflict("还没有可以评奖的最终得分")
+        raise Conflict(zh("还没有可以评奖的最终得分"))
     groups = {row.application.id: _group(row.application, awards["group_by"])
               for row in ranking.rows}
     levels = [Level(lv["name"], *(None if lv[k] is None else Decimal(lv[k])
@@ -114,23 +115,24 @@ def confirm_proposal(proposal: AwardProposal, actor: User,
     """Confirm a proposal (with changed levels, if a reason is given); write each entry's award."""
     _require_city(actor)
     if proposal.status != "proposed":
-        raise Conflict("该奖项建议已确认或已被新的建议取代")
+        raise Conflict(zh("该奖项建议已确认或已被新的建议取代"))
     call = db.session.get_one(Call, proposal.call_id)
     _rows, _settings_now, fingerprint = _computed(call)
     if fingerprint != proposal.fingerprint:
-        raise Conflict("排名在建议生成后发生了变化，请重新生成奖项建议")
+        raise Conflict(zh("排名在建议生成后发生了变化，请重新生成奖项建议"))
     changes, note = changes or {}, note.strip()
     names = {lv["name"] for lv in proposal.settings["awards"]["levels"]}
     by_entry = {row["entry"]: row for row in proposal.rows}
-    errors = {str(e): "不在本建议中" for e in changes if e not in by_entry}
-    errors |= {str(e): f"没有这个奖项等级：{level}" for e, level in changes.items()
+    errors = {str(e): zh("不在本建议中") for e in changes if e not in by_entry}
+    errors |= {str(e): zh("没有这个奖项等级：%(level)s",
+                          level=level) for e, level in changes.items()
                if level is not None and level not in names}
     if changes and not note:
-        errors["note"] = "调整奖项时请说明理由"
+        errors["note"] = zh("调整奖项时请说明理由")
     if len(note) > 1000:
-        errors["note"] = "说明不能超过 1000 字"
+        errors["note"] = zh("说明不能超过 1000 字")
     if errors:
-        raise ValidationFailed("奖项调整有误", errors)
+        raise ValidationFailed(zh("奖项调整有误"), errors)
     rows = []
     for row in proposal.rows:
         if row["entry"] in changes and changes[row["entry"]] != row["level"]:

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.engine.errors import PingshenError
 from app.engine.runtime import Context, actor_may, fire, guard_reasons
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, User
 from app.models.base import utcnow
 from app.services.programmes import programme_of
@@ -55,7 +56,7 @@ def bulk_fire(ids: list[int], trigger: str, actor: User, *, comment: str = "",
     for app_id in dict.fromkeys(ids):
         app = apps.get(app_id)
         if app is None:
-            items.append(BulkItem(app_id, "", False, reasons=["申报不存在"]))
+            items.append(BulkItem(app_id, "", False, reasons=[zh("申报不存在")]))
             continue
         items.append(_check(app, trigger, actor, comment) if dry_run
                      else _fire_one(app, trigger, actor, comment, bulk_id))
@@ -68,13 +69,13 @@ def _check(app: Application, trigger: str, actor: User, comment: str) -> BulkIte
     transition = programme.transition(trigger, app.state)
     item = BulkItem(app.id, app.title, False, app.state)
     if transition is None:
-        item.reasons = [f"当前状态“{programme.label(app.state)}”下不能执行此操作"]
+        item.reasons = [zh("当前状态“%(state)s”下不能执行此操作", state=programme.label(app.state))]
     elif not actor_may(transition, actor, app):
-        item.reasons = ["您无权对该申报执行此操作"]
+        item.reasons = [zh("您无权对该申报执行此操作")]
     elif transition["comment"] == "required" and not comment.strip():
-        item.reasons = ["请填写意见或理由"]
+        item.reasons = [zh("请填写意见或理由")]
     elif transition["form"]:
-        item.reasons = ["此操作需要逐条填写表单，不能批量执行"]
+        item.reasons = [zh("此操作需要逐条填写表单，不能批量执行")]
     else:
         item.reasons = guard_reasons(Context(app, actor, programme, transition, utcnow(),
                                              comment=comment))

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from app.certificates.render import render_print_run
 from app.engine.errors import Conflict, Forbidden, PingshenError, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.jobs import enqueue_after_commit, every_minute, job, queue
 from app.models import Application, Call, Certificate, Job, Role, User
 from app.models.base import utcnow
@@ -62,12 +63,12 @@ def start_issue_job(call: Call, actor: User) -> Job:
     A call has at most one such job at a time: asking again while one runs returns it.
     """
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以批量签发证书")
+        raise Forbidden(zh("只有市级管理员可以批量签发证书"))
     running = active_job(call)
     if running is not None:
         return running
     if not awarded_entries(call) and not _without_pdf(_valid_ids(call)):
-        raise Conflict("本批次没有待签发的证书：获奖申报都已有证书")
+        raise Conflict(zh("本批次没有待签发的证书：获奖申报都已有证书"))
     record = Job(kind=KIND, call_id=call.id, created_by_id=actor.id, base_url=verify_base())
     db.session.add(record)
     db.session.flush()
@@ -285,13 +286,13 @@ def start_print_job(call: Call, actor: User, order: str = "serial") -> Job:
     """
     require_city(actor)
     if order not in ORDERS:
-        raise ValidationFailed("排序方式应为 serial（按编号）或 district（按区）",
+        raise ValidationFailed(zh("排序方式应为 serial（按编号）或 district（按区）"),
                                {"order": order[:20]})
     running = active_job(call, PRINT)
     if running is not None:
         return running
     if not _valid_ids(call):
-        raise Conflict("本批次没有有效的证书")
+        raise Conflict(zh("本批次没有有效的证书"))
     record = Job(kind=PRINT, call_id=call.id, created_by_id=actor.id, base_url=verify_base(),
                  options={"order": order})
     db.session.add(record)

@@ -31,6 +31,7 @@ from app.certificates.templates import (
 from app.engine.definitions import Programme
 from app.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import IssuerSeal, Role, StoredTemplate, TemplateAsset, User
 
 MAX_SOURCE = 200_000  # characters of HTML or CSS
@@ -45,7 +46,8 @@ def template_for(programme: Programme, award: str) -> CertificateTemplate:
     key = chosen.get(award, chosen["default"])
     template = find_template(key)
     if template is None:
-        raise Conflict(f"项目“{programme.title}”的证书模板“{key}”不存在，请先在证书模板中添加",
+        raise Conflict(zh("项目“%(title)s”的证书模板“%(key)s”不存在，请先在证书模板中添加",
+                          title=programme.title, key=key),
                        {"template": key})
     return template
 
@@ -118,16 +120,17 @@ def save_template(key: str, name: str, html: str, css: str, actor: User,
     key, name = key.strip(), name.strip()
     problems = {}
     if not KEY_PATTERN.fullmatch(key):
-        problems["key"] = "模板代码应为 2–40 位小写字母、数字、- 或 _，以字母开头"
+        problems["key"] = zh("模板代码应为 2–40 位小写字母、数字、- 或 _，以字母开头")
     if not name or len(name) > 100:
-        problems["name"] = "请填写模板名称（不超过 100 字）"
+        problems["name"] = zh("请填写模板名称（不超过 100 字）")
     for field, source in (("html", html), ("css", css)):
         if len(source) > MAX_SOURCE:
-            problems[field] = f"不能超过 {MAX_SOURCE} 个字符"
+            problems[field] = zh("不能超过 %(max_source)s 个字符", max_source=MAX_SOURCE)
     if not html.strip():
-        problems["html"] = "请填写模板 HTML"
+        problems["html"] = zh("请填写模板 HTML")
     if problems:
-        raise ValidationFailed("证书模板未保存：" + "；".join(problems.values()), problems)
+        raise ValidationFailed(zh("证书模板未保存：%(problems)s",
+                                  problems=joined(problems.values(), "；")), problems)
     row = db.session.scalar(select(StoredTemplate).where(StoredTemplate.key == key))
     current = _from_row(row) if row is not None else shipped_templates().get(key)
     candidate = CertificateTemplate(key=key, name=name, html=html, css=css,
@@ -147,7 +150,7 @@ def reset_template(key: str, actor: User) -> None:
     _require_city(actor)
     row = db.session.scalar(select(StoredTemplate).where(StoredTemplate.key == key))
     if row is None:
-        raise NotFound("没有保存过这个模板", {"key": key})
+        raise NotFound(zh("没有保存过这个模板"), {"key": key})
     db.session.delete(row)
     db.session.flush()
 
@@ -157,9 +160,10 @@ def add_asset(key: str, filename: str, body: bytes, actor: User) -> TemplateAsse
     _require_city(actor)
     template = find_template(key)
     if template is None:
-        raise NotFound("模板不存在", {"key": key})
+        raise NotFound(zh("模板不存在"), {"key": key})
     if not ASSET_PATTERN.fullmatch(filename):
-        raise ValidationFailed("图片文件名只能含字母、数字、点、- 和 _，扩展名为 png、jpg 或 svg",
+        raise ValidationFailed(zh("图片文件名只能含字母、数字、点、- 和 _，扩展名为 png、jpg 或 "
+                                  "svg"),
                                {"file": filename[:80]})
     _check_image(filename, body)
     row = db.session.scalar(select(StoredTemplate).where(StoredTemplate.key == key))
@@ -179,22 +183,23 @@ def add_asset(key: str, filename: str, body: bytes, actor: User) -> TemplateAsse
 def _check_image(filename: str, body: bytes) -> None:
     """Refuse files that are too large or not the image their name says."""
     if not body or len(body) > MAX_ASSET:
-        raise ValidationFailed("图片不能为空，且不超过 2 MB", {"file": filename})
+        raise ValidationFailed(zh("图片不能为空，且不超过 2 MB"), {"file": filename})
     if filename.lower().endswith(".svg"):
         head = body[:2000].decode("utf-8", "replace")
         if "<svg" not in head:
-            raise ValidationFailed("这不是 SVG 图片", {"file": filename})
+            raise ValidationFailed(zh("这不是 SVG 图片"), {"file": filename})
         return
     try:
         with Image.open(io.BytesIO(body)) as image:
             image.verify()
             kind = image.format
     except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ValidationFailed("无法识别该图片，请上传 PNG、JPEG 或 SVG",
+        raise ValidationFailed(zh("无法识别该图片，请上传 PNG、JPEG 或 SVG"),
                                {"file": filename}) from None
     expected = "PNG" if filename.lower().endswith(".png") else "JPEG"
     if kind != expected:
-        raise ValidationFailed(f"文件内容是 {kind}，与扩展名不符", {"file": filename})
+        raise ValidationFailed(zh("文件内容是 %(kind)s，与扩展名不符",
+                                  kind=kind), {"file": filename})
 
 
 def save_seal(issuer: str, image: bytes | None, signature: str, actor: User) -> IssuerSeal:
@@ -202,9 +207,9 @@ def save_seal(issuer: str, image: bytes | None, signature: str, actor: User) -> 
     _require_city(actor)
     issuer, signature = issuer.strip(), signature.strip()
     if not issuer or len(issuer) > 200:
-        raise ValidationFailed("请填写落款单位（不超过 200 字）", {"issuer": "必填"})
+        raise ValidationFailed(zh("请填写落款单位（不超过 200 字）"), {"issuer": zh("必填")})
     if len(signature) > 100:
-        raise ValidationFailed("签名行不能超过 100 字", {"signature": "过长"})
+        raise ValidationFailed(zh("签名行不能超过 100 字"), {"signature": zh("过长")})
     seal = db.session.scalar(select(IssuerSeal).where(IssuerSeal.issuer == issuer))
     if seal is None:
         seal = IssuerSeal(issuer=issuer)
@@ -212,7 +217,7 @@ def save_seal(issuer: str, image: bytes | None, signature: str, actor: User) -> 
     if image is not None:
         seal.image = seal_png(image)
     if seal.image is None and not signature:
-        raise ValidationFailed("请上传印章图片或填写签名行", {"image": "必填"})
+        raise ValidationFailed(zh("请上传印章图片或填写签名行"), {"image": zh("必填")})
     seal.signature, seal.updated_by_id = signature, actor.id
     db.session.flush()
     return seal
@@ -223,16 +228,16 @@ def seal_png(data: bytes) -> bytes:
     try:
         with Image.open(io.BytesIO(data)) as image:
             if image.format != "PNG":
-                raise ValidationFailed("印章图片须为 PNG 格式", {"image": image.format or "?"})
+                raise ValidationFailed(zh("印章图片须为 PNG 格式"), {"image": image.format or "?"})
             image.load()
             transparent = image.mode in ("RGBA", "LA", "PA") or (
                 image.mode == "P" and "transparency" in image.info)
             if not transparent:
-                raise ValidationFailed("印章图片须为透明背景的 PNG（当前图片没有透明通道，"
-                                       "打印时会遮住文字）", {"image": image.mode})
+                raise ValidationFailed(zh("印章图片须为透明背景的 PNG（当前图片没有透明通道，"
+                                       "打印时会遮住文字）"), {"image": image.mode})
             seal = image.convert("RGBA")
     except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ValidationFailed("无法识别该图片，请上传 PNG", {"image": "invalid"}) from None
+        raise ValidationFailed(zh("无法识别该图片，请上传 PNG"), {"image": "invalid"}) from None
     if max(seal.size) > SEAL_PIXELS:
         seal.thumbnail((SEAL_PIXELS, SEAL_PIXELS), Image.Resampling.LANCZOS)
     out = io.BytesIO()
@@ -250,5 +255,5 @@ def delete_seal(seal: IssuerSeal, actor: User) -> None:
 def _require_city(actor: User) -> None:
     """Templates and seals are the city's."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以管理证书模板和印章")
+        raise Forbidden(zh("只有市级管理员可以管理证书模板和印章"))
 

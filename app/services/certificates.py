@@ -24,6 +24,7 @@ from app.engine.definitions import Programme
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.engine.workflow_schema import DEFAULT_TEXT
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Certificate, Role, SerialCounter, User
 from app.models.base import insert_ignoring_duplicates, utcnow
 from app.services.certificate_templates import issuer_marks, template_for
@@ -42,7 +43,7 @@ def issue_certificate(application: Application, programme: Programme, now: datet
     """
     settings = programme.workflow["certificate"]
     if settings is None:
-        raise Conflict(f"项目“{programme.title}”未配置证书")
+        raise Conflict(zh("项目“%(title)s”未配置证书", title=programme.title))
     existing = db.session.scalar(select(Certificate).where(
         Certificate.application_id == application.id, Certificate.status == "valid"))
     if existing is not None:
@@ -170,9 +171,9 @@ def facts_of(certificate: Certificate, url: str) -> CertificateFacts:
 def revoke_certificate(certificate: Certificate, actor: User, reason: str) -> Certificate:
     """Revoke a valid certificate with a reason (city administrators); verification shows it."""
     _require_city(actor)
-    reason = _reason(reason, "请说明撤销证书的理由")
+    reason = _reason(reason, zh("请说明撤销证书的理由"))
     if certificate.status != "valid":
-        raise Conflict("该证书已撤销或已被替换")
+        raise Conflict(zh("该证书已撤销或已被替换"))
     certificate.status, certificate.revoked_reason = "revoked", reason
     certificate.revoked_at, certificate.revoked_by_id = utcnow(), actor.id
     db.session.flush()
@@ -184,12 +185,13 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
     """Replace a certificate (e.g. to correct the holder's name): a new serial and code; the old
     one is marked replaced and its verification page names the new serial."""
     _require_city(actor)
-    reason = _reason(reason, "请说明补发或更正证书的理由")
+    reason = _reason(reason, zh("请说明补发或更正证书的理由"))
     if certificate.status != "valid":
-        raise Conflict("只能更正仍然有效的证书")
+        raise Conflict(zh("只能更正仍然有效的证书"))
     holder = (holder or certificate.holder).strip()
     if not holder or len(holder) > 300:
-        raise ValidationFailed("获证人不能为空，且不超过 300 字", {"holder": "请填写获证人"})
+        raise ValidationFailed(zh("获证人不能为空，且不超过 300 字"),
+                               {"holder": zh("请填写获证人")})
     programme = programme_of(certificate.application)
     sequence = next_serial(programme.key, certificate.application.call.year)
     settings = programme.workflow["certificate"] or {"serial": "{code}-{year}-{seq:04d}"}
@@ -214,14 +216,14 @@ def reissue_certificate(certificate: Certificate, actor: User, reason: str,
 def _require_city(actor: User) -> None:
     """Certificates are revoked and reissued by the city."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以撤销或补发证书")
+        raise Forbidden(zh("只有市级管理员可以撤销或补发证书"))
 
 
 def _reason(reason: str, missing: str) -> str:
     """A required reason of at most 500 characters."""
     reason = reason.strip()
     if not reason:
-        raise ValidationFailed(missing, {"reason": "此项为必填项"})
+        raise ValidationFailed(missing, {"reason": zh("此项为必填项")})
     if len(reason) > 500:
-        raise ValidationFailed("理由不能超过 500 字", {"reason": "不能超过 500 字"})
+        raise ValidationFailed(zh("理由不能超过 500 字"), {"reason": zh("不能超过 500 字")})
     return reason

@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 
 from app.engine.errors import Conflict, Forbidden
 from app.extensions import db
+from app.i18n import zh
 from app.jobs import enqueue_after_commit, every_minute, job
 from app.models import Application, Call, Job, Organisation, Role, User
 from app.models.base import utcnow
@@ -54,7 +55,7 @@ def scope_of(actor: User) -> int | None:
     if actor.role == Role.CITY_ADMIN:
         return None
     if actor.district_id is None:
-        raise Forbidden("该账号没有所属区，不能导出申报书")
+        raise Forbidden(zh("该账号没有所属区，不能导出申报书"))
     return actor.district_id
 
 
@@ -86,7 +87,7 @@ def start_dossier_job(call: Call, actor: User) -> Job:
     if latest is not None and latest.status in ACTIVE:
         return latest
     if not dossier_entry_ids(call, actor):
-        raise Conflict("本批次还没有已提交的申报")
+        raise Conflict(zh("本批次还没有已提交的申报"))
     record = Job(kind=KIND, call_id=call.id, created_by_id=actor.id,
                  options={"district_id": district})
     db.session.add(record)

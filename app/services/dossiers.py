@@ -12,6 +12,7 @@ from sqlalchemy.orm import selectinload
 
 from app.engine.errors import Conflict, Forbidden
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, Certificate, Role, User
 from app.services.attachments import attachment_path
 from app.services.exports import recommended_xlsx
@@ -29,10 +30,10 @@ def recommended(call: Call) -> list[Application]:
 def recommended_zip(call: Call, actor: User) -> bytes:
     """推荐名单.xlsx and, per entry, a folder 01-title/ with its attachments (city only)."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以导出上级推荐材料")
+        raise Forbidden(zh("只有市级管理员可以导出上级推荐材料"))
     entries = recommended(call)
     if not entries:
-        raise Conflict("本批次还没有推荐至上级的申报")
+        raise Conflict(zh("本批次还没有推荐至上级的申报"))
     serials = {application_id: serial for application_id, serial in db.session.execute(
         select(Certificate.application_id, Certificate.serial).where(
             Certificate.application_id.in_([e.id for e in entries]),

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from app.engine.errors import ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
 from app.services.accounts import check_email, check_password_rules, check_phone, clean_expertise
@@ -147,13 +148,14 @@ class Checker:
         name = self._text(check, spec, "name", v["name"], 200, required=True)
         kind = KINDS.get(v["kind"].lower()) if v["kind"] else None
         if not v["kind"]:
-            check.error(spec, "kind", "必填")
+            check.error(spec, "kind", zh("必填"))
         elif kind is None:
-            check.error(spec, "kind", f"未知的机构类型“{v['kind']}”（应为 市、区、街道 或 单位）")
+            check.error(spec, "kind", zh("未知的机构类型“%(kind)s”（应为 市、区、街道 或 单位）",
+                                         kind=v['kind']))
         existing = self.existing.get(code)
         if existing is not None and kind and kind != existing.kind:
-            check.error(spec, "kind", f"机构已存在，类型为“{KIND_LABELS[OrgKind(existing.kind)]}”；"
-                                      "导入不修改机构类型")
+            check.error(spec, "kind", zh("机构已存在，类型为“%(kind)s”；导入不修改机构类型",
+                                         kind=KIND_LABELS[OrgKind(existing.kind)]))
         parent = v.get("parent", "")
         if not parent and existing is not None:
             parent = self.tree[code].parent or ""  # an empty cell keeps the stored parent
@@ -178,24 +180,27 @@ class Checker:
         spec = ORGS
         if kind == OrgKind.CITY:
             if parent:
-                check.error(spec, "parent", "市级机构不能有上级机构")
+                check.error(spec, "parent", zh("市级机构不能有上级机构"))
             return ""
         if not parent:
-            check.error(spec, "parent", "必填（只有市级机构可以没有上级）")
+            check.error(spec, "parent", zh("必填（只有市级机构可以没有上级）"))
             return ""
         if parent == code:
-            check.error(spec, "parent", "上级机构不能是本机构")
+            check.error(spec, "parent", zh("上级机构不能是本机构"))
             return parent
         declared = self.declared.get(parent)
         parent_kind = self.tree[parent].kind if parent in self.tree else (
             KINDS.get(declared[2].values.get("kind", "").lower()) if declared else None)
         if parent_kind is None and declared is None:
-            check.error(spec, "parent", f"上级机构不存在：{parent}")
+            check.error(spec, "parent", zh("上级机构不存在：%(parent)s", parent=parent))
         elif parent_kind and ORG_LEVEL[OrgKind(parent_kind)] >= ORG_LEVEL[OrgKind(kind)]:
-            check.error(spec, "parent", f"上级机构“{parent}”是{KIND_LABELS[OrgKind(parent_kind)]}，"
-                                        f"层级必须高于本机构（{KIND_LABELS[OrgKind(kind)]}）")
+            check.error(spec, "parent", zh("上级机构“%(parent)s”是%(parent_kind)s，层级必须高于"
+                                           "本机构（%(kind)s）", parent=parent,
+                                           parent_kind=KIND_LABELS[OrgKind(parent_kind)],
+                                           kind=KIND_LABELS[OrgKind(kind)]))
         elif parent not in self.tree and declared is not None:
-            check.error(spec, "parent", f"上级机构“{parent}”所在行（第 {declared[1]} 行）有错误")
+            check.error(spec, "parent", zh("上级机构“%(parent)s”所在行（第 %(row)s 行）有错误",
+                                           parent=parent, row=declared[1]))
         return parent
 
     def _check_move(self, check: RowCheck, code: str, kind: str, parent: str) -> None:
@@ -208,8 +213,8 @@ class Checker:
             stranded.extend(self.admins.get(node, []))
             pending.extend(self.children.get(node, []))
         if stranded:
-            check.error(ORGS, "parent", "移动后以下区级管理员将不属于任何区："
-                        + "、".join(sorted(stranded)))
+            check.error(ORGS, "parent", zh("移动后以下区级管理员将不属于任何区：%(stranded)s",
+                                           stranded=joined(sorted(stranded))))
 
     def district_of(self, code: str | None) -> str | None:
         """The district an organisation will belong to (None for the city and its units)."""
@@ -230,14 +235,14 @@ class Checker:
         role = self._role(check, spec, v)
         org = v["org"]
         if not org:
-            check.error(spec, "org", "必填")
+            check.error(spec, "org", zh("必填"))
         elif org not in self.tree and org in self.declared:
-            check.error(spec, "org", f"机构“{org}”所在行（【机构】第 {self.declared[org][1]} 行）"
-                                     "有错误")
+            check.error(spec, "org", zh("机构“%(org)s”所在行（【机构】第 %(row)s 行）有错误",
+                                        org=org, row=self.declared[org][1]))
         elif org not in self.tree:
-            check.error(spec, "org", f"机构不存在：{org}")
+            check.error(spec, "org", zh("机构不存在：%(org)s", org=org))
         elif role == Role.DISTRICT_ADMIN and self.district_of(org) is None:
-            check.error(spec, "org", "区级管理员必须属于某个区（或其下的街道、单位）")
+            check.error(spec, "org", zh("区级管理员必须属于某个区（或其下的街道、单位）"))
         check.values = {
             "username": username, "role": role, "org": org,
             "name": self._text(check, spec, "name", v.get("name", ""), 100),
@@ -261,10 +266,10 @@ class Checker:
             return Role.EXPERT.value
         text = v.get("role", "")
         if not text:
-            check.error(spec, "role", "必填")
+            check.error(spec, "role", zh("必填"))
         elif text.lower() not in ROLES:
-            check.error(spec, "role", f"未知的角色“{text}”"
-                                      "（应为 申报人、区级管理员、市级管理员 或 评审专家）")
+            check.error(spec, "role", zh("未知的角色“%(role)s”（应为 申报人、区级管理员、"
+                                         "市级管理员 或 评审专家）", role=text))
         return ROLES.get(text.lower(), "")
 
     def _compare_user(self, check: RowCheck, spec: SheetSpec, user: User,
@@ -272,12 +277,13 @@ class Checker:
         """Changes to an existing user; the role and password are never changed here."""
         if values["role"] and values["role"] != user.role:
             column = "role" if spec is USERS else "username"
-            check.error(spec, column, f"用户已存在，角色为“{ROLE_LABELS[Role(user.role)]}”；"
-                                      "导入不修改角色，请在用户管理页面修改")
+            check.error(spec, column, zh("用户已存在，角色为“%(role)s”；导入不修改角色，"
+                                         "请在用户管理页面修改",
+                                         role=ROLE_LABELS[Role(user.role)]))
         if values["password"]:
-            check.note(spec, "password", "用户已存在，导入不修改密码，本列已忽略")
+            check.note(spec, "password", zh("用户已存在，导入不修改密码，本列已忽略"))
         if not user.active:
-            check.note(spec, "username", "该账号已停用，导入不会启用它")
+            check.note(spec, "username", zh("该账号已停用，导入不会启用它"))
         old = {"name": user.name, "org": user.org.code, "email": user.email,
                "phone": user.phone, "title": user.title, "expertise": "、".join(user.expertise)}
         new = {**values, "expertise": "、".join(values["expertise"])}
@@ -290,30 +296,31 @@ class Checker:
         check = RowCheck(spec.name, row.number, row.values.get(key, ""),
                          row.values.get(name, ""))
         for column in row.unresolved:
-            check.error(spec, column, "公式没有计算结果，请在 Excel 或 WPS 中打开并保存后再导入，"
-                                      "或直接填写数值")
+            check.error(spec, column, zh("公式没有计算结果，请在 Excel 或 WPS 中打开并保存后"
+                                         "再导入，或直接填写数值"))
         return check
 
     def _identifier(self, check: RowCheck, spec: SheetSpec, key: str, value: str, limit: int,
                     first: dict[str, tuple[str, int, Row]]) -> str:
         """A code or username: required, no spaces, not too long, once in the file."""
         if not value:
-            check.error(spec, key, "必填")
+            check.error(spec, key, zh("必填"))
         elif len(value) > limit:
-            check.error(spec, key, f"不能超过 {limit} 个字符")
+            check.error(spec, key, zh("不能超过 %(limit)s 个字符", limit=limit))
         elif not IDENTIFIER.match(value):
-            check.error(spec, key, f"“{value}”不能含空格，也不能以 # 开头")
+            check.error(spec, key, zh("“%(value)s”不能含空格，也不能以 # 开头", value=value))
         elif (first[value][0], first[value][1]) != (check.sheet, check.row):
-            check.error(spec, key, f"与【{first[value][0]}】第 {first[value][1]} 行重复")
+            check.error(spec, key, zh("与【%(sheet)s】第 %(row)s 行重复",
+                                      sheet=first[value][0], row=first[value][1]))
         return value
 
     def _text(self, check: RowCheck, spec: SheetSpec, key: str, value: str, limit: int,
               required: bool = False) -> str:
         """A name or title: required when asked, not longer than the column allows."""
         if required and not value:
-            check.error(spec, key, "必填")
+            check.error(spec, key, zh("必填"))
         elif len(value) > limit:
-            check.error(spec, key, f"不能超过 {limit} 个字")
+            check.error(spec, key, zh("不能超过 %(limit)s 个字", limit=limit))
         return value
 
     def _checked(self, check: RowCheck, spec: SheetSpec, key: str, value: str,

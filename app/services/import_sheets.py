@@ -18,6 +18,7 @@ from typing import Any
 from openpyxl import load_workbook
 
 from app.engine.errors import ValidationFailed
+from app.i18n import joined, zh
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_UNPACKED = 80 * 1024 * 1024  # the XML inside; a small file may unpack to gigabytes
@@ -61,9 +62,15 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"【{self.sheet}】" + (f"第 {self.row} 行" if self.row else "")
-        return f"{where}「{self.column}」：{self.message}" if self.column \
-            else f"{where}：{self.message}"
+        values = {"sheet": self.sheet, "row": self.row, "column": self.column,
+                  "message": self.message}
+        if self.row and self.column:
+            return zh("【%(sheet)s】第 %(row)s 行「%(column)s」：%(message)s", **values)
+        if self.row:
+            return zh("【%(sheet)s】第 %(row)s 行：%(message)s", **values)
+        if self.column:
+            return zh("【%(sheet)s】「%(column)s」：%(message)s", **values)
+        return zh("【%(sheet)s】：%(message)s", **values)
 
 
 @dataclass
@@ -102,13 +109,15 @@ def read_workbook(data: bytes, specs: tuple[SheetSpec, ...]) -> ParsedFile:
     except Exception as exc:
         # Broken or hostile files fail deep inside openpyxl (or the XML parser, row by row)
         # with many kinds of errors; every one of them means the same to whoever uploaded it.
-        raise ValidationFailed("无法读取该文件，请确认是用 Excel 或 WPS 保存的 .xlsx 文件",
+        raise ValidationFailed(zh("无法读取该文件，请确认是用 Excel 或 WPS 保存的 .xlsx 文件"),
                                {"file": type(exc).__name__}) from exc
     if not parsed.sheets and not parsed.problems:
-        wanted = "、".join(f"「{spec.name}」" for spec in specs)
-        raise ValidationFailed(f"文件中没有可导入的工作表（应为 {wanted}）", {"file": "sheets"})
+        wanted = joined(f"「{spec.name}」" for spec in specs)
+        raise ValidationFailed(zh("文件中没有可导入的工作表（应为 %(wanted)s）",
+                                  wanted=wanted), {"file": "sheets"})
     if sum(len(sheet.rows) for sheet in parsed.sheets.values()) > MAX_ROWS:
-        raise ValidationFailed(f"一次最多导入 {MAX_ROWS} 行，请分成几个文件导入",
+        raise ValidationFailed(zh("一次最多导入 %(max_rows)s 行，请分成几个文件导入",
+                                  max_rows=MAX_ROWS),
                                {"file": "rows"})
     return parsed
 
@@ -135,22 +144,24 @@ def _read_sheets(data: bytes, specs: tuple[SheetSpec, ...]) -> ParsedFile:
 def _check_container(data: bytes) -> None:
     """Refuse empty, oversized, old-format (.xls) and non-zip files, and zip bombs."""
     if not data:
-        raise ValidationFailed("文件是空的", {"file": "empty"})
+        raise ValidationFailed(zh("文件是空的"), {"file": "empty"})
     if len(data) > MAX_BYTES:
-        raise ValidationFailed(f"文件超过 {MAX_BYTES // (1024 * 1024)} MB", {"file": "size"})
+        raise ValidationFailed(zh("文件超过 %(megabytes)s MB",
+                                  megabytes=MAX_BYTES // (1024 * 1024)), {"file": "size"})
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ValidationFailed("这是旧版 Excel（.xls）文件，"
-                               "请在 Excel 或 WPS 中另存为 .xlsx 后再导入", {"file": "xls"})
+        raise ValidationFailed(zh("这是旧版 Excel（.xls）文件，"
+                                  "请在 Excel 或 WPS 中另存为 .xlsx 后再导入"), {"file": "xls"})
     if not data.startswith(b"PK\x03\x04"):
-        raise ValidationFailed("文件不是 .xlsx 格式，请上传 Excel 工作簿（.xlsx）",
+        raise ValidationFailed(zh("文件不是 .xlsx 格式，请上传 Excel 工作簿（.xlsx）"),
                                {"file": "type"})
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             unpacked = sum(info.file_size for info in archive.infolist())
     except zipfile.BadZipFile as exc:
-        raise ValidationFailed("文件已损坏，无法读取", {"file": "zip"}) from exc
+        raise ValidationFailed(zh("文件已损坏，无法读取"), {"file": "zip"}) from exc
     if unpacked > MAX_UNPACKED:
-        raise ValidationFailed("文件解压后过大，请删去无关的工作表或分批导入", {"file": "unpacked"})
+        raise ValidationFailed(zh("文件解压后过大，请删去无关的工作表或分批导入"),
+                               {"file": "unpacked"})
 
 
 def _read_sheet(spec: SheetSpec, values: Any, formulas: Any, parsed: ParsedFile) -> Sheet | None:
@@ -167,8 +178,10 @@ def _read_sheet(spec: SheetSpec, values: Any, formulas: Any, parsed: ParsedFile)
         headers = [str(cell.value).strip() if cell.value is not None else "" for cell in cells]
         if any(by_header.get(_header(text)) is first for text in headers):
             return _read_rows(spec, headers, by_header, number, rows, formula_rows, parsed)
-    parsed.problems.append(Problem(spec.name, 0, "", f"找不到表头行（前 {HEADER_SEARCH} 行中应有"
-                                              f"「{first.header}」一列）"))
+    parsed.problems.append(Problem(spec.name, 0, "", zh("找不到表头行（前 %(header_search)s 行中"
+                                                        "应有「%(header)s」一列）",
+                                                        header_search=HEADER_SEARCH,
+                                                        header=first.header)))
     return None
 
 
@@ -180,14 +193,14 @@ def _read_rows(spec: SheetSpec, headers: list[str], by_header: dict[str, Column]
         column = by_header.get(_header(text))
         if column is None:
             if text:
-                parsed.notes.append(Problem(spec.name, header_row, text, "未识别的列，已忽略"))
+                parsed.notes.append(Problem(spec.name, header_row, text, zh("未识别的列，已忽略")))
         elif column in positions.values():
-            parsed.problems.append(Problem(spec.name, header_row, text, "列重复"))
+            parsed.problems.append(Problem(spec.name, header_row, text, zh("列重复")))
         else:
             positions[index] = column
     missing = [c.header for c in spec.columns if c.required and c not in positions.values()]
     for header in missing:
-        parsed.problems.append(Problem(spec.name, header_row, header, "缺少必需的列"))
+        parsed.problems.append(Problem(spec.name, header_row, header, zh("缺少必需的列")))
     if missing:
         return None
     sheet = Sheet(spec, {c.key for c in positions.values()}, [])

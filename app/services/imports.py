@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from app.engine.errors import ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Organisation, OrgKind, User
 from app.models.accounts import ORG_LEVEL
 from app.services.accounts import add_organisation, add_user
@@ -108,10 +109,11 @@ def apply_import(report: ImportReport, *, valid_only: bool = False) -> ImportOut
     The whole file only when it is valid; with ``valid_only`` the valid rows and nothing else.
     """
     if report.problems:
-        raise ValidationFailed("文件的结构有错误（缺少列或表头），未导入任何数据",
+        raise ValidationFailed(zh("文件的结构有错误（缺少列或表头），未导入任何数据"),
                                {"errors": [str(p) for p in report.problems]})
     if not valid_only and not report.valid:
-        raise ValidationFailed(f"文件中有 {len(report.errors)} 处错误，未导入任何数据",
+        raise ValidationFailed(zh("文件中有 %(errors)s 处错误，未导入任何数据",
+                                  errors=len(report.errors)),
                                {"errors": [str(p) for p in report.errors[:50]]})
     rows = [r for r in report.rows if r.status in (NEW, UPDATED)]
     orgs = sorted((r for r in rows if r.sheet == ORGS.name),

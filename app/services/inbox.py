@@ -8,6 +8,7 @@ from sqlalchemy import Select, case, func, select, update
 
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Notification, Role, User
 from app.models.base import utcnow
 from app.services.accounts import check_email
@@ -44,7 +45,7 @@ def unread_count(user: User) -> int:
 def mark_read(notification: Notification, user: User) -> Notification:
     """Mark one of the user's own messages read (reading it again changes nothing)."""
     if notification.user_id != user.id:
-        raise Forbidden("这不是您的消息")
+        raise Forbidden(zh("这不是您的消息"))
     if notification.read_at is None:
         notification.read_at = utcnow()
         db.session.flush()
@@ -70,7 +71,8 @@ def set_email_preferences(user: User, email: str, wanted: list[str]) -> User:
     offered = email_events(user)
     unknown = sorted(set(wanted) - set(offered))
     if unknown:
-        raise ValidationFailed(f"不能选择这些通知：{'、'.join(unknown)}", {"events": unknown})
+        raise ValidationFailed(zh("不能选择这些通知：%(unknown)s",
+                                  unknown=joined(unknown)), {"events": unknown})
     user.email = check_email(email)
     kept = [key for key in (user.email_opt_out or []) if key not in offered]
     user.email_opt_out = sorted(kept + [key for key in offered if key not in wanted])

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Application, Call, CallInvitation, ReviewAssignment, Role, User
 from app.models.base import utcnow
 
@@ -17,10 +18,10 @@ from app.models.base import utcnow
 def invite(call: Call, experts: list[User], actor: User) -> list[CallInvitation]:
     """Invite experts to review in the call (those already invited are left as they are)."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以邀请评审专家")
+        raise Forbidden(zh("只有市级管理员可以邀请评审专家"))
     wrong = [u.username for u in experts if u.role != Role.EXPERT or not u.active]
     if wrong:
-        raise ValidationFailed("只能邀请可用的评审专家", {"experts": "、".join(wrong)})
+        raise ValidationFailed(zh("只能邀请可用的评审专家"), {"experts": joined(wrong)})
     known = set(db.session.scalars(select(CallInvitation.expert_id).where(
         CallInvitation.call_id == call.id)))
     made = [CallInvitation(call_id=call.id, expert_id=u.id, invited_by_id=actor.id)
@@ -34,14 +35,14 @@ def answer(invitation: CallInvitation, expert: User, accept: bool,
            reason: str = "") -> CallInvitation:
     """The expert accepts, or declines with a reason; an answer can be changed until assigned."""
     if invitation.expert_id != expert.id:
-        raise Forbidden("这不是给您的邀请")
+        raise Forbidden(zh("这不是给您的邀请"))
     reason = reason.strip()
     if not accept and not reason:
-        raise ValidationFailed("请说明不能参加的原因", {"reason": "此项为必填项"})
+        raise ValidationFailed(zh("请说明不能参加的原因"), {"reason": zh("此项为必填项")})
     if len(reason) > 500:
-        raise ValidationFailed("原因不能超过 500 字", {"reason": "不能超过 500 字"})
+        raise ValidationFailed(zh("原因不能超过 500 字"), {"reason": zh("不能超过 500 字")})
     if not accept and _has_sheets(invitation):
-        raise Conflict("您已有本批次的评审任务，如需退出请联系市级管理员")
+        raise Conflict(zh("您已有本批次的评审任务，如需退出请联系市级管理员"))
     invitation.status = "accepted" if accept else "declined"
     invitation.reason = "" if accept else reason
     invitation.answered_at = utcnow()

@@ -20,6 +20,7 @@ from sqlalchemy import select
 
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import NotificationTemplate, Role, User
 from app.models.base import utcnow
 
@@ -115,21 +116,22 @@ def render(event: str, values: dict[str, Any], text: Wording | None = None) -> t
 def check_wording(event: str, subject: str, body: str) -> tuple[str, str]:
     """Refuse an empty or too long text and any ``{…}`` that is not a placeholder of the event."""
     if event not in PLACEHOLDERS:
-        raise ValidationFailed(f"没有这种通知：{event}", {"event": event})
+        raise ValidationFailed(zh("没有这种通知：%(event)s", event=event), {"event": event})
     subject, body = subject.strip(), body.strip().replace("\r\n", "\n")
     errors = {}
-    for key, text, limit, label in (("subject", subject, SUBJECT_MAX, "标题"),
-                                    ("body", body, BODY_MAX, "正文")):
+    for key, text, limit, label in (("subject", subject, SUBJECT_MAX, zh("标题")),
+                                    ("body", body, BODY_MAX, zh("正文"))):
         if not text:
-            errors[key] = f"{label}不能为空"
+            errors[key] = zh("%(label)s不能为空", label=label)
         elif len(text) > limit:
-            errors[key] = f"{label}不能超过 {limit} 字"
+            errors[key] = zh("%(label)s不能超过 %(limit)s 字", label=label, limit=limit)
         elif problem := _placeholder_problem(event, text):
             errors[key] = problem
     if "subject" not in errors and "\n" in subject:
-        errors["subject"] = "标题只能有一行"
+        errors["subject"] = zh("标题只能有一行")
     if errors:
-        raise ValidationFailed("通知模板有误：" + "；".join(errors.values()), errors)
+        raise ValidationFailed(zh("通知模板有误：%(errors)s", errors=joined(errors.values(), "；")),
+                               errors)
     return subject, body
 
 
@@ -137,13 +139,15 @@ def _placeholder_problem(event: str, text: str) -> str | None:
     """Why the placeholders of ``text`` cannot be used for ``event`` (None: they can)."""
     known = PLACEHOLDERS[event]
     unknown = sorted({name for name in PLACEHOLDER.findall(text) if name not in known})
-    listed = "、".join(f"{{{name}}}" for name in known)
+    listed = joined(f"{{{name}}}" for name in known)
     if unknown:
-        names = "、".join(f"{{{name}}}" for name in unknown)
-        return f"不认识的占位符 {names}；此通知可用的占位符：{listed}"
+        names = joined(f"{{{name}}}" for name in unknown)
+        return zh("不认识的占位符 %(names)s；此通知可用的占位符：%(listed)s", names=names,
+                  listed=listed)
     stray = PLACEHOLDER.sub("", text)
     if "{" in stray or "}" in stray:
-        return f"花括号只能用于占位符，请删除多余的“{{”或“}}”；此通知可用的占位符：{listed}"
+        return zh("花括号只能用于占位符，请删除多余的“{”或“}”；此通知可用的占位符：%(listed)s",
+                  listed=listed)
     return None
 
 
@@ -171,7 +175,7 @@ def reset_wording(event: str, actor: User) -> None:
     """Go back to the shipped wording of an event."""
     _require_city(actor)
     if event not in PLACEHOLDERS:
-        raise ValidationFailed(f"没有这种通知：{event}", {"event": event})
+        raise ValidationFailed(zh("没有这种通知：%(event)s", event=event), {"event": event})
     stored = db.session.scalar(select(NotificationTemplate).filter_by(event=event))
     if stored is not None:
         db.session.delete(stored)
@@ -181,4 +185,4 @@ def reset_wording(event: str, actor: User) -> None:
 def _require_city(actor: User) -> None:
     """The wording of notifications is the city's to change."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以修改通知模板")
+        raise Forbidden(zh("只有市级管理员可以修改通知模板"))

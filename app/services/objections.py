@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from app.engine.errors import Conflict, Forbidden, TooManyRequests, ValidationFailed
 from app.engine.runtime import fire, fitting_comment
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Application, Call, Objection, Role, User
 from app.models.base import utcnow
 from app.services.programmes import entries_in_states_with, programme_of
@@ -94,21 +95,22 @@ def submit_objection(application: Application, name: str, contact: str, reason: 
                      evidence: tuple[str, IO[bytes]] | None, address: str) -> Objection:
     """Record an objection against an entry in public notice; return it with its receipt."""
     if notice_of(application) is None:
-        raise Conflict("该申报不在公示期内，不能提出异议")
+        raise Conflict(zh("该申报不在公示期内，不能提出异议"))
     recent = db.session.scalar(select(func.count()).select_from(Objection).where(
         Objection.address == address, Objection.created_at >= utcnow() - timedelta(hours=1)))
     if address and (recent or 0) >= PER_ADDRESS_PER_HOUR:
-        raise TooManyRequests("提交过于频繁，请一小时后再试", {"retry_after": 3600})
+        raise TooManyRequests(zh("提交过于频繁，请一小时后再试"), {"retry_after": 3600})
     name, contact, reason = name.strip(), contact.strip(), reason.strip()
     problems = {}
     if not 1 <= len(name) <= 50:
-        problems["name"] = "请填写姓名（不超过 50 字）"
+        problems["name"] = zh("请填写姓名（不超过 50 字）")
     if not 5 <= len(contact) <= 100:
-        problems["contact"] = "请填写联系电话或电子邮箱，以便核实"
+        problems["contact"] = zh("请填写联系电话或电子邮箱，以便核实")
     if not 10 <= len(reason) <= 2000:
-        problems["reason"] = "请写明异议的事实和理由（10–2000 字）"
+        problems["reason"] = zh("请写明异议的事实和理由（10–2000 字）")
     if problems:
-        raise ValidationFailed("异议未提交：" + "；".join(problems.values()), problems)
+        raise ValidationFailed(zh("异议未提交：%(problems)s",
+                                  problems=joined(problems.values(), "；")), problems)
     objection = Objection(application=application, receipt=secrets.token_urlsafe(12),
                           name=name, contact=contact, reason=reason, address=address[:64])
     if evidence is not None:
@@ -123,12 +125,13 @@ def _store_evidence(filename: str, stream: IO[bytes]) -> tuple[str, str]:
     name = Path(filename.replace("\\", "/")).name[:200] or "证据"
     extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
     if extension not in EVIDENCE_KINDS:
-        raise ValidationFailed("证据材料须为 PDF、JPG 或 PNG 文件", {"evidence": extension})
+        raise ValidationFailed(zh("证据材料须为 PDF、JPG 或 PNG 文件"), {"evidence": extension})
     body = stream.read(MAX_EVIDENCE + 1)
     if len(body) > MAX_EVIDENCE:
-        raise ValidationFailed("证据材料不能超过 10 MB", {"evidence": "too large"})
+        raise ValidationFailed(zh("证据材料不能超过 10 MB"), {"evidence": "too large"})
     if filetype.guess_extension(body[:8192]) != EVIDENCE_KINDS[extension]:
-        raise ValidationFailed(f"文件内容与扩展名 .{extension} 不符", {"evidence": "mismatch"})
+        raise ValidationFailed(zh("文件内容与扩展名 .%(extension)s 不符",
+                                  extension=extension), {"evidence": "mismatch"})
     stored = f"{secrets.token_hex(16)}.{EVIDENCE_KINDS[extension]}"
     folder = evidence_folder()
     folder.mkdir(parents=True, exist_ok=True)
@@ -162,20 +165,20 @@ def decide(objection: Objection, actor: User, sustained: bool, outcome: str) -> 
     outcome as its comment.
     """
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以处理异议")
+        raise Forbidden(zh("只有市级管理员可以处理异议"))
     if objection.status != "open":
-        raise Conflict("该异议已处理")
+        raise Conflict(zh("该异议已处理"))
     outcome = outcome.strip()
     if not 5 <= len(outcome) <= 2000:
-        raise ValidationFailed("请写明处理结果（5–2000 字），异议人将看到它",
-                               {"outcome": "此项为必填项"})
+        raise ValidationFailed(zh("请写明处理结果（5–2000 字），异议人将看到它"),
+                               {"outcome": zh("此项为必填项")})
     objection.status = "sustained" if sustained else "dismissed"
     objection.outcome, objection.decided_by_id, objection.decided_at = outcome, actor.id, utcnow()
     db.session.flush()
     if sustained:
         notice = notice_of(objection.application)
         if notice is None:
-            raise Conflict("该申报已不在公示期，异议成立也无法改变其状态，请直接处理该申报")
+            raise Conflict(zh("该申报已不在公示期，异议成立也无法改变其状态，请直接处理该申报"))
         trigger = str(notice["sustained"])
         fire(objection.application, trigger, actor,
              comment=fitting_comment(objection.application, trigger, f"异议成立：{outcome}"))

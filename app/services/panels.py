@@ -17,6 +17,7 @@ from sqlalchemy import select
 from app.engine.definitions import ReviewRound
 from app.engine.errors import Conflict, Forbidden, NotFound, PingshenError, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import (
     Application,
     Call,
@@ -39,7 +40,7 @@ from app.services.rounds import round_of, round_sheets, settings_for
 def _require_city(actor: User) -> None:
     """Panels are set up by the city."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以设置专家组")
+        raise Forbidden(zh("只有市级管理员可以设置专家组"))
 
 
 def create_panel(call: Call, round_name: str, name: str, chair: User | None,
@@ -50,23 +51,23 @@ def create_panel(call: Call, round_name: str, name: str, chair: User | None,
     name = name.strip()
     errors = {}
     if not name or len(name) > 60:
-        errors["name"] = "请填写专家组名称（不超过 60 字）"
+        errors["name"] = zh("请填写专家组名称（不超过 60 字）")
     if not members:
-        errors["members"] = "请至少选择一位专家"
+        errors["members"] = zh("请至少选择一位专家")
     wrong = [u.username for u in members if u.role != Role.EXPERT or not u.active]
     if wrong:
-        errors["members"] = f"不是可用的评审专家：{'、'.join(wrong)}"
+        errors["members"] = zh("不是可用的评审专家：%(wrong)s", wrong=joined(wrong))
     pool = pool_ids(call)
     outside = [u.username for u in members if pool is not None and u.id not in pool]
     if outside:
-        errors["members"] = f"尚未接受本批次评审邀请：{'、'.join(outside)}"
+        errors["members"] = zh("尚未接受本批次评审邀请：%(outside)s", outside=joined(outside))
     if chair is not None and chair.id not in {u.id for u in members}:
-        errors["chair"] = "组长须是专家组成员"
+        errors["chair"] = zh("组长须是专家组成员")
     if errors:
-        raise ValidationFailed("专家组设置有误", errors)
+        raise ValidationFailed(zh("专家组设置有误"), errors)
     if db.session.scalar(select(Panel.id).filter_by(call_id=call.id, round=round_name,
                                                     name=name)) is not None:
-        raise Conflict("本轮已有同名的专家组", {"name": name})
+        raise Conflict(zh("本轮已有同名的专家组"), {"name": name})
     panel = Panel(call_id=call.id, round=round_name, name=name,
                   chair_id=chair.id if chair else None,
                   members=[PanelMember(expert_id=u.id) for u in members])
@@ -90,7 +91,7 @@ def assign_panel(panel: Panel, applications: list[Application], actor: User) -> 
     made, skipped, already = [], [], 0
     for application in applications:
         if application.call_id != panel.call_id or application.state != panel.round:
-            raise ValidationFailed("只能把本轮正在评审的申报分配给专家组",
+            raise ValidationFailed(zh("只能把本轮正在评审的申报分配给专家组"),
                                    {"application": application.id})
         assigned = set(db.session.scalars(select(ReviewAssignment.expert_id).where(
             ReviewAssignment.application_id == application.id,
@@ -127,7 +128,7 @@ def _live_round(panel: Panel) -> ReviewRound:
     """The panel's round, refused unless it is scored live."""
     review_round = round_of(db.session.get_one(Call, panel.call_id), panel.round)
     if not review_round.live:
-        raise Conflict("本轮不是现场评分，无需抽签和逐个开启")
+        raise Conflict(zh("本轮不是现场评分，无需抽签和逐个开启"))
     return review_round
 
 
@@ -147,12 +148,12 @@ def draw_order(panel: Panel, actor: User) -> list[int]:
     """Draw the order of the panel's entries by lot, once; who drew it and when are recorded."""
     _live_round(panel)
     if not can_run(panel, actor):
-        raise Forbidden("只有组长或市级管理员可以抽签")
+        raise Forbidden(zh("只有组长或市级管理员可以抽签"))
     if panel.drawn_at is not None:
-        raise Conflict("出场顺序已经抽定", {"order": panel.draw_order})
+        raise Conflict(zh("出场顺序已经抽定"), {"order": panel.draw_order})
     order = [a.id for a in _panel_entries(panel)]
     if not order:
-        raise Conflict("专家组还没有要评分的作品")
+        raise Conflict(zh("专家组还没有要评分的作品"))
     secrets.SystemRandom().shuffle(order)
     panel.draw_order, panel.drawn_at, panel.drawn_by_id = order, utcnow(), actor.id
     db.session.flush()
@@ -163,11 +164,11 @@ def open_entry(panel: Panel, application: Application, actor: User) -> Panel:
     """Open one entry for scoring; the members can score only the open entry."""
     _live_round(panel)
     if not can_run(panel, actor):
-        raise Forbidden("只有组长或市级管理员可以开启作品")
+        raise Forbidden(zh("只有组长或市级管理员可以开启作品"))
     if panel.drawn_at is None:
-        raise Conflict("请先抽签确定出场顺序")
+        raise Conflict(zh("请先抽签确定出场顺序"))
     if application.id not in panel.draw_order:
-        raise NotFound("该作品不在本组出场顺序中", {"application": application.id})
+        raise NotFound(zh("该作品不在本组出场顺序中"), {"application": application.id})
     panel.current_application_id, panel.opened_at = application.id, utcnow()
     db.session.flush()
     return panel

@@ -16,6 +16,7 @@ from sqlalchemy import func, or_, select
 
 from app.engine.errors import ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import OutboxMessage, User
 from app.models.base import utcnow
 from app.services.accounts import change_password
@@ -71,7 +72,7 @@ def reset_password(token: str, password: str) -> User:
     """Set the password the link's owner chose; the link is spent with it."""
     user = user_for_link(token)
     if user is None:
-        raise ValidationFailed("重置链接已失效（已使用或超过有效期），请重新申请",
+        raise ValidationFailed(zh("重置链接已失效（已使用或超过有效期），请重新申请"),
                                {"token": "invalid"})
     change_password(user, password)
     return user

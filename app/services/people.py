@@ -20,6 +20,7 @@ from werkzeug.security import generate_password_hash
 
 from app.engine.errors import ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
 from app.services.accounts import change_password, check_email, check_phone, clean_expertise
@@ -49,7 +50,8 @@ def check_text(value: str, limit: int, what: str, field: str) -> str:
     """A trimmed text of at most ``limit`` characters (the column's size)."""
     value = value.strip()
     if len(value) > limit:
-        raise ValidationFailed(f"{what}不能超过 {limit} 个字", {field: f"at most {limit}"})
+        raise ValidationFailed(zh("%(what)s不能超过 %(limit)s 个字",
+                                  what=what, limit=limit), {field: f"at most {limit}"})
     return value
 
 
@@ -61,16 +63,17 @@ def move_organisation(org: Organisation, parent: Organisation | None) -> None:
     """
     if parent is None:
         if org.kind != OrgKind.CITY:
-            raise ValidationFailed("只有市级机构可以没有上级", {"parent": None})
+            raise ValidationFailed(zh("只有市级机构可以没有上级"), {"parent": None})
     elif ORG_LEVEL[OrgKind(parent.kind)] >= ORG_LEVEL[OrgKind(org.kind)]:
-        raise ValidationFailed("上级机构的层级必须高于本机构", {"parent": parent.code})
+        raise ValidationFailed(zh("上级机构的层级必须高于本机构"), {"parent": parent.code})
     org.parent = parent
     subtree = _set_districts(org, parent.district_id if parent else None)
     stranded = db.session.scalars(select(User.username).where(
         User.role == Role.DISTRICT_ADMIN, User.org_id.in_(
             [node.id for node in subtree if node.district_id is None]))).all()
     if stranded:
-        raise ValidationFailed("移动后以下区级管理员将不属于任何区：" + "、".join(stranded),
+        raise ValidationFailed(zh("移动后以下区级管理员将不属于任何区：%(stranded)s",
+                                  stranded=joined(stranded)),
                                {"parent": parent.code if parent else None})
     db.session.flush()
 
@@ -100,25 +103,25 @@ def update_user(user: User, *, name: str | None = None, email: str | None = None
     and never by the user themself (an administrator cannot lock themself out).
     """
     if actor is not None and actor.id == user.id and role not in (None, user.role):
-        raise ValidationFailed("不能修改自己的角色", {"role": role})
+        raise ValidationFailed(zh("不能修改自己的角色"), {"role": role})
     wanted: dict[str, object] = {}
     if name is not None:
-        wanted["name"] = check_text(name, 100, "姓名", "name")
+        wanted["name"] = check_text(name, 100, zh("姓名"), "name")
     if email is not None:
         wanted["email"] = check_email(email)
     if phone is not None:
         wanted["phone"] = check_phone(phone)
     if title is not None:
-        wanted["title"] = check_text(title, 100, "职称", "title")
+        wanted["title"] = check_text(title, 100, zh("职称"), "title")
     if expertise is not None:
         wanted["expertise"] = clean_expertise(expertise)
     if role is not None:
         if role not in {r.value for r in Role}:
-            raise ValidationFailed(f"未知的角色：{role}", {"role": role})
+            raise ValidationFailed(zh("未知的角色：%(role)s", role=role), {"role": role})
         wanted["role"] = role
     target_org = org or user.org
     if (role or user.role) == Role.DISTRICT_ADMIN and target_org.district_id is None:
-        raise ValidationFailed("区级管理员必须属于某个区", {"org": target_org.code})
+        raise ValidationFailed(zh("区级管理员必须属于某个区"), {"org": target_org.code})
     changed = [key for key, value in wanted.items() if getattr(user, key) != value]
     for key in changed:
         setattr(user, key, wanted[key])
@@ -131,9 +134,9 @@ def update_user(user: User, *, name: str | None = None, email: str | None = None
 
 def rename_organisation(org: Organisation, name: str) -> None:
     """Give an organisation a new name (required, at most 200 characters)."""
-    name = check_text(name, 200, "机构名称", "name")
+    name = check_text(name, 200, zh("机构名称"), "name")
     if not name:
-        raise ValidationFailed("机构名称不能为空", {"name": "required"})
+        raise ValidationFailed(zh("机构名称不能为空"), {"name": "required"})
     org.name = name
     db.session.flush()
 
@@ -142,7 +145,7 @@ def set_active(user: User, active: bool, actor: User) -> None:
     """Enable or disable an account; a disabled one cannot log in and its sessions and tokens
     end at once. Its history stays. Nobody disables their own account."""
     if user.id == actor.id and not active:
-        raise ValidationFailed("不能停用自己的账号", {"user": user.username})
+        raise ValidationFailed(zh("不能停用自己的账号"), {"user": user.username})
     if user.active != active:
         user.active = active
         user.session_nonce = secrets.token_hex(8)
@@ -153,7 +156,7 @@ def reset_password(user: User, actor: User) -> str:
     """Give the user a new random password, ending their sessions; return it (shown once).
     One's own password is changed on the password page, with the current one."""
     if user.id == actor.id:
-        raise ValidationFailed("请在“密码”页面修改自己的密码", {"user": user.username})
+        raise ValidationFailed(zh("请在“密码”页面修改自己的密码"), {"user": user.username})
     password = generate_password()
     change_password(user, password)
     db.session.flush()

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from app.engine.definitions import Programme
 from app.engine.errors import DefinitionChanged, NotFound
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, ProgrammeVersion
 
 CATALOGUE = "pingshen.catalogue"
@@ -27,7 +28,7 @@ def current_programme(key: str) -> Programme:
     """The current definition of a programme, or NotFound."""
     programme = catalogue().get(key)
     if programme is None:
-        raise NotFound(f"没有这个项目：{key}", {"programme": key})
+        raise NotFound(zh("没有这个项目：%(key)s", key=key), {"programme": key})
     return programme
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import (
     Application,
     CallRound,
@@ -34,36 +35,37 @@ def assign_expert(application: Application, expert: User, actor: User,
     `extra` marks an expert added because the panel's scores spread too far (dispersion rule).
     """
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以分配评审专家")
+        raise Forbidden(zh("只有市级管理员可以分配评审专家"))
     if expert.role != Role.EXPERT or not expert.active:
-        raise ValidationFailed("所选用户不是可用的评审专家", {"expert": expert.username})
+        raise ValidationFailed(zh("所选用户不是可用的评审专家"), {"expert": expert.username})
     review_round = programme_of(application).review_round(application.state)
     if review_round is None:
-        raise Conflict("该申报当前不在评审阶段", {"state": application.state})
+        raise Conflict(zh("该申报当前不在评审阶段"), {"state": application.state})
     if expert.org_id == application.org_id:
-        raise ValidationFailed("专家与申报单位相同，须回避", {"expert": expert.username})
+        raise ValidationFailed(zh("专家与申报单位相同，须回避"), {"expert": expert.username})
     if programme_of(application).workflow["reviews"]["exclude_same_district"] \
             and expert.district_id is not None and expert.district_id == application.district_id:
-        raise ValidationFailed("专家与申报单位同属一个区，须回避", {"expert": expert.username})
+        raise ValidationFailed(zh("专家与申报单位同属一个区，须回避"), {"expert": expert.username})
     _refuse_closed_round(application, review_round.name)
     if (refusal := declined(application.call, expert)) is not None:
-        raise ValidationFailed("该专家已谢绝参加本批次评审", {"expert": expert.username,
+        raise ValidationFailed(zh("该专家已谢绝参加本批次评审"), {"expert": expert.username,
                                                              "reason": refusal.reason})
     pool = pool_ids(application.call)
     if pool is not None and expert.id not in pool:
-        raise ValidationFailed("该专家尚未接受本批次的评审邀请", {"expert": expert.username})
+        raise ValidationFailed(zh("该专家尚未接受本批次的评审邀请"), {"expert": expert.username})
     if review_round.live and not _on_panel(application, review_round.name, expert):
-        raise ValidationFailed("现场评分轮次请先把专家加入本轮的专家组，再通过专家组分配",
+        raise ValidationFailed(zh("现场评分轮次请先把专家加入本轮的专家组，再通过专家组分配"),
                                {"expert": expert.username})
     existing = db.session.scalar(select(ReviewAssignment).filter_by(
         application_id=application.id, expert_id=expert.id, round=review_round.name))
     if existing is not None:
-        message = {"conflict": "该专家已声明回避此申报",
-                   "withdrawn": "该专家的这项评审任务已被撤回"}.get(existing.status,
-                                                                 "该专家已分配到此申报")
+        message = {"conflict": zh("该专家已声明回避此申报"),
+                   "withdrawn": zh("该专家的这项评审任务已被撤回")}.get(existing.status,
+                                                                 zh("该专家已分配到此申报"))
         raise Conflict(message, {"assignment": existing.id})
     if _declared_conflict(application, expert):
-        raise Conflict("该专家已声明与此申报存在利益冲突，不能再分配", {"expert": expert.username})
+        raise Conflict(zh("该专家已声明与此申报存在利益冲突，不能再分配"),
+                       {"expert": expert.username})
     assignment = ReviewAssignment(application=application, expert=expert, round=review_round.name,
                                   rubric_key=review_round.rubric.raw["key"],
                                   assigned_by_id=actor.id, extra=extra)
@@ -81,14 +83,14 @@ def declare_conflict(assignment: ReviewAssignment, expert: User, conflict: bool,
     A declared conflict withdraws the expert from the entry; the city assigns someone else.
     """
     if assignment.expert_id != expert.id:
-        raise Forbidden("这不是您的评审任务")
+        raise Forbidden(zh("这不是您的评审任务"))
     if assignment.conflict_checked_at is not None:
-        raise Conflict("已确认过利益冲突情况，不能再更改")
+        raise Conflict(zh("已确认过利益冲突情况，不能再更改"))
     reason = reason.strip()
     if conflict and not reason:
-        raise ValidationFailed("请说明利益冲突的情况", {"reason": "此项为必填项"})
+        raise ValidationFailed(zh("请说明利益冲突的情况"), {"reason": zh("此项为必填项")})
     if len(reason) > 500:
-        raise ValidationFailed("说明不能超过 500 字", {"reason": "不能超过 500 字"})
+        raise ValidationFailed(zh("说明不能超过 500 字"), {"reason": zh("不能超过 500 字")})
     assignment.conflict_checked_at = utcnow()
     if conflict:
         assignment.status = "conflict"
@@ -106,18 +108,18 @@ def withdraw_assignment(assignment: ReviewAssignment, actor: User,
     is reopened first (see `reopen_sheet`), so that nothing scored is lost silently.
     """
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以撤回评审任务")
+        raise Forbidden(zh("只有市级管理员可以撤回评审任务"))
     reason = reason.strip()
     if not reason:
-        raise ValidationFailed("请说明撤回的理由", {"reason": "此项为必填项"})
+        raise ValidationFailed(zh("请说明撤回的理由"), {"reason": zh("此项为必填项")})
     if len(reason) > 500:
-        raise ValidationFailed("理由不能超过 500 字", {"reason": "不能超过 500 字"})
+        raise ValidationFailed(zh("理由不能超过 500 字"), {"reason": zh("不能超过 500 字")})
     if assignment.locked:
-        raise Conflict("该评分已提交，不能撤回；如确需改动，请先退回评分")
+        raise Conflict(zh("该评分已提交，不能撤回；如确需改动，请先退回评分"))
     if not assignment.active:
-        raise Conflict("该评审任务已不在专家组中")
+        raise Conflict(zh("该评审任务已不在专家组中"))
     if not in_current_round(assignment):
-        raise Conflict("该申报已不在此评审阶段")
+        raise Conflict(zh("该申报已不在此评审阶段"))
     _refuse_closed_round(assignment.application, assignment.round)
     assignment.status = "withdrawn"
     assignment.withdrawn_at, assignment.withdrawn_by_id = utcnow(), actor.id
@@ -134,14 +136,14 @@ def reopen_sheet(assignment: ReviewAssignment, actor: User, reason: str) -> Shee
     record; the entry's version is bumped, so a guard racing with this sees the change.
     """
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以退回专家评分")
+        raise Forbidden(zh("只有市级管理员可以退回专家评分"))
     reason = reason.strip()
     if not reason:
-        raise ValidationFailed("请说明退回评分的理由", {"reason": "此项为必填项"})
+        raise ValidationFailed(zh("请说明退回评分的理由"), {"reason": zh("此项为必填项")})
     if not assignment.locked:
-        raise Conflict("该评分尚未提交，无需退回")
+        raise Conflict(zh("该评分尚未提交，无需退回"))
     if not in_current_round(assignment):
-        raise Conflict("该申报已不在此评审阶段，不能退回评分")
+        raise Conflict(zh("该申报已不在此评审阶段，不能退回评分"))
     _refuse_closed_round(assignment.application, assignment.round)
     revision = SheetRevision(assignment=assignment, scores=dict(assignment.scores),
                              total=assignment.total, comment=assignment.comment,
@@ -160,7 +162,7 @@ def _refuse_closed_round(application: Application, name: str) -> None:
     closed = db.session.scalar(select(CallRound.closed_at).filter_by(
         call_id=application.call_id, round=name))
     if closed is not None:
-        raise Conflict("本轮评审已经结束，结果已保存；如需改动，请先重新开启本轮",
+        raise Conflict(zh("本轮评审已经结束，结果已保存；如需改动，请先重新开启本轮"),
                        {"round": name})
 
 
@@ -187,7 +189,7 @@ def _refuse_unless_open(assignment: ReviewAssignment, expert: User) -> None:
         Panel.call_id == assignment.application.call_id, Panel.round == assignment.round,
         PanelMember.expert_id == expert.id))
     if current != assignment.application_id:
-        raise Conflict("现场评分：请等组长开启该作品后再评分", {"live": "not_open"})
+        raise Conflict(zh("现场评分：请等组长开启该作品后再评分"), {"live": "not_open"})
 
 
 def in_current_round(assignment: ReviewAssignment) -> bool:
@@ -205,33 +207,33 @@ def save_review(assignment: ReviewAssignment, expert: User, scores: dict[str, An
                 comment: str, submit: bool, vetoes: list[str] | None = None) -> ReviewAssignment:
     """Save a draft score sheet, or submit it (all criteria required); submitted sheets lock."""
     if assignment.expert_id != expert.id:
-        raise Forbidden("这不是您的评审任务")
+        raise Forbidden(zh("这不是您的评审任务"))
     if assignment.locked:
-        raise Conflict("评分已提交，不能再修改")
+        raise Conflict(zh("评分已提交，不能再修改"))
     if assignment.status == "conflict":
-        raise Conflict("您已声明回避此申报，不能评分")
+        raise Conflict(zh("您已声明回避此申报，不能评分"))
     if assignment.status == "withdrawn":
-        raise Conflict("这项评审任务已被市级管理员撤回")
+        raise Conflict(zh("这项评审任务已被市级管理员撤回"))
     if needs_conflict_check(assignment):
-        raise Conflict("请先确认与该申报不存在利益冲突", {"conflict": "unconfirmed"})
+        raise Conflict(zh("请先确认与该申报不存在利益冲突"), {"conflict": "unconfirmed"})
     application = assignment.application
     if not in_current_round(assignment):
-        raise Conflict("该申报已不在评审阶段，不能评分", {"state": application.state})
+        raise Conflict(zh("该申报已不在评审阶段，不能评分"), {"state": application.state})
     _refuse_closed_round(application, assignment.round)
     _refuse_unless_open(assignment, expert)
     rubric = programme_of(application).rubrics[assignment.rubric_key]
     clean, errors = _clean_scores(rubric.leaves, scores, submit)
     comment = comment.strip()
     if len(comment) > 2000:
-        errors["comment"] = "评语不能超过 2000 字"
+        errors["comment"] = zh("评语不能超过 2000 字")
     elif submit and not comment and (low := _below_threshold(rubric.leaves, clean)):
-        errors["comment"] = f"{'、'.join(low)}得分偏低，请在评语中说明理由"
+        errors["comment"] = zh("%(low)s得分偏低，请在评语中说明理由", low=joined(low))
     veto_keys = {v["key"] for v in rubric.raw["vetoes"]}
     unknown = [key for key in vetoes or [] if key not in veto_keys]
     if unknown:
-        errors["vetoes"] = f"评分表中没有这些否决项：{'、'.join(unknown)}"
+        errors["vetoes"] = zh("评分表中没有这些否决项：%(unknown)s", unknown=joined(unknown))
     if errors:
-        raise ValidationFailed("评分有误，请检查标出的项目", errors)
+        raise ValidationFailed(zh("评分有误，请检查标出的项目"), errors)
     assignment.scores = {k: str(v) for k, v in clean.items()}
     assignment.comment = comment
     assignment.vetoes = [v["key"] for v in rubric.raw["vetoes"] if v["key"] in (vetoes or [])]
@@ -249,22 +251,22 @@ def _clean_scores(leaves: list[dict[str, Any]], scores: dict[str, Any],
     """Check each criterion's points: a number from 0 to its maximum, two decimals at most."""
     by_key = {leaf["key"]: leaf for leaf in leaves}
     clean: dict[str, Decimal] = {}
-    errors = {key: "评分表中没有此项" for key in scores if key not in by_key}
+    errors = {key: zh("评分表中没有此项") for key in scores if key not in by_key}
     for key, leaf in by_key.items():
         value = scores.get(key)
         if value in (None, ""):
             if submit:
-                errors[key] = "提交前请为此项打分"
+                errors[key] = zh("提交前请为此项打分")
             continue
         try:
             points = Decimal(str(value))
         except InvalidOperation:
-            errors[key] = "应为数字"
+            errors[key] = zh("应为数字")
             continue
         if not points.is_finite() or points < 0 or points > Decimal(str(leaf["max"])):
-            errors[key] = f"应在 0 到 {leaf['max']} 之间"
+            errors[key] = zh("应在 0 到 %(maximum)s 之间", maximum=leaf['max'])
         elif points != points.quantize(CENT):
-            errors[key] = "最多两位小数"
+            errors[key] = zh("最多两位小数")
         else:
             clean[key] = points
     return clean, errors

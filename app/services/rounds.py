@@ -19,6 +19,7 @@ from app.engine.definitions import Programme, ReviewRound
 from app.engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from app.engine.review_settings import aggregation_input
 from app.extensions import db
+from app.i18n import zh
 from app.models import (
     Application,
     Call,
@@ -106,12 +107,13 @@ class RoundStatus:
         spread = [e for e in self.entries if e.in_round and e.dispersion_open]
         problems = []
         if not any(e.in_round or e.submitted for e in self.entries):
-            problems.append("本轮没有申报，也没有已提交的评分")
+            problems.append(zh("本轮没有申报，也没有已提交的评分"))
         if waiting:
-            problems.append(f"{len(waiting)} 个申报的专家评分尚未收齐")
+            problems.append(zh("%(waiting)s 个申报的专家评分尚未收齐", waiting=len(waiting)))
         if spread:
-            problems.append(f"{len(spread)} 个申报的专家评分差异过大，"
-                            "须增加专家评分或记录不增加的理由")
+            problems.append(zh("%(spread)s 个申报的专家评分差异过大，须增加专家评分或记录不增加"
+                               "的理由",
+                               spread=len(spread)))
         return problems
 
 
@@ -119,7 +121,7 @@ def round_of(call: Call, name: str) -> ReviewRound:
     """The round `name` of the call's programme, or NotFound."""
     found = current_programme(call.programme_key).review_round(name)
     if found is None:
-        raise NotFound("该项目没有这一评审轮次", {"round": name})
+        raise NotFound(zh("该项目没有这一评审轮次"), {"round": name})
     return found
 
 
@@ -224,7 +226,7 @@ def round_status(call: Call, name: str) -> RoundStatus:
 def _require_city(actor: User) -> None:
     """Rounds are the city's business."""
     if actor.role != Role.CITY_ADMIN:
-        raise Forbidden("只有市级管理员可以管理评审轮次")
+        raise Forbidden(zh("只有市级管理员可以管理评审轮次"))
 
 
 def _ensure_record(call: Call, name: str) -> CallRound:
@@ -242,7 +244,7 @@ def set_deadline(call: Call, name: str, deadline: datetime | None, actor: User) 
     round_of(call, name)
     record = _ensure_record(call, name)
     if record.closed:
-        raise Conflict("该轮评审已结束，不能再修改截止时间")
+        raise Conflict(zh("该轮评审已结束，不能再修改截止时间"))
     record.deadline = deadline
     db.session.flush()
     return record
@@ -253,9 +255,9 @@ def close_round(call: Call, name: str, actor: User) -> ReviewResult:
     _require_city(actor)
     status = round_status(call, name)
     if status.closed:
-        raise Conflict("该轮评审已经结束")
+        raise Conflict(zh("该轮评审已经结束"))
     if status.blockers:
-        raise Conflict("本轮评审还不能结束", {"reasons": status.blockers})
+        raise Conflict(zh("本轮评审还不能结束"), {"reasons": status.blockers})
     result = store_round_result(call, status.round, actor)
     record = _ensure_record(call, name)
     record.closed_at, record.closed_by_id, record.result = utcnow(), actor.id, result
@@ -269,7 +271,7 @@ def reopen_round(call: Call, name: str, actor: User) -> CallRound:
     round_of(call, name)
     record = _record(call, name)
     if record is None or not record.closed:
-        raise Conflict("该轮评审尚未结束")
+        raise Conflict(zh("该轮评审尚未结束"))
     record.closed_at, record.closed_by_id, record.result = None, None, None
     db.session.flush()
     return record
@@ -319,7 +321,7 @@ class Verification:
 def verify_result(result: ReviewResult) -> Verification:
     """Recompute a stored round result from its stored sheets and settings, and compare."""
     if result.round is None:
-        raise ValidationFailed("该结果不是某一轮评审的结果")
+        raise ValidationFailed(zh("该结果不是某一轮评审的结果"))
     settings = AggregationSettings.from_dict(result.settings)
     sheets = [sheet_from_dict(row) for row in result.inputs["sheets"]]
     again = [result_as_dict(r) for r in aggregate_round(sheets, settings)]
@@ -349,16 +351,16 @@ def waive_dispersion(application: Application, name: str, actor: User,
     round_of(application.call, name)
     reason = reason.strip()
     if not reason:
-        raise ValidationFailed("请说明不增加专家评分的理由", {"reason": "此项为必填项"})
+        raise ValidationFailed(zh("请说明不增加专家评分的理由"), {"reason": zh("此项为必填项")})
     if len(reason) > 500:
-        raise ValidationFailed("理由不能超过 500 字", {"reason": "不能超过 500 字"})
+        raise ValidationFailed(zh("理由不能超过 500 字"), {"reason": zh("不能超过 500 字")})
     record = _record(application.call, name)
     if record is not None and record.closed:
-        raise Conflict("该轮评审已经结束")
+        raise Conflict(zh("该轮评审已经结束"))
     existing = db.session.scalar(select(DispersionWaiver).filter_by(
         application_id=application.id, round=name))
     if existing is not None:
-        raise Conflict("已记录过不增加专家评分的理由", {"waiver": existing.id})
+        raise Conflict(zh("已记录过不增加专家评分的理由"), {"waiver": existing.id})
     waiver = DispersionWaiver(application_id=application.id, round=name, reason=reason,
                               created_by_id=actor.id)
     db.session.add(waiver)

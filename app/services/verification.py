@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from app.engine.errors import TooManyRequests, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Certificate, VerificationLog
 from app.models.base import utcnow
 
@@ -39,7 +40,7 @@ def _limit(address: str) -> None:
     recent = db.session.scalar(select(func.count()).select_from(VerificationLog).where(
         VerificationLog.address == address, VerificationLog.at >= since)) or 0
     if recent >= current_app.config["VERIFY_MAX_PER_MINUTE"]:
-        raise TooManyRequests("查询过于频繁，请一分钟后再试", {"retry_after": 60})
+        raise TooManyRequests(zh("查询过于频繁，请一分钟后再试"), {"retry_after": 60})
 
 
 def _found(certificate: Certificate | None, query: str, address: str) -> Lookup:
@@ -68,11 +69,11 @@ def by_serial(serial: str, holder: str, address: str) -> Lookup:
     serial, holder = serial.strip(), holder.strip()
     errors = {}
     if not serial:
-        errors["serial"] = "请填写证书编号"
+        errors["serial"] = zh("请填写证书编号")
     if not holder:
-        errors["holder"] = "请填写获证人姓名或名称"
+        errors["holder"] = zh("请填写获证人姓名或名称")
     if errors:
-        raise ValidationFailed("请填写证书编号和获证人", errors)
+        raise ValidationFailed(zh("请填写证书编号和获证人"), errors)
     _limit(address)
     certificate = db.session.scalar(select(Certificate).where(
         Certificate.serial == serial[:64], Certificate.holder == holder[:300]))

@@ -9,6 +9,7 @@ from werkzeug.wrappers import Response
 
 from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
+from app.i18n import english, joined
 
 
 def explain(exc: PingshenError) -> str:
@@ -16,7 +17,7 @@ def explain(exc: PingshenError) -> str:
     details = exc.details if isinstance(exc.details, dict) else {}
     parts = details.get("reasons") or ([v for v in details.values() if isinstance(v, str)]
                                        if isinstance(exc, ValidationFailed) else [])
-    return exc.message + ("：" + "；".join(map(str, parts)) if parts else "")
+    return exc.message + ((": " if english() else "：") + joined(parts, "；") if parts else "")
 
 
 def act_and_return(action: Callable[[], object], done: str, target: str) -> Response:

@@ -10,7 +10,7 @@ from app.extensions import db
 from app.models import ApiToken, Application, LoginAttempt
 from app.services.demo import SAMPLE_PDF
 from tests.api.conftest import problem
-from tests.conftest import login
+from tests.conftest import login, team_data
 
 
 def test_token_carries_the_user_and_its_expiry(api, world):
@@ -148,3 +148,29 @@ def test_uploads_need_a_file_and_a_known_field(api, make_application):
                                  data={"charter": (io.BytesIO(b"MZ\x90\x00" * 20), "a.pdf")}),
                         422)
     assert set(disguised["details"]) == {"charter"}
+
+
+def test_errors_are_english_when_the_client_asks_for_english(api, world):
+    wj1 = api.login("wj1")
+    created = wj1.post("/api/v1/applications", json={
+        "call_id": world["call"].id, "data": team_data("湖塘太极拳队", "湖塘中心", "张三")})
+    base = f"/api/v1/applications/{created.get_json()['id']}"
+    bad = {"data": {"phone": "123"}}
+    chinese = problem(wj1.patch(base, json=bad), 422)
+    assert chinese["message"] == "表单填写有误，请检查标出的字段"
+    assert chinese["details"]["phone"].startswith("电话号码格式不正确")
+    for headers in ({"Accept-Language": "en-GB,en;q=0.9"}, {"Accept-Language": "en"}):
+        english = problem(wj1.patch(base, json=bad, headers=headers), 422)
+        assert english["message"] == ("Some fields are not filled in correctly; "
+                                      "check the marked fields")
+        assert english["details"]["phone"] == ("This is not a valid phone number "
+                                               "(11-digit mobile, or area code-number)")
+    assert problem(wj1.patch(f"{base}?lang=en", json=bad), 422)["details"]["phone"] \
+        .startswith("This is not")
+    reasons = wj1.get(base, headers={"Accept-Language": "en"}).get_json()[
+        "available_transitions"][0]["reasons"]
+    assert reasons[0].startswith("These required fields are not complete yet: ")
+    # a Chinese (or unknown) Accept-Language keeps Chinese
+    for language in ("zh-CN,zh;q=0.9,en;q=0.8", "fr"):
+        assert problem(wj1.patch(base, json=bad, headers={"Accept-Language": language}),
+                       422)["details"]["phone"].startswith("电话号码格式不正确")

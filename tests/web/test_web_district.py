@@ -54,3 +54,22 @@ def test_district_list_filters_by_state_and_hides_drafts(make_application, advan
     found = district.get("/district/?q=武进区单位3").text  # wj3's unit, by its name
     assert "另一队" in found and "已提交队" not in found
     assert "已提交队" in district.get("/district/?q=已提交").text
+
+
+def test_an_english_reader_sees_the_quota_refusal_in_english(make_application, advance, browser):
+    first = advance(make_application("tn1", "天宁一队"), "district_review")
+    second = advance(make_application("tn2", "天宁二队"), "district_review")
+    district = browser("tn_admin")
+    page = district.get(f"/applications/{first.id}/transitions/recommend")
+    assert district.submit(page, page.form(), {"rank": "1", "opinion": "推荐"}).status == 302
+
+    district.client.set_cookie("lang", "en")
+    english = "quota is 1; 1 already recommended; no places left"  # (the ' is escaped)
+    assert english in district.get(f"/applications/{second.id}").text
+    page = district.get(f"/applications/{second.id}/transitions/recommend")
+    refused = district.submit(page, page.form(), {"rank": "0", "opinion": ""})
+    assert refused.status == 422
+    assert refused.field_error("rank") == "Must not be less than 1"
+    assert refused.field_error("opinion") == "This field is required"
+    refused = district.submit(page, page.form(), {"rank": "2", "opinion": "也推荐"})
+    assert refused.status == 422 and english in refused.text and QUOTA_REFUSAL not in refused.text

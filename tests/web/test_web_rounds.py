@@ -199,3 +199,19 @@ def test_the_progress_by_entry_filters_and_pages(world, contest, browser, monkey
     monkeypatch.setattr(progress, "PER_PAGE", 2)
     assert entries("&page=2") == ["社区茶艺"]
     assert entries("&page=99") == ["社区茶艺"]  # past the end: the last page
+
+
+def test_an_english_reader_is_told_in_english_why_a_round_cannot_close(world, contest, browser):
+    _scored(world, contest, {"wj1": [80, 82, 84], "wj2": [70, 88]})
+    city = browser("city")
+    city.client.set_cookie("lang", "en")
+    url = f"/admin/calls/{contest['call'].id}/rounds/city_preliminary"
+    page = city.get(url)
+    blocker = "Applications still missing expert scores: 1"
+    assert blocker in page.text and "尚未收齐" not in page.text
+    refused = city.post(f"{url}/close", {}, page)
+    assert refused.status == 302
+    flashed = city.get(url).text
+    assert f"This review round cannot end yet: {blocker}" in flashed
+    assert "还不能结束" not in flashed
+    assert db.session.scalar(select(ReviewResult)) is None

@@ -12,6 +12,7 @@ from app.blueprints.admin.people_forms import NewOrganisationForm, OrganisationF
 from app.blueprints.admin.views import bp
 from app.engine.errors import NotFound, PingshenError
 from app.extensions import db
+from app.i18n import zh
 from app.models import Organisation, Role
 from app.services.accounts import add_organisation
 from app.services.people import move_organisation, organisation_tree, rename_organisation
@@ -70,5 +71,6 @@ def _move(org: Organisation, parent_code: str) -> None:
     parent = db.session.scalar(select(Organisation).filter_by(code=parent_code)) \
         if parent_code else None
     if parent_code and parent is None:
-        raise NotFound(f"上级机构不存在：{parent_code}", {"parent": parent_code})
+        raise NotFound(zh("上级机构不存在：%(parent_code)s",
+                          parent_code=parent_code), {"parent": parent_code})
     move_organisation(org, parent)

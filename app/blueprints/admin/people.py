@@ -13,7 +13,7 @@ from app.blueprints.admin.people_forms import UserForm, kind_label
 from app.blueprints.admin.views import bp
 from app.engine.errors import PingshenError, ValidationFailed
 from app.extensions import db
-from app.i18n import role_label
+from app.i18n import role_label, zh
 from app.models import Organisation, OrgKind, Role, User
 from app.services.people import (
     SORTS,
@@ -57,7 +57,8 @@ def user_edit(user_id: int) -> Any:
         org = db.session.scalar(select(Organisation).filter_by(code=form.org.data.strip()))
         try:
             if org is None:
-                raise ValidationFailed(f"机构不存在：{form.org.data}", {"org": "unknown"})
+                raise ValidationFailed(zh("机构不存在：%(org_code)s",
+                                          org_code=form.org.data), {"org": "unknown"})
             update_user(user, name=form.name.data or "", email=form.email.data or "",
                         phone=form.phone.data or "", title=form.title.data or "",
                         expertise=form.tags(), org=org, role=form.role.data, actor=current_user)

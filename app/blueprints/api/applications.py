@@ -25,6 +25,7 @@ from app.blueprints.api.serializers import (
 from app.engine.errors import ValidationFailed
 from app.engine.runtime import fire
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, Role
 from app.services.applications import create_application, update_data, visible_applications
 from app.services.programmes import programme_of
@@ -57,7 +58,7 @@ def start_application() -> Any:
     body = json_body({"call_id": "integer"}, {"data": "object"})
     call = find(Call, body["call_id"])
     if call is None:
-        raise ValidationFailed("批次不存在", {"call_id": "没有这个批次"})
+        raise ValidationFailed(zh("批次不存在"), {"call_id": zh("没有这个批次")})
     application = create_application(call, user, body.get("data", {}))
     db.session.commit()
     return application_json(application, user), 201

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from app.blueprints.api.common import Unauthorized, api_user, bp, json_body, no_content, public
 from app.blueprints.api.serializers import iso, user_json
 from app.extensions import db
+from app.i18n import zh
 from app.models import ApiToken, User
 from app.services.accounts import authenticate, issue_token, revoke_token
 
@@ -22,7 +23,7 @@ def create_token() -> Any:
     user = authenticate(body["username"], body["password"], request.remote_addr or "")
     if user is None:
         db.session.commit()  # keep the failed attempt: it counts towards the limit
-        raise Unauthorized("用户名或密码错误")
+        raise Unauthorized(zh("用户名或密码错误"))
     token = issue_token(user)
     db.session.flush()
     expires_at = _newest_token(user).expires_at

@@ -11,6 +11,7 @@ from werkzeug.exceptions import BadRequest
 
 from app.engine.errors import Forbidden, NotFound, PingshenError, ValidationFailed
 from app.extensions import csrf, db
+from app.i18n import joined, zh, zh_mark
 from app.models import Application, User
 from app.permissions import can_edit_application, can_view_application
 from app.routing import MAX_ID
@@ -25,11 +26,11 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 # JSON kinds a body key may have, with the check and the message when it fails.
 KINDS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "string": (lambda v: isinstance(v, str), "应为字符串"),
-    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), "应为整数"),
-    "boolean": (lambda v: isinstance(v, bool), "应为 true 或 false"),
-    "object": (lambda v: isinstance(v, dict), "应为 JSON 对象"),
-    "array": (lambda v: isinstance(v, list), "应为数组"),
+    "string": (lambda v: isinstance(v, str), zh_mark("应为字符串")),
+    "integer": (lambda v: isinstance(v, int) and not isinstance(v, bool), zh_mark("应为整数")),
+    "boolean": (lambda v: isinstance(v, bool), zh_mark("应为 true 或 false")),
+    "object": (lambda v: isinstance(v, dict), zh_mark("应为 JSON 对象")),
+    "array": (lambda v: isinstance(v, list), zh_mark("应为数组")),
 }
 
 
@@ -63,10 +64,10 @@ def authenticate_bearer() -> None:
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
-        raise Unauthorized("缺少访问令牌，请在 Authorization 头中提供 Bearer 令牌")
+        raise Unauthorized(zh("缺少访问令牌，请在 Authorization 头中提供 Bearer 令牌"))
     user = user_for_token(token)
     if user is None:
-        raise Unauthorized("访问令牌无效或已过期，请重新获取", {"token": "invalid"})
+        raise Unauthorized(zh("访问令牌无效或已过期，请重新获取"), {"token": "invalid"})
     g.api_user, g.api_token = user, token
 
 
@@ -89,7 +90,7 @@ def require_role(*roles: str) -> User:
     """The caller, or 403 when their role is not one of `roles`."""
     user = api_user()
     if user.role not in roles:
-        raise Forbidden("您的角色无权执行此操作", {"role": user.role, "allowed": list(roles)})
+        raise Forbidden(zh("您的角色无权执行此操作"), {"role": user.role, "allowed": list(roles)})
     return user
 
 
@@ -108,9 +109,9 @@ def get_or_404(model: type[Model], ident: int, message: str) -> Model:
 
 def viewable_application(application_id: int) -> Application:
     """Load an application (404) that the caller may see (403)."""
-    application = get_or_404(Application, application_id, "申报不存在")
+    application = get_or_404(Application, application_id, zh("申报不存在"))
     if not can_view_application(api_user(), application):
-        raise Forbidden("您无权查看该申报", {"application_id": application_id})
+        raise Forbidden(zh("您无权查看该申报"), {"application_id": application_id})
     return application
 
 
@@ -118,7 +119,7 @@ def editable_application(application_id: int) -> Application:
     """Load an application the caller may see (403) and change now (403)."""
     application = viewable_application(application_id)
     if not can_edit_application(api_user(), application):
-        raise Forbidden("当前状态下您不能修改该申报", {"state": application.state})
+        raise Forbidden(zh("当前状态下您不能修改该申报"), {"state": application.state})
     return application
 
 
@@ -130,18 +131,18 @@ def json_body(required: dict[str, str], optional: dict[str, str] | None = None) 
     try:
         body = request.get_json(force=True)
     except BadRequest:
-        raise MalformedRequest("请求体不是有效的 JSON") from None
+        raise MalformedRequest(zh("请求体不是有效的 JSON")) from None
     if not isinstance(body, dict):
-        raise MalformedRequest("请求体应为 JSON 对象")
-    missing = {key: "此项为必填项" for key in required if body.get(key) is None}
+        raise MalformedRequest(zh("请求体应为 JSON 对象"))
+    missing = {key: zh("此项为必填项") for key in required if body.get(key) is None}
     if missing:
-        raise MalformedRequest("请求缺少必填项：" + "、".join(missing), missing)
+        raise MalformedRequest(zh("请求缺少必填项：%(missing)s", missing=joined(missing)), missing)
     kinds = {**required, **(optional or {})}
     given = {key: body[key] for key in kinds if body.get(key) is not None}
-    errors = {key: KINDS[kinds[key]][1] for key, value in given.items()
+    errors = {key: zh(KINDS[kinds[key]][1]) for key, value in given.items()
               if not KINDS[kinds[key]][0](value)}
     if errors:
-        raise ValidationFailed("请求中有取值类型不正确的项", errors)
+        raise ValidationFailed(zh("请求中有取值类型不正确的项"), errors)
     return given
 
 
@@ -151,7 +152,8 @@ def query_int(name: str, default: int | None = None, minimum: int = 1) -> int | 
     if not raw:
         return default
     if not re.fullmatch(r"-?[0-9]{1,9}", raw) or int(raw) < minimum:
-        raise ValidationFailed(f"参数 {name} 应为不小于 {minimum} 的整数", {name: raw[:40]})
+        raise ValidationFailed(zh("参数 %(name)s 应为不小于 %(minimum)s 的整数",
+                                  name=name, minimum=minimum), {name: raw[:40]})
     return int(raw)
 
 

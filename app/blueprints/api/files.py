@@ -28,6 +28,7 @@ from app.blueprints.api.serializers import (
 )
 from app.engine.errors import Conflict, Forbidden, NotFound, PingshenError
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Attachment, Call, Certificate, Job, Role
 from app.services import certificates, verification
 from app.services.attachments import attachment_path, delete_attachment, store_attachment
@@ -47,8 +48,9 @@ def upload_attachments(application_id: int) -> Any:
     uploads = [(key, file) for key, files in request.files.lists() for file in files
                if file.filename]
     if not uploads:
-        raise MalformedRequest("请以 multipart/form-data 上传至少一个文件，字段名为表单中的附件项",
-                               {"files": "此项为必填项"})
+        raise MalformedRequest(zh("请以 multipart/form-data 上传至少一个文件，字段名为表单中的附"
+                                  "件项"),
+                               {"files": zh("此项为必填项")})
     stored = _store_all(application, uploads)
     db.session.commit()
     return [attachment_json(attachment) for attachment in stored], 201
@@ -61,7 +63,7 @@ def download_attachment(application_id: int, attachment_id: int) -> Any:
     attachment = _attachment(application, attachment_id)
     view = entry_view(application, api_user())
     if view.withholds(attachment):  # an identifying file, for an expert reviewing blind
-        raise NotFound("附件不存在", {"attachment_id": attachment_id})
+        raise NotFound(zh("附件不存在"), {"attachment_id": attachment_id})
     name = view.file_name(attachment)
     return send_file(attachment_path(attachment), mimetype=attachment.content_type,
                      as_attachment=True, download_name=name)
@@ -83,9 +85,9 @@ def certificate_pdf_file(application_id: int, certificate_id: int) -> Any:
     application = viewable_application(application_id)
     certificate = find(Certificate, certificate_id)
     if certificate is None or certificate.application_id != application.id:
-        raise NotFound("证书不存在", {"certificate_id": certificate_id})
+        raise NotFound(zh("证书不存在"), {"certificate_id": certificate_id})
     if certificate.status != "valid" and api_user().role != Role.CITY_ADMIN:
-        raise Conflict("该证书已撤销或已被替换", {"status": certificate.status})
+        raise Conflict(zh("该证书已撤销或已被替换"), {"status": certificate.status})
     path = certificate_pdf(certificate)
     log_download("pdf", api_user(), certificate=certificate)
     db.session.commit()
@@ -100,7 +102,7 @@ def verify_certificate(code: str) -> Any:
     lookup = verification.by_code(code, request.remote_addr or "")
     db.session.commit()  # the log entry, whatever was found
     if lookup.certificate is None:
-        raise NotFound("未找到该证书，请核对验证码", {"code": code[:64]})
+        raise NotFound(zh("未找到该证书，请核对验证码"), {"code": code[:64]})
     return certificate_facts(lookup.certificate, lookup.replacement)
 
 
@@ -108,7 +110,7 @@ def verify_certificate(code: str) -> Any:
 def revoke_certificate(certificate_id: int) -> Any:
     """Revoke a certificate with a reason (city administrators)."""
     user = require_role(Role.CITY_ADMIN)
-    certificate = get_or_404(Certificate, certificate_id, "证书不存在")
+    certificate = get_or_404(Certificate, certificate_id, zh("证书不存在"))
     body = json_body({"reason": "string"})
     certificates.revoke_certificate(certificate, user, body["reason"])
     db.session.commit()
@@ -119,7 +121,7 @@ def revoke_certificate(certificate_id: int) -> Any:
 def reissue_certificate(certificate_id: int) -> Any:
     """Replace a certificate (a corrected holder, say): new serial and code (city)."""
     user = require_role(Role.CITY_ADMIN)
-    certificate = get_or_404(Certificate, certificate_id, "证书不存在")
+    certificate = get_or_404(Certificate, certificate_id, zh("证书不存在"))
     body = json_body({"reason": "string"}, {"holder": "string"})
     replacement = certificates.reissue_certificate(certificate, user, body["reason"],
                                                    body.get("holder"))
@@ -147,7 +149,7 @@ def _attachment(application: Application, attachment_id: int) -> Attachment:
     """An attachment of this application, or 404."""
     attachment = find(Attachment, attachment_id)
     if attachment is None or attachment.application_id != application.id:
-        raise NotFound("附件不存在", {"attachment_id": attachment_id})
+        raise NotFound(zh("附件不存在"), {"attachment_id": attachment_id})
     return attachment
 
 
@@ -155,7 +157,7 @@ def _attachment(application: Application, attachment_id: int) -> Attachment:
 def call_certificates_zip(call_id: int) -> Any:
     """Every valid certificate of the call as PDFs in one ZIP (city administrators)."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     data = call_zip(call, user)
     db.session.commit()
     return zip_response(data, f"{call.title}-证书.zip")
@@ -168,7 +170,7 @@ def issue_call_certificates(call_id: int) -> Any:
     While a job of the call runs, the same job is returned.
     """
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     record = start_issue_job(call, user)
     db.session.commit()
     return job_json(record), 202, {"Location": f"/api/v1/jobs/{record.id}"}
@@ -185,7 +187,7 @@ def job(job_id: int) -> Any:
 def call_recommended_dossiers(call_id: int) -> Any:
     """The dossiers of the entries recommended to a higher level (city)."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     return zip_response(recommended_zip(call, user), f"{call.title}-上级推荐材料.zip")
 
 
@@ -194,7 +196,7 @@ def print_call_certificates(call_id: int) -> Any:
     """Draw one print-ready PDF of the call's valid certificates in the background; 202 with
     the job (city). Body: {"order": "serial" | "district"} (optional)."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     body = json_body({}, {"order": "string"}) if request.get_data() else {}
     record = start_print_job(call, user, body.get("order", "serial"))
     db.session.commit()
@@ -220,7 +222,7 @@ def _followed_job(job_id: int) -> Job:
     """A job (404) the caller may follow (403): the city's every job, a district
     administrator's their district's export jobs."""
     user = require_role(Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
-    record = get_or_404(Job, job_id, "任务不存在")
+    record = get_or_404(Job, job_id, zh("任务不存在"))
     if not may_follow(record, user):
-        raise Forbidden("您无权查看该任务", {"job_id": job_id})
+        raise Forbidden(zh("您无权查看该任务"), {"job_id": job_id})
     return record

@@ -11,6 +11,7 @@ from app.blueprints.api.common import bp, get_or_404, json_body, public, require
 from app.blueprints.api.serializers import iso
 from app.engine.errors import NotFound, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, Objection, Role
 from app.services import objections
 
@@ -33,7 +34,7 @@ def list_notices() -> Any:
 @public
 def raise_objection(application_id: int) -> Any:
     """Raise an objection: JSON {name, contact, reason}, or multipart with a file `evidence`."""
-    application = get_or_404(Application, application_id, "申报不存在")
+    application = get_or_404(Application, application_id, zh("申报不存在"))
     if request.mimetype == "multipart/form-data":
         fields = {key: request.form.get(key, "") for key in ("name", "contact", "reason")}
         upload = request.files.get("evidence")
@@ -53,7 +54,7 @@ def objection_by_receipt(receipt: str) -> Any:
     """What became of an objection, read with its receipt code."""
     objection = objections.by_receipt(receipt)
     if objection is None:
-        raise NotFound("没有这个回执码对应的异议", {"receipt": receipt[:32]})
+        raise NotFound(zh("没有这个回执码对应的异议"), {"receipt": receipt[:32]})
     return _public_json(objection)
 
 
@@ -61,7 +62,7 @@ def objection_by_receipt(receipt: str) -> Any:
 def call_objections(call_id: int) -> Any:
     """The call's objections with the objectors' contact details (city)."""
     require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     return [{**_public_json(o), "id": o.id, "application_id": o.application_id,
              "name": o.name, "contact": o.contact, "reason": o.reason,
              "evidence": o.evidence_name} for o in objections.objections_of(call)]
@@ -71,10 +72,10 @@ def call_objections(call_id: int) -> Any:
 def decide_objection(objection_id: int) -> Any:
     """Sustain or dismiss: {"decision": "sustained" | "dismissed", "outcome": "..."} (city)."""
     user = require_role(Role.CITY_ADMIN)
-    objection = get_or_404(Objection, objection_id, "异议不存在")
+    objection = get_or_404(Objection, objection_id, zh("异议不存在"))
     body = json_body({"decision": "string", "outcome": "string"})
     if body["decision"] not in ("sustained", "dismissed"):
-        raise ValidationFailed("decision 应为 sustained 或 dismissed",
+        raise ValidationFailed(zh("decision 应为 sustained 或 dismissed"),
                                {"decision": str(body["decision"])[:20]})
     objections.decide(objection, user, body["decision"] == "sustained", body["outcome"])
     db.session.commit()

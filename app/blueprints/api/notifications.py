@@ -8,6 +8,7 @@ from app.blueprints.api.common import api_user, bp, get_or_404, query_int
 from app.blueprints.api.serializers import iso
 from app.engine.errors import ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Notification
 from app.services.inbox import inbox_query, mark_all_read, mark_read, unread_count
 
@@ -20,7 +21,7 @@ def list_notifications() -> Any:
     user = api_user()
     unread = query_int("unread", 0, minimum=0)
     if unread not in (0, 1):
-        raise ValidationFailed("参数 unread 应为 0 或 1", {"unread": str(unread)})
+        raise ValidationFailed(zh("参数 unread 应为 0 或 1"), {"unread": str(unread)})
     page = query_int("page", 1) or 1
     per_page = min(query_int("per_page", 20) or 20, MAX_PER_PAGE)
     result = db.paginate(inbox_query(user, unread_only=bool(unread)), page=page,
@@ -32,7 +33,7 @@ def list_notifications() -> Any:
 @bp.post("/notifications/<int:notification_id>/read")
 def read_notification(notification_id: int) -> Any:
     """Mark one of the caller's messages read."""
-    notification = get_or_404(Notification, notification_id, "消息不存在")
+    notification = get_or_404(Notification, notification_id, zh("消息不存在"))
     mark_read(notification, api_user())
     db.session.commit()
     return notification_json(notification)

@@ -10,6 +10,7 @@ from app.blueprints.api.common import api_user, bp, get_or_404, json_body, requi
 from app.blueprints.api.serializers import JSON, iso, number
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Application, Call, CallInvitation, Panel, Role, User
 from app.services import invitations, panels
 from app.services.blind import entry_view
@@ -18,12 +19,13 @@ from app.services.blind import entry_view
 def _users(usernames: Any, key: str) -> list[User]:
     """Users by username; unknown names are a 422 naming them."""
     if not isinstance(usernames, list) or not all(isinstance(u, str) for u in usernames):
-        raise ValidationFailed("应为用户名列表", {key: "应为用户名列表"})
+        raise ValidationFailed(zh("应为用户名列表"), {key: zh("应为用户名列表")})
     found = {u.username: u for u in db.session.scalars(
         select(User).where(User.username.in_(usernames)))}
     unknown = [name for name in usernames if name not in found]
     if unknown:
-        raise ValidationFailed("没有这些用户：" + "、".join(unknown), {key: "、".join(unknown)})
+        raise ValidationFailed(zh("没有这些用户：%(unknown)s", unknown=joined(unknown)),
+                               {key: "、".join(unknown)})
     return [found[name] for name in usernames]
 
 
@@ -32,14 +34,14 @@ def list_invitations(call_id: int) -> Any:
     """The experts invited to the call and their answers (city administrators)."""
     require_role(Role.CITY_ADMIN)
     return [invitation_json(i) for i in
-            invitations.invitations_of(get_or_404(Call, call_id, "批次不存在"))]
+            invitations.invitations_of(get_or_404(Call, call_id, zh("批次不存在")))]
 
 
 @bp.post("/calls/<int:call_id>/invitations")
 def create_invitations(call_id: int) -> Any:
     """Invite experts (usernames) to the call; already invited ones are left as they are."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     body = json_body({"experts": "array"})
     made = invitations.invite(call, _users(body["experts"], "experts"), user)
     db.session.commit()
@@ -60,7 +62,7 @@ def my_invitations() -> Any:
 def answer_invitation(invitation_id: int) -> Any:
     """Accept, or decline with a reason."""
     expert = require_role(Role.EXPERT)
-    invitation = get_or_404(CallInvitation, invitation_id, "邀请不存在")
+    invitation = get_or_404(CallInvitation, invitation_id, zh("邀请不存在"))
     body = json_body({"accept": "boolean"}, {"reason": "string"})
     invitations.answer(invitation, expert, body["accept"], body.get("reason", ""))
     db.session.commit()
@@ -71,14 +73,14 @@ def answer_invitation(invitation_id: int) -> Any:
 def list_panels(call_id: int) -> Any:
     """The call's panels (city administrators)."""
     require_role(Role.CITY_ADMIN)
-    return [panel_json(p) for p in panels.panels_of(get_or_404(Call, call_id, "批次不存在"))]
+    return [panel_json(p) for p in panels.panels_of(get_or_404(Call, call_id, zh("批次不存在")))]
 
 
 @bp.post("/calls/<int:call_id>/panels")
 def create_panel(call_id: int) -> Any:
     """Create a panel for a round: {round, name, members: [usernames], chair: username}."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     body = json_body({"round": "string", "name": "string", "members": "array"},
                      {"chair": "string"})
     members = _users(body["members"], "members")
@@ -92,7 +94,7 @@ def create_panel(call_id: int) -> Any:
 def assign_panel(panel_id: int) -> Any:
     """Ask every member to score the entries (ids; default: every entry now in the round)."""
     user = require_role(Role.CITY_ADMIN)
-    panel = get_or_404(Panel, panel_id, "专家组不存在")
+    panel = get_or_404(Panel, panel_id, zh("专家组不存在"))
     body = json_body({}, {"application_ids": "array"})
     ids = body.get("application_ids")
     query = select(Application).where(Application.call_id == panel.call_id)
@@ -122,7 +124,7 @@ def open_panel_entry(panel_id: int) -> Any:
     """Open an entry for scoring (the chair or a city administrator)."""
     panel = _watchable(panel_id)
     body = json_body({"application_id": "integer"})
-    application = get_or_404(Application, body["application_id"], "申报不存在")
+    application = get_or_404(Application, body["application_id"], zh("申报不存在"))
     panels.open_entry(panel, application, api_user())
     db.session.commit()
     return live_json(panel)
@@ -136,10 +138,10 @@ def get_panel_live(panel_id: int) -> Any:
 
 def _watchable(panel_id: int) -> Panel:
     """A panel its members and city administrators may see."""
-    panel = get_or_404(Panel, panel_id, "专家组不存在")
+    panel = get_or_404(Panel, panel_id, zh("专家组不存在"))
     user = api_user()
     if user.role != Role.CITY_ADMIN and not panels.is_member(panel, user):
-        raise Forbidden("您不是该专家组成员", {"panel_id": panel_id})
+        raise Forbidden(zh("您不是该专家组成员"), {"panel_id": panel_id})
     return panel
 
 

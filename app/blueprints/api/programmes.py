@@ -12,6 +12,7 @@ from app.blueprints.api.common import bp, get_or_404, json_body, query_int, requ
 from app.blueprints.api.serializers import call_json, programme_json, programme_summary
 from app.engine.errors import NotFound, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Call, ProgrammeVersion, Role
 from app.services.calls import open_call
 from app.services.programmes import catalogue, current_programme, pinned_programme
@@ -35,7 +36,8 @@ def get_programme(key: str) -> Any:
         return programme_json(current_programme(key))
     row = db.session.scalar(select(ProgrammeVersion).filter_by(key=key, version=version))
     if row is None:
-        raise NotFound(f"没有项目 {key} 的第 {version} 版", {"programme": key, "version": version})
+        raise NotFound(zh("没有项目 %(key)s 的第 %(version)s 版",
+                          key=key, version=version), {"programme": key, "version": version})
     return programme_json(pinned_programme(row.id))
 
 
@@ -52,7 +54,7 @@ def create_call() -> Any:
     user = require_role(Role.CITY_ADMIN)
     body = json_body(CALL_FIELDS, {"description": "string", "minimums": "object"})
     if body["programme"] not in catalogue():
-        raise ValidationFailed("没有这个项目", {"programme": "没有这个项目"})
+        raise ValidationFailed(zh("没有这个项目"), {"programme": zh("没有这个项目")})
     opens_at, closes_at = _moments(body)
     call = open_call(body["programme"], body["title"], body["year"], opens_at, closes_at,
                      body["quotas"], user, body.get("description", ""),
@@ -64,7 +66,7 @@ def create_call() -> Any:
 @bp.get("/calls/<int:call_id>")
 def get_call(call_id: int) -> Any:
     """One call."""
-    return call_json(get_or_404(Call, call_id, "批次不存在"))
+    return call_json(get_or_404(Call, call_id, zh("批次不存在")))
 
 
 def _moments(body: dict[str, Any]) -> tuple[datetime, datetime]:
@@ -74,9 +76,9 @@ def _moments(body: dict[str, Any]) -> tuple[datetime, datetime]:
         try:
             moment = datetime.fromisoformat(body[key])
         except ValueError:
-            errors[key] = "应为 ISO 8601 时间，例如 2026-03-01T09:00:00+08:00"
+            errors[key] = zh("应为 ISO 8601 时间，例如 2026-03-01T09:00:00+08:00")
             continue
         moments[key] = moment if moment.tzinfo else moment.replace(tzinfo=LOCAL)
     if errors:
-        raise ValidationFailed("时间格式不正确", errors)
+        raise ValidationFailed(zh("时间格式不正确"), errors)
     return moments["opens_at"], moments["closes_at"]

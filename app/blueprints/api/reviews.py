@@ -18,6 +18,7 @@ from app.blueprints.api.common import (
 from app.blueprints.api.serializers import assignment_json, review_json
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, ReviewAssignment, Role, User
 from app.permissions import can_view_application
 from app.services.auto_assign import apply_plan, plan_for_call
@@ -53,7 +54,7 @@ def create_assignment(application_id: int) -> Any:
     body = json_body({"expert": "string"}, {"extra": "boolean"})
     expert = db.session.scalar(select(User).filter_by(username=body["expert"]))
     if expert is None:
-        raise ValidationFailed("没有这个用户", {"expert": "没有这个用户"})
+        raise ValidationFailed(zh("没有这个用户"), {"expert": zh("没有这个用户")})
     sheet = assign_expert(application, expert, user, extra=body.get("extra", False))
     db.session.commit()
     return assignment_json(sheet), 201
@@ -69,10 +70,10 @@ def list_reviews() -> Any:
 @bp.get("/reviews/<int:review_id>")
 def get_review(review_id: int) -> Any:
     """One score sheet: its expert, or a city administrator."""
-    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    sheet = get_or_404(ReviewAssignment, review_id, zh("评审任务不存在"))
     user = api_user()
     if sheet.expert_id != user.id and user.role != Role.CITY_ADMIN:
-        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+        raise Forbidden(zh("这不是您的评审任务"), {"review_id": review_id})
     return review_json(sheet, api_user())
 
 
@@ -84,7 +85,7 @@ def put_review(review_id: int) -> Any:
                      {"comment": "string", "submit": "boolean", "vetoes": "array"})
     vetoes = body.get("vetoes", [])
     if not all(isinstance(key, str) for key in vetoes):
-        raise ValidationFailed("否决项应为字符串列表", {"vetoes": "应为字符串列表"})
+        raise ValidationFailed(zh("否决项应为字符串列表"), {"vetoes": zh("应为字符串列表")})
     save_review(sheet, user, body["scores"], body.get("comment", ""), body.get("submit", False),
                 vetoes=vetoes)
     db.session.commit()
@@ -112,7 +113,7 @@ def bulk_transition() -> Any:
     result = bulk_fire([i for i in ids if i not in hidden], body["trigger"], user,
                        comment=body.get("comment", ""), dry_run=body.get("dry_run", True))
     by_id = {item.application_id: item for item in result.items}
-    items = [by_id.get(i) or BulkItem(i, "", False, reasons=["您无权访问该申报"]) for i in ids]
+    items = [by_id.get(i) or BulkItem(i, "", False, reasons=[zh("您无权访问该申报")]) for i in ids]
     return {"bulk_id": result.bulk_id, "dry_run": result.dry_run, "passed": result.passed,
             "items": [_bulk_item(item, item.application_id not in hidden) for item in items]}
 
@@ -121,8 +122,9 @@ def _ids(value: list[Any]) -> list[int]:
     """Distinct application ids in the given order (422 unless 1..500 integers)."""
     if not value or len(value) > MAX_BULK or not all(
             isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in value):
-        raise ValidationFailed(f"application_ids 应为 1 至 {MAX_BULK} 个申报编号",
-                               {"application_ids": "应为正整数数组"})
+        raise ValidationFailed(zh("application_ids 应为 1 至 %(max_bulk)s 个申报编号",
+                                  max_bulk=MAX_BULK),
+                               {"application_ids": zh("应为正整数数组")})
     return list(dict.fromkeys(value))
 
 
@@ -146,7 +148,7 @@ def _bulk_item(item: BulkItem, visible: bool) -> dict[str, Any]:
 def auto_assign(call_id: int) -> Any:
     """Plan N experts per entry under review (dry run, the default) or make the assignments."""
     require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     body = json_body({}, {"per_entry": "integer", "match_tags": "string", "dry_run": "boolean"})
     planned = plan_for_call(call, api_user(), body.get("per_entry", 3),
                             body.get("match_tags", "prefer"))
@@ -169,7 +171,7 @@ def auto_assign(call_id: int) -> Any:
 def reopen_review(review_id: int) -> Any:
     """Return a submitted sheet to its expert, keeping the submitted one (city administrators)."""
     require_role(Role.CITY_ADMIN)
-    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    sheet = get_or_404(ReviewAssignment, review_id, zh("评审任务不存在"))
     body = json_body({"reason": "string"})
     reopen_sheet(sheet, api_user(), body["reason"])
     db.session.commit()
@@ -180,7 +182,7 @@ def reopen_review(review_id: int) -> Any:
 def withdraw_review(review_id: int) -> Any:
     """Take an unsubmitted sheet back from its expert (city administrators), kept on record."""
     user = require_role(Role.CITY_ADMIN)
-    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    sheet = get_or_404(ReviewAssignment, review_id, zh("评审任务不存在"))
     body = json_body({"reason": "string"})
     withdraw_assignment(sheet, user, body["reason"])
     db.session.commit()
@@ -189,8 +191,8 @@ def withdraw_review(review_id: int) -> Any:
 
 def _own_sheet(review_id: int) -> tuple[ReviewAssignment, User]:
     """Load a score sheet that belongs to the calling expert (403 for anyone else's)."""
-    sheet = get_or_404(ReviewAssignment, review_id, "评审任务不存在")
+    sheet = get_or_404(ReviewAssignment, review_id, zh("评审任务不存在"))
     user = api_user()
     if sheet.expert_id != user.id:
-        raise Forbidden("这不是您的评审任务", {"review_id": review_id})
+        raise Forbidden(zh("这不是您的评审任务"), {"review_id": review_id})
     return sheet, user

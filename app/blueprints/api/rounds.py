@@ -19,6 +19,7 @@ from app.blueprints.api.common import (
 from app.blueprints.api.serializers import JSON, iso, number
 from app.engine.errors import ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.models import AwardProposal, Call, ReviewResult, Role
 from app.review.aggregate import EntryResult, settings_as_dict
 from app.services import awards
@@ -36,7 +37,7 @@ LOCAL = ZoneInfo("Asia/Shanghai")
 def call_ranking(call_id: int) -> Any:
     """Entries ranked by their final (weighted) score, then the incomplete ones."""
     require_role(Role.CITY_ADMIN)
-    ranking = rank_call(get_or_404(Call, call_id, "批次不存在"))
+    ranking = rank_call(get_or_404(Call, call_id, zh("批次不存在")))
     return [ranking_json(row) for row in ranking.rows]
 
 
@@ -44,7 +45,7 @@ def call_ranking(call_id: int) -> Any:
 def list_rounds(call_id: int) -> Any:
     """The call's review rounds: weights, settings, deadline, progress and whether closed."""
     require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     names = list(current_programme(call.programme_key).rounds)
     return [round_json(round_status(call, name)) for name in names]
 
@@ -53,7 +54,7 @@ def list_rounds(call_id: int) -> Any:
 def get_round(call_id: int, name: str) -> Any:
     """One round with each entry's sheets and what still holds the round open."""
     require_role(Role.CITY_ADMIN)
-    status = round_status(get_or_404(Call, call_id, "批次不存在"), name)
+    status = round_status(get_or_404(Call, call_id, zh("批次不存在")), name)
     return round_json(status, entries=True)
 
 
@@ -61,11 +62,11 @@ def get_round(call_id: int, name: str) -> Any:
 def put_round(call_id: int, name: str) -> Any:
     """Set the round's deadline (ISO 8601; without an offset, Beijing time); null clears it."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     body = json_body({}, {"deadline": "string"})
     if "deadline" not in (request.get_json(silent=True) or {}):
-        raise MalformedRequest("请求缺少 deadline（清除截止时间请传 null）",
-                               {"deadline": "此项为必填项"})
+        raise MalformedRequest(zh("请求缺少 deadline（清除截止时间请传 null）"),
+                               {"deadline": zh("此项为必填项")})
     service.set_deadline(call, name, _moment(body.get("deadline")), user)
     db.session.commit()
     return round_json(round_status(call, name))
@@ -75,7 +76,7 @@ def put_round(call_id: int, name: str) -> Any:
 def close_round(call_id: int, name: str) -> Any:
     """Close the round: its result is computed, stored with its inputs and released."""
     user = require_role(Role.CITY_ADMIN)
-    result = service.close_round(get_or_404(Call, call_id, "批次不存在"), name, user)
+    result = service.close_round(get_or_404(Call, call_id, zh("批次不存在")), name, user)
     db.session.commit()
     return result_json(result), 201
 
@@ -84,7 +85,7 @@ def close_round(call_id: int, name: str) -> Any:
 def reopen_round(call_id: int, name: str) -> Any:
     """Open a closed round again; the result stored when it closed stays on record."""
     user = require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     service.reopen_round(call, name, user)
     db.session.commit()
     return round_json(round_status(call, name))
@@ -94,14 +95,14 @@ def reopen_round(call_id: int, name: str) -> Any:
 def get_result(result_id: int) -> Any:
     """A stored result: settings, input sheets, entry results and fingerprint."""
     require_role(Role.CITY_ADMIN)
-    return result_json(get_or_404(ReviewResult, result_id, "评审结果不存在"), inputs=True)
+    return result_json(get_or_404(ReviewResult, result_id, zh("评审结果不存在")), inputs=True)
 
 
 @bp.post("/results/<int:result_id>/verify")
 def verify_result(result_id: int) -> Any:
     """Compute a stored result again from what it stored, and say whether it is the same."""
     require_role(Role.CITY_ADMIN)
-    check = service.verify_result(get_or_404(ReviewResult, result_id, "评审结果不存在"))
+    check = service.verify_result(get_or_404(ReviewResult, result_id, zh("评审结果不存在")))
     return {"result_id": result_id, "same": check.ok,
             "fingerprint_matches": check.fingerprint_matches,
             "results_match": check.results_match, "differences": check.differences}
@@ -127,8 +128,8 @@ def _moment(value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ValidationFailed("时间格式不正确", {
-            "deadline": "应为 ISO 8601 时间，例如 2026-05-20T17:00:00+08:00"}) from None
+        raise ValidationFailed(zh("时间格式不正确"), {
+            "deadline": zh("应为 ISO 8601 时间，例如 2026-05-20T17:00:00+08:00")}) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL)
 
 
@@ -205,7 +206,7 @@ def result_json(result: ReviewResult, inputs: bool = False) -> JSON:
 def propose_awards(call_id: int) -> Any:
     """Propose award levels from the call's current ranking (the definition's reviews.awards)."""
     user = require_role(Role.CITY_ADMIN)
-    proposal = awards.propose_awards(get_or_404(Call, call_id, "批次不存在"), user)
+    proposal = awards.propose_awards(get_or_404(Call, call_id, zh("批次不存在")), user)
     db.session.commit()
     return proposal_json(proposal), 201
 
@@ -214,20 +215,21 @@ def propose_awards(call_id: int) -> Any:
 def get_award_proposal(proposal_id: int) -> Any:
     """An award proposal with each entry's proposed level and why."""
     require_role(Role.CITY_ADMIN)
-    return proposal_json(get_or_404(AwardProposal, proposal_id, "奖项建议不存在"))
+    return proposal_json(get_or_404(AwardProposal, proposal_id, zh("奖项建议不存在")))
 
 
 @bp.post("/award-proposals/<int:proposal_id>/confirm")
 def confirm_award_proposal(proposal_id: int) -> Any:
     """Confirm a proposal, optionally changing levels ({application id: level or null}) + note."""
     user = require_role(Role.CITY_ADMIN)
-    proposal = get_or_404(AwardProposal, proposal_id, "奖项建议不存在")
+    proposal = get_or_404(AwardProposal, proposal_id, zh("奖项建议不存在"))
     body = json_body({}, {"changes": "object", "note": "string"})
     changes: dict[int, str | None] = {}
     proposed = {row["entry"]: row["level"] for row in proposal.rows}
     for key, level in (body.get("changes") or {}).items():
         if not str(key).isdigit() or not (level is None or isinstance(level, str)):
-            raise ValidationFailed("changes 应为 {申报 id: 奖项等级或 null}", {"changes": str(key)})
+            raise ValidationFailed(zh("changes 应为 {申报 id: 奖项等级或 null}"),
+                                   {"changes": str(key)})
         if proposed.get(int(key), "") != level:  # a "change" to the proposed level is none
             changes[int(key)] = level
     awards.confirm_proposal(proposal, user, changes, body.get("note", ""))
@@ -250,7 +252,7 @@ def proposal_json(proposal: AwardProposal) -> JSON:
 def export_review_sheets(call_id: int) -> Any:
     """Every score sheet of the call and each round's results, as an Excel workbook."""
     require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     return xlsx_response(review_sheets_xlsx(call), f"{call.title}-评分明细.xlsx")
 
 
@@ -258,5 +260,5 @@ def export_review_sheets(call_id: int) -> Any:
 def export_ranking(call_id: int) -> Any:
     """The call's ranking, as an Excel workbook."""
     require_role(Role.CITY_ADMIN)
-    call = get_or_404(Call, call_id, "批次不存在")
+    call = get_or_404(Call, call_id, zh("批次不存在"))
     return xlsx_response(ranking_xlsx(call), f"{call.title}-排名.xlsx")
