@@ -46,11 +46,12 @@ translations: $(STAMP)
 i18n-update: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
 		-o app/translations/messages.pot .
-	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching
+	$(BIN)/pybabel update -i app/translations/messages.pot -d app/translations --no-fuzzy-matching \
+		--width 100
 	$(BIN)/pybabel extract -F babel.cfg --no-default-keywords -k zh -k zh_mark --no-location \
 		--sort-output -o app/translations/server.pot .
 	$(BIN)/pybabel update -i app/translations/server.pot -d app/translations -D server \
-		--no-fuzzy-matching
+		--no-fuzzy-matching --width 100
 
 migrate: install
 	$(BIN)/flask db upgrade

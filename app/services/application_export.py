@@ -22,6 +22,7 @@ from sqlalchemy.orm import selectinload
 from app.engine.definitions import Programme
 from app.engine.errors import Forbidden
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, Certificate, Role, User
 from app.services.programmes import current_programme, pinned_programme, programme_of
 from app.services.workbooks import SheetWriter, new_workbook, sheet_title, workbook_bytes
@@ -50,7 +51,7 @@ class Column:
 def require_administrator(viewer: User) -> None:
     """Exports of a call are for city and district administrators."""
     if viewer.role not in (Role.CITY_ADMIN, Role.DISTRICT_ADMIN):
-        raise Forbidden("只有管理员可以导出申报数据")
+        raise Forbidden(zh("只有管理员可以导出申报数据"))
 
 
 def applications_xlsx(call: Call, viewer: User, entries: Select[Any],

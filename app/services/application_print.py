@@ -26,6 +26,7 @@ from app.engine.definitions import FormDef, Programme
 from app.engine.errors import Forbidden
 from app.engine.formdata import plain_number
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Attachment, Certificate, ReviewAssignment, Role, User
 from app.models.base import utcnow
 from app.permissions import can_view_application
@@ -59,7 +60,7 @@ def may_print(viewer: User, application: Application) -> bool:
 def application_pdf(application: Application, viewer: User) -> bytes:
     """The 申报书 of ``application`` as ``viewer`` may print it."""
     if not may_print(viewer, application):
-        raise Forbidden("无权打印该申报书")
+        raise Forbidden(zh("无权打印该申报书"))
     html = current_app.jinja_env.get_template("print/application.html").render(
         **print_context(application, viewer))
     return render_document(html, _css(), f"application {application.id}")

@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
+from app.i18n import zh
 from app.jobs import enqueue_after_commit, every_minute, job
 from app.models import Call, Job, Organisation, OrgKind, Role, User
 from app.models.base import utcnow
@@ -57,7 +58,8 @@ def district_by_code(code: str) -> Organisation:
     district = db.session.scalar(select(Organisation).where(
         Organisation.code == code.strip(), Organisation.kind == OrgKind.DISTRICT))
     if district is None:
-        raise ValidationFailed(f"没有这个区：{code}", {"district": "没有这个区"})
+        raise ValidationFailed(zh("没有这个区：%(code)s", code=code),
+                               {"district": zh("没有这个区")})
     return district
 
 
@@ -93,13 +95,13 @@ def job_download(record: Job) -> JobFile:
     makers = {PRINT: (print_file, "证书印制", "pdf"), KIND: (dossier_file, "申报书", "zip"),
               APPLICATIONS: (applications_file, "申报信息", "xlsx")}
     if record.kind not in makers or record.status != "done":
-        raise Conflict("该任务没有可下载的文件（尚未完成，或不生成文件）",
+        raise Conflict(zh("该任务没有可下载的文件（尚未完成，或不生成文件）"),
                        {"status": record.status, "kind": record.kind})
     file_of, what, extension = makers[record.kind]
     path = file_of(record)
     call = db.session.get(Call, record.call_id or 0)
     if call is None or not path.exists():
-        raise Conflict("该文件已被更新的导出取代，请重新生成", {"job_id": record.id})
+        raise Conflict(zh("该文件已被更新的导出取代，请重新生成"), {"job_id": record.id})
     district_id = (record.options or {}).get("district_id")
     district = db.session.get(Organisation, district_id) if district_id else None
     return JobFile(path, export_name(call, what, extension, district))

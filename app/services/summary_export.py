@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from app.engine.definitions import Programme
 from app.engine.errors import Conflict
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Call, Organisation, OrgKind, Role, User
 from app.services.application_export import require_administrator
 from app.services.dashboards import quota_states
@@ -114,7 +115,7 @@ def notice_xlsx(call: Call, viewer: User) -> bytes:
     require_administrator(viewer)
     groups = [group for group in notices() if group.call.id == call.id]
     if not groups:
-        raise Conflict("本批次目前没有公示中的申报")
+        raise Conflict(zh("本批次目前没有公示中的申报"))
     return tables_xlsx(call.title, [Table(
         group.label, [*(label for _key, label in group.columns), "单位"],
         [[*(_shown(group.value(entry, key)) for key, _label in group.columns), entry.org.name]

@@ -160,8 +160,10 @@ def test_the_notice_list_holds_the_entries_in_notice(api, world, in_notice):
 
 
 def test_no_notice_list_is_a_json_conflict(api, world, entries):
-    answer = problem(api.login("city").get(f"/api/v1/calls/{world['call'].id}/notice.xlsx"), 409)
-    assert answer["message"] == "本批次目前没有公示中的申报"
+    city, url = api.login("city"), f"/api/v1/calls/{world['call'].id}/notice.xlsx"
+    assert problem(city.get(url), 409)["message"] == "本批次目前没有公示中的申报"
+    english = problem(city.get(url, headers={"Accept-Language": "en"}), 409)
+    assert english["message"] == "No application of this call is in public notice now"
 
 
 def test_applicants_and_experts_get_no_call_exports(api, world, entries):

@@ -20,6 +20,7 @@ from app.blueprints.api.common import (
 from app.blueprints.api.serializers import job_json
 from app.engine.errors import Conflict, Forbidden, ValidationFailed
 from app.extensions import db
+from app.i18n import joined, zh
 from app.models import Call, Job, Role
 from app.services.application_print import application_pdf, may_print
 from app.services.applications import ENTRY_SORTS, EntryFilter
@@ -90,7 +91,7 @@ def print_application(application_id: int) -> Any:
     result (and, for the city, the review summary)."""
     application = viewable_application(application_id)
     if not may_print(api_user(), application):
-        raise Forbidden("无权打印该申报书", {"application_id": application_id})
+        raise Forbidden(zh("无权打印该申报书"), {"application_id": application_id})
     return pdf_response(application_pdf(application, api_user()),
                         f"{application.id}-{application.title or '申报书'}-申报书.pdf")
 
@@ -111,7 +112,7 @@ def _entry_filter(values: Mapping[str, str]) -> EntryFilter:
     otherwise)."""
     code, sort = values.get("district", "").strip(), values.get("sort", "").strip()
     if sort and sort not in ENTRY_SORTS:
-        raise ValidationFailed("参数 sort 应为 " + "、".join(ENTRY_SORTS) + " 之一",
+        raise ValidationFailed(zh("参数 sort 应为 %(choices)s 之一", choices=joined(ENTRY_SORTS)),
                                {"sort": sort[:40]})
     return EntryFilter(state=values.get("state", "").strip(),
                        district_id=district_by_code(code).id if code else None,
