@@ -105,3 +105,14 @@ def test_error_pages_and_api_errors_follow_the_language(client):
     # pages ignore the browser's Accept-Language: Chinese unless the user switches
     page = client.get("/no-such-page", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "页面或对象不存在" in page
+
+
+def test_dates_are_written_as_each_language_writes_them(app):
+    from datetime import date
+
+    from app.web.filters import local_date
+
+    with app.app_context(), app.test_request_context("/"):
+        assert local_date(date(2026, 6, 8)) == "2026年6月8日"
+    with app.app_context(), app.test_request_context("/?lang=en"):
+        assert local_date(date(2026, 6, 8)) == "8 June 2026"

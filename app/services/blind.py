@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from app.extensions import db
+from app.i18n import zh
 from app.models import Application, Attachment, ReviewAssignment, Role, User
 from app.models.reviews import INACTIVE
 from app.services.programmes import programme_of
@@ -53,7 +54,7 @@ def entry_title(application: Application, blind: bool) -> str:
     programme = programme_of(application)
     hidden = {f["key"] for f in programme.application_form.fields if f.get("identifying")}
     title_field = programme.workflow["title_field"]
-    return application.title if title_field not in hidden else f"匿名作品 {application.id:04d}"
+    return application.title if title_field not in hidden else zh("匿名作品 %(number)s", number=f"{application.id:04d}")
 
 @dataclass(frozen=True)
 class EntryView:

@@ -10,7 +10,7 @@ from flask import Flask
 from flask_babel import get_locale
 from markupsafe import Markup
 
-from app.i18n import localised, round_label
+from app.i18n import english, localised, round_label
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 
@@ -23,11 +23,13 @@ def local_time(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def local_date(value: date | datetime | None) -> str:
-    """Show a date as 2026年6月8日."""
+    """Show a date as 2026年6月8日 (8 June 2026 for English readers)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = value.astimezone(LOCAL).date()
+    if english():
+        return f"{value.day} {value:%B} {value.year}"
     return f"{value.year}年{value.month}月{value.day}日"
 
 
