@@ -54,7 +54,9 @@ def entry_title(application: Application, blind: bool) -> str:
     programme = programme_of(application)
     hidden = {f["key"] for f in programme.application_form.fields if f.get("identifying")}
     title_field = programme.workflow["title_field"]
-    return application.title if title_field not in hidden else zh("匿名作品 %(number)s", number=f"{application.id:04d}")
+    if title_field not in hidden:
+        return application.title
+    return zh("匿名作品 %(number)s", number=f"{application.id:04d}")
 
 @dataclass(frozen=True)
 class EntryView:
