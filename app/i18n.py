@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app, has_request_context, request
-from flask_babel import Domain, get_locale
+from flask_babel import Domain, force_locale, get_locale
 
 COOKIE = "lang"
+LOCALES = ("zh_CN", "en")  # what users.locale may hold
 
 #: Messages the server makes (errors, refusal reasons, field messages) are written in Chinese and
 #: translated to English in this domain (app/translations/en/LC_MESSAGES/server.po).
@@ -15,9 +18,9 @@ SERVER = Domain(domain="server")
 
 
 def zh(message: str, /, **values: Any) -> str:
-    """A message for the person making the request, written in Chinese with %(name)s
-    placeholders: in English from the `server` catalogue when they read English, else Chinese
-    (also outside a request). Never for text that is stored: stored text stays Chinese."""
+    """A message written in Chinese with %(name)s placeholders: in English from the `server`
+    catalogue when the reader reads English — the person making the request, or inside
+    `writing_to(user)` that user — else Chinese (also outside a request)."""
     text = str(SERVER.gettext(message))
     return text % values if values else text
 
@@ -30,9 +33,20 @@ def zh_mark(message: str) -> str:
 
 
 def english() -> bool:
-    """Whether the current request reads English."""
-    locale = get_locale() if has_request_context() else None
+    """Whether the current reader reads English: the request's, or the user `writing_to`
+    writes to (outside a request and without it: Chinese)."""
+    locale = get_locale()
     return locale is not None and locale.language == "en"
+
+
+@contextmanager
+def writing_to(user: Any) -> Iterator[None]:
+    """Write to ``user`` in their own language (``users.locale``) rather than the request's:
+    for what they read when they are not there — inbox messages, e-mail, reminders. `zh()`,
+    `localised()`, `english()` and flask_babel's `_()` follow it, also in the worker."""
+    locale = getattr(user, "locale", None)
+    with force_locale(locale if locale in LOCALES else LOCALES[0]):
+        yield
 
 
 ENGLISH_SEPARATORS = {"、": ", ", "；": "; ", "，": ", ", "：": ": "}

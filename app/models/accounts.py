@@ -87,6 +87,9 @@ class User(UserMixin, Model):
     # Notification events the user does not want by e-mail (the inbox receives every event).
     email_opt_out: Mapped[list[str]] = mapped_column(JSONType, default=list,
                                                      server_default="[]")
+    # The language written to the user when they are not there (inbox, e-mail, reminders):
+    # 'zh_CN' or 'en'; set by the language switch and on the notification settings page.
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN", server_default="zh_CN")
     # Expert profile: professional title (职称) and expertise tags used to match entries.
     title: Mapped[str] = mapped_column(String(100), default="")
     expertise: Mapped[list[str]] = mapped_column(JSONType, default=list)

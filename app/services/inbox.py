@@ -8,7 +8,7 @@ from sqlalchemy import Select, case, func, select, update
 
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
-from app.i18n import joined, zh
+from app.i18n import LOCALES, joined, zh
 from app.models import Notification, Role, User
 from app.models.base import utcnow
 from app.services.accounts import check_email
@@ -66,8 +66,12 @@ def email_events(user: User) -> tuple[str, ...]:
     return ROLE_EVENTS.get(user.role, ())
 
 
-def set_email_preferences(user: User, email: str, wanted: list[str]) -> User:
-    """Store the user's address and which of their events come by e-mail (the rest do not)."""
+def set_email_preferences(user: User, email: str, wanted: list[str],
+                          locale: str | None = None) -> User:
+    """Store the user's address, which of their events come by e-mail (the rest do not) and,
+    if given, the language their messages are written in."""
+    if locale is not None and locale not in LOCALES:
+        raise ValidationFailed(zh("没有这种语言：%(locale)s", locale=locale), {"locale": locale})
     offered = email_events(user)
     unknown = sorted(set(wanted) - set(offered))
     if unknown:
@@ -76,5 +80,6 @@ def set_email_preferences(user: User, email: str, wanted: list[str]) -> User:
     user.email = check_email(email)
     kept = [key for key in (user.email_opt_out or []) if key not in offered]
     user.email_opt_out = sorted(kept + [key for key in offered if key not in wanted])
+    user.locale = locale or user.locale
     db.session.flush()
     return user

@@ -72,16 +72,26 @@ def defaults() -> dict[str, dict[str, str]]:
 
 
 def check_defaults() -> list[str]:
-    """Problems in the shipped file: events missing or unknown, placeholders it may not use."""
+    """Problems in the shipped file: events missing or unknown, placeholders it may not use,
+    an English text missing or using other placeholders than the Chinese one."""
     data = defaults()
     problems = [f"{event}: no default wording" for event in EVENTS if event not in data]
     problems += [f"{event}: unknown event" for event in data if event not in PLACEHOLDERS]
     for event, item in data.items():
-        if event in PLACEHOLDERS:
+        if event not in PLACEHOLDERS:
+            continue
+        for suffix in ("", "_en"):
+            subject, body = item.get(f"subject{suffix}", ""), item.get(f"body{suffix}", "")
             try:
-                check_wording(event, item.get("subject", ""), item.get("body", ""))
+                check_wording(event, subject, body)
             except ValidationFailed as exc:
-                problems.append(f"{event}: {exc.message}")
+                problems.append(f"{event}{suffix}: {exc.message}")
+        chinese, english = (set(PLACEHOLDER.findall(item.get(f"subject{s}", "")
+                                                     + item.get(f"body{s}", "")))
+                            for s in ("", "_en"))
+        if chinese != english:
+            problems.append(f"{event}_en: placeholders differ from the Chinese: "
+                            f"{sorted(chinese ^ english)}")
     return problems
 
 
@@ -91,12 +101,15 @@ def event_label(event: str, english: bool = False) -> str:
     return str(english and item.get("label_en") or item.get("label") or event)
 
 
-def wording(event: str) -> Wording:
-    """The wording in use: the city's, else the shipped one."""
+def wording(event: str, english: bool = False) -> Wording:
+    """The wording in use: in Chinese the city's, else the shipped one; in English the shipped
+    English one (the city edits the Chinese wording only)."""
+    item = defaults()[event]
+    if english:
+        return Wording(event, item["subject_en"], item["body_en"].rstrip("\n"))
     stored = db.session.scalar(select(NotificationTemplate).filter_by(event=event))
     if stored is not None:
         return Wording(event, stored.subject, stored.body, customised=True)
-    item = defaults()[event]
     return Wording(event, item["subject"], item["body"].rstrip("\n"))
 
 

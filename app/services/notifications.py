@@ -11,6 +11,10 @@ applicant (into an editable or reporting state from which the entry comes back) 
 a district's step forward → ``recommended``; any other step → ``state_changed``. The applicant
 hears of everything about their entry; whoever acts next (the district, else the city) hears of
 submissions; those who were to act hear of a withdrawal.
+
+Each recipient's message is written in their own language (``users.locale``, see
+``app.i18n.writing_to``): values that depend on it (state and round labels, dates) are passed
+as callables, called while writing to that recipient.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -27,6 +32,7 @@ from sqlalchemy.orm import Session, lazyload
 
 from app.engine.definitions import Programme
 from app.extensions import db
+from app.i18n import english, localised, round_label, writing_to, zh, zh_mark
 from app.models import (
     Application,
     CallRound,
@@ -43,7 +49,8 @@ from app.services.message_templates import Wording, render, wording
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 GROUPS = "pingshen.notification_groups"  # messages of this transaction that count items
-NO_COMMENT = "无"
+NO_COMMENT = zh_mark("无")
+NOT_SET = zh_mark("未设定")
 
 
 @dataclass
@@ -60,11 +67,12 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
            application: Application | None = None, group: Any = None) -> list[Notification]:
     """Tell each user (once; inactive accounts are skipped) about ``event_key``; flush.
 
-    ``values`` fill the template (``name`` and ``link`` are added per user); ``link`` is a path
-    on this site. With ``group``, a second message of the same event, user and group in the same
-    transaction adds one to the first message's ``{count}`` instead.
+    ``values`` fill the template (``name`` and ``link`` are added per user); a callable value
+    is called while writing to each user, in their language. ``link`` is a path on this site.
+    With ``group``, a second message of the same event, user and group in the same transaction
+    adds one to the first message's ``{count}`` instead.
     """
-    text = wording(event_key)
+    texts: dict[bool, Wording] = {}  # by whether the reader reads English
     url = absolute(link) if link else ""
     groups: dict[Any, Grouped] = db.session.info.setdefault(GROUPS, {})
     made, mails, seen = [], [], set()
@@ -76,7 +84,13 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
         if group is not None and key in groups:
             _count_one_more(groups[key], event_key)
             continue
-        mine = {**values, "name": user.display_name, "link": url}
+        with writing_to(user):
+            in_english = english()
+            if in_english not in texts:
+                texts[in_english] = wording(event_key, in_english)
+            text = texts[in_english]
+            mine = {key: value() if callable(value) else value for key, value in values.items()}
+            mine |= {"name": user.display_name, "link": url}
         subject, body = render(event_key, mine, text)
         note = Notification(user=user, event=event_key, subject=subject, body=body, link=link,
                             application_id=application.id if application else None)
@@ -124,8 +138,9 @@ def notify_move(application: Application, programme: Programme, transition: dict
              if actor is None or user.id != actor.id
              or (event_key == "submitted" and user.id == application.applicant_id)]
     values = entry_values(application, programme) | {
-        "state": programme.label(transition["dest"]), "previous": programme.label(source),
-        "action": transition["label"], "comment": comment or NO_COMMENT}
+        "state": state_label(programme, transition["dest"]),
+        "previous": state_label(programme, source), "action": partial(localised, transition),
+        "comment": comment or partial(zh, NO_COMMENT)}
     notify(users, event_key, values, application=application,
            link=site_path("applications.detail", application_id=application.id))
 
@@ -226,10 +241,16 @@ def city_admins() -> list[User]:
         .options(lazyload(User.org)).order_by(User.id)))
 
 
-def entry_values(application: Application, programme: Programme) -> dict[str, str]:
+def state_label(programme: Programme, state: str) -> Any:
+    """A state's label, in the reader's language when the message is written."""
+    return partial(localised, programme.states.get(state) or {"label": state})
+
+
+def entry_values(application: Application, programme: Programme) -> dict[str, Any]:
     """What every message about an entry may say of it."""
     return {"title": application.title or f"#{application.id}",
-            "call": application.call.title, "programme": programme.title,
+            "call": application.call.title,
+            "programme": partial(localised, programme.workflow, "title"),
             "unit": application.org.name,
             "district": application.district.name if application.district else ""}
 
@@ -245,8 +266,9 @@ def notify_assignment(assignment: ReviewAssignment) -> None:
     review_round = programme_of(application).review_round(assignment.round)
     deadline = db.session.scalar(select(CallRound.deadline).filter_by(
         call_id=application.call_id, round=assignment.round))
-    values = {"call": application.call.title, "count": "1", "deadline": local_text(deadline),
-              "round": review_round.label if review_round else assignment.round}
+    values = {"call": application.call.title, "count": "1",
+              "deadline": partial(local_text, deadline),
+              "round": partial(round_label, review_round) if review_round else assignment.round}
     notify([assignment.expert], "assigned", values, link=site_path("reviewer.queue"),
            group=("assigned", application.call_id, assignment.round))
 
@@ -263,8 +285,14 @@ def notify_certificate(certificate: Certificate) -> None:
 
 
 def local_text(moment: datetime | None) -> str:
-    """A time as people here read it (Beijing), or 未设定."""
-    return moment.astimezone(LOCAL).strftime("%Y-%m-%d %H:%M") if moment else "未设定"
+    """A time in Beijing as the reader writes it (2026-06-30 17:00, 30 June 2026 17:00), or
+    未设定 (not set)."""
+    if moment is None:
+        return zh(NOT_SET)
+    local = moment.astimezone(LOCAL)
+    if english():
+        return f"{local.day} {local:%B} {local.year} {local:%H:%M}"
+    return local.strftime("%Y-%m-%d %H:%M")
 
 
 def site_path(endpoint: str, **values: Any) -> str:

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 
 from app.engine.errors import ValidationFailed
 from app.extensions import db
-from app.i18n import zh
+from app.i18n import writing_to, zh
 from app.models import OutboxMessage, User
 from app.models.base import utcnow
 from app.services.accounts import change_password
@@ -48,11 +48,15 @@ def request_reset(identifier: str) -> bool:
     link = absolute(site_path("auth.reset_password", token=_serializer().dumps(
         {"user": user.id, "nonce": user.session_nonce})))
     hours = current_app.config["PASSWORD_RESET_SECONDS"] // 3600
-    send_mail_to(user, "评审系统：重置密码", (
-        f"{user.display_name}，您好：\n\n"
-        f"有人（希望是您本人）申请重置评审系统账号 {user.username} 的密码。"
-        f"请在 {hours} 小时内打开下面的链接设置新密码，链接只能使用一次：\n\n{link}\n\n"
-        "如果不是您本人申请，请忽略本邮件，您的密码不会改变。"), event=EVENT)
+    with writing_to(user):  # in the account's language, not the asker's
+        subject = zh("评审系统：重置密码")
+        body = zh("%(name)s，您好：\n\n"
+                  "有人（希望是您本人）申请重置评审系统账号 %(username)s 的密码。"
+                  "请在 %(hours)s 小时内打开下面的链接设置新密码，链接只能使用一次：\n\n"
+                  "%(link)s\n\n"
+                  "如果不是您本人申请，请忽略本邮件，您的密码不会改变。",
+                  name=user.display_name, username=user.username, hours=hours, link=link)
+    send_mail_to(user, subject, body, event=EVENT)
     return True
 
 

@@ -24,12 +24,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
 
 from app.engine.definitions import Programme
 from app.extensions import db
+from app.i18n import localised, round_label, zh
 from app.models import Application, Call, CallRound, ReminderLog, ReviewAssignment, User
 from app.models.base import insert_ignoring_duplicates, utcnow
 from app.services.notifications import (
@@ -41,6 +44,7 @@ from app.services.notifications import (
     notify,
     recipients,
     site_path,
+    state_label,
 )
 from app.services.programmes import entries_in_states_with, programme_of
 from app.services.timers import deadline_of
@@ -104,12 +108,18 @@ def _review_reminders(now: datetime) -> list[Sent]:
         if (late := escalation_due(deadline, now)) is not None:
             missing = sorted(by_expert.items(), key=lambda item: item[0].id)
             values = {**values, "count": str(sum(len(s) for _e, s in missing)),
-                      "experts": "\n".join(f"{e.display_name}（{e.username}）：{len(s)} 份"
-                                           for e, s in missing)}
+                      "experts": partial(_missing_sheets, missing)}
             link = site_path("admin.round_page", call_id=record.call_id, name=record.round)
             sent += _once(f"round:{record.id}", "review_escalation", deadline, late,
                           city_admins(), values, link)
     return sent
+
+
+def _missing_sheets(missing: list[tuple[User, list[ReviewAssignment]]]) -> str:
+    """The experts with sheets still open, one a line, in the reader's language."""
+    return "\n".join(zh("%(name)s（%(username)s）：%(count)s 份", name=expert.display_name,
+                        username=expert.username, count=len(sheets))
+                     for expert, sheets in missing)
 
 
 def _open_sheets(record: CallRound) -> dict[User, list[ReviewAssignment]]:
@@ -125,14 +135,14 @@ def _open_sheets(record: CallRound) -> dict[User, list[ReviewAssignment]]:
     return by_expert
 
 
-def _round_values(record: CallRound) -> dict[str, str]:
+def _round_values(record: CallRound) -> dict[str, Any]:
     """What a review reminder says: the call, the round and the deadline (never the entries)."""
     from app.services.rounds import round_of
 
     call = db.session.get_one(Call, record.call_id)
     review_round = round_of(call, record.round)
-    return {"call": call.title, "round": review_round.label,
-            "deadline": local_text(record.deadline)}
+    return {"call": call.title, "round": partial(round_label, review_round),
+            "deadline": partial(local_text, record.deadline)}
 
 
 def _stage_reminders(now: datetime) -> list[Sent]:
@@ -149,8 +159,9 @@ def _stage_reminders(now: datetime) -> list[Sent]:
                    f"{int(application.state_since.timestamp())}")
         transition = programme.transition(trigger, application.state)
         values = entry_values(application, programme) | {
-            "state": programme.label(application.state), "deadline": local_text(due),
-            "action": transition["label"] if transition else trigger}
+            "state": state_label(programme, application.state),
+            "deadline": partial(local_text, due),
+            "action": partial(localised, transition) if transition else trigger}
         link = site_path("applications.detail", application_id=application.id)
         offset = before_offset(due, now)
         if offset is not None and acting:
@@ -189,7 +200,7 @@ def _above(application: Application, acting: tuple[str, ...]) -> list[User]:
 
 
 def _once(subject: str, kind: str, deadline: datetime, offset: int, users: list[User],
-          values: dict[str, str], link: str = "", application: Application | None = None,
+          values: dict[str, Any], link: str = "", application: Application | None = None,
           ) -> list[Sent]:
     """Record the reminder, and notify only if this tick recorded it; commit."""
     if not users:

@@ -11,7 +11,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from app.blueprints.auth.forms import ForgotForm, LoginForm, PasswordForm, ResetForm
 from app.engine.errors import ValidationFailed
 from app.extensions import db
-from app.i18n import COOKIE
+from app.i18n import COOKIE, LOCALES
 from app.services.accounts import TooManyAttempts, authenticate, change_password
 from app.services.password_reset import request_reset, user_for_link
 from app.services.password_reset import reset_password as spend_link
@@ -108,10 +108,14 @@ def reset_password(token: str):  # type: ignore[no-untyped-def]
 
 @bp.route("/language/<code>", methods=["POST"])
 def language(code: str):  # type: ignore[no-untyped-def]
-    """Remember the chosen language in a cookie."""
+    """Remember the chosen language in a cookie, and for a logged-in user also on the account:
+    the language of their inbox messages and e-mail."""
     response = make_response(redirect(_safe_next(request.form.get("next"))))
-    if code in ("zh_CN", "en"):
+    if code in LOCALES:
         response.set_cookie(COOKIE, code, max_age=365 * 86400, samesite="Lax", httponly=True)
+        if current_user.is_authenticated and current_user.locale != code:
+            current_user.locale = code
+            db.session.commit()
     return response
 
 

@@ -71,15 +71,18 @@ def read_all() -> Any:
 @bp.route("/settings", methods=["GET", "POST"])
 @login_required
 def settings() -> Any:
-    """The user's e-mail address and which notifications also come by e-mail."""
+    """The user's e-mail address, which notifications also come by e-mail, and the language
+    of their messages."""
     offered = [(key, localised(defaults()[key])) for key in email_events(current_user)]
     email, wanted = current_user.email, [key for key, _label in offered
                                          if key not in (current_user.email_opt_out or [])]
+    locale = current_user.locale
     error, status = "", 200
     if request.method == "POST":
         email, wanted = request.form.get("email", ""), request.form.getlist("events")
+        locale = request.form.get("locale", locale)
         try:
-            set_email_preferences(current_user, email, wanted)
+            set_email_preferences(current_user, email, wanted, locale)
         except ValidationFailed as exc:
             db.session.rollback()
             error, status = exc.message, 422
@@ -88,7 +91,7 @@ def settings() -> Any:
             flash(_("Your notification settings have been saved."), "success")
             return redirect(url_for(".settings"))
     return render_template("inbox/settings.html", offered=offered, email=email, wanted=wanted,
-                           error=error), status
+                           locale=locale, error=error), status
 
 
 def _local(link: str) -> bool:
