@@ -15,6 +15,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import contains_eager
 
 from app.models import Application, AuditEntry, User
+from app.models.base import contains
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 SYSTEM = "system"  # the `user` filter value for moves made by the system
@@ -29,14 +30,19 @@ class AuditFilter:
     action: str = ""  # a trigger (submit, recommend, …)
     since: date | None = None  # Beijing dates, inclusive
     until: date | None = None
+    text: str = ""  # in the entry's title or the comment
+    oldest_first: bool = False
 
 
 def audit_query(chosen: AuditFilter) -> Select[Any]:
-    """The matching rows, newest first, with their entry and actor loaded in the same query."""
+    """The matching rows, newest first (or oldest first), with their entry and actor loaded in
+    the same query."""
+    order = ((AuditEntry.at, AuditEntry.id) if chosen.oldest_first
+             else (AuditEntry.at.desc(), AuditEntry.id.desc()))
     query = (select(AuditEntry).join(AuditEntry.application)
              .outerjoin(User, AuditEntry.actor_id == User.id)
              .options(contains_eager(AuditEntry.application), contains_eager(AuditEntry.actor))
-             .order_by(AuditEntry.at.desc(), AuditEntry.id.desc()))
+             .order_by(*order))
     if chosen.user == SYSTEM:
         query = query.where(AuditEntry.actor_id.is_(None))
     elif chosen.user:
@@ -49,6 +55,9 @@ def audit_query(chosen: AuditFilter) -> Select[Any]:
         query = query.where(AuditEntry.at >= _start_of(chosen.since))
     if chosen.until:
         query = query.where(AuditEntry.at < _start_of(chosen.until + timedelta(days=1)))
+    if chosen.text:
+        query = query.where(contains(Application.title, chosen.text)
+                            | contains(AuditEntry.comment, chosen.text))
     return query
 
 

@@ -48,3 +48,21 @@ def test_filters_by_call_and_beijing_date(world, make_application, browser):
     assert "甲队" in city.get(f"/admin/audit?call={world['call'].id}").text
     assert city.get("/admin/audit?since=not-a-date").status == 200
     assert browser("wj_admin").get("/admin/audit").status == 403
+
+
+def test_the_log_searches_titles_and_comments_and_turns_around(world, make_application, browser):
+    users = world["users"]
+    first, second = make_application("wj1", name="甲队"), make_application("tn1", name="乙队")
+    fire(first, "submit", users["wj1"])
+    fire(first, "return_for_correction", users["wj_admin"], comment="请补充活动记录")
+    fire(second, "submit", users["tn1"])
+    db.session.commit()
+    city = browser("city")
+    found = city.get("/admin/audit?q=活动记录").text
+    assert "请补充活动记录" in found and "乙队" not in found
+    assert "乙队" in city.get("/admin/audit?q=乙队").text
+    assert "没有符合条件的记录" in city.get("/admin/audit?q=100%25").text
+    oldest = city.get("/admin/audit?order=oldest&action=submit").text
+    assert oldest.index("甲队") < oldest.index("乙队")
+    newest = city.get("/admin/audit?action=submit").text
+    assert newest.index("乙队") < newest.index("甲队")

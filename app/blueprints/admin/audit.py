@@ -22,12 +22,15 @@ PER_PAGE = 50
 @bp.route("/audit")
 @roles_required(Role.CITY_ADMIN)
 def audit() -> Any:
-    """The log, newest first, 50 a page; a date the browser sent malformed is ignored."""
+    """The log, newest first (?order=oldest), 50 a page, searched in titles and comments (?q=);
+    a date the browser sent malformed is ignored."""
     chosen = AuditFilter(user=request.args.get("user", "").strip(),
                          call_id=request.args.get("call", type=int),
                          action=request.args.get("action", ""),
                          since=_day(request.args.get("since")),
-                         until=_day(request.args.get("until")))
+                         until=_day(request.args.get("until")),
+                         text=request.args.get("q", "").strip()[:100],
+                         oldest_first=request.args.get("order") == "oldest")
     page = db.paginate(audit_query(chosen), per_page=PER_PAGE, error_out=False)
     calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
     rows = [history_row(programme_of(entry.application), entry, with_data=False)
