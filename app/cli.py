@@ -23,10 +23,11 @@ mail = AppGroup("mail", help="The e-mail outbox.")
 
 
 def register_cli(app: Flask) -> None:
-    """Add the command groups to `flask`."""
+    """Add the command groups (and `flask backup` / `flask restore`) to `flask`."""
+    from app.cli_backup import backup, restore
     from app.cli_exports import export  # it uses _fail from here
 
-    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export):
+    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export, backup, restore):
         app.cli.add_command(group)
 
 
