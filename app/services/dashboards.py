@@ -215,8 +215,10 @@ def call_overview(call: Call, district_id: int | None = None,
         drafts=sum(d.drafts for d in districts.values()) if district_id is not None
         else _drafts(call),
         states=states, districts=list(districts.values()),
-        rounds=round_progress(call, programme, scope),
-        deadlines=_deadlines(call, programme, scope, now),
+        rounds=(rounds := round_progress(call, programme, scope)),
+        deadlines=_deadlines(call, programme, scope, now,
+                             [(r.name, r.deadline) for r in rounds
+                              if r.deadline is not None and not r.closed]),
         objections_open=db.session.scalar(
             select(func.count()).select_from(open_objections.subquery())) or 0,
         objections=list(db.session.scalars(
@@ -271,15 +273,16 @@ def round_progress(call: Call, programme: Programme,
     return rounds
 
 
-def _deadlines(call: Call, programme: Programme, scope: list[Any],
-               now: datetime) -> list[Deadline]:
-    """What falls due from a week ago to a month ahead, soonest first."""
+def _deadlines(call: Call, programme: Programme, scope: list[Any], now: datetime,
+               round_deadlines: list[tuple[str, datetime]]) -> list[Deadline]:
+    """What falls due from a week ago to a month ahead, soonest first; ``round_deadlines``
+    are the open rounds' (name, deadline), as the caller already has them."""
     found = []
     if now - timedelta(days=7) <= call.closes_at <= now + SOON:
         found.append(Deadline(call.closes_at, "call_closes"))
-    for r in _rounds_with_deadlines(call):
-        if r.deadline is not None and now - timedelta(days=7) <= r.deadline <= now + SOON:
-            found.append(Deadline(r.deadline, "round_due", round=r.round))
+    for name, deadline in round_deadlines:
+        if now - timedelta(days=7) <= deadline <= now + SOON:
+            found.append(Deadline(deadline, "round_due", round=name))
     timed = {name for name, state in programme.states.items() if state.get("deadline")}
     due: Counter[tuple[datetime, str]] = Counter()
     if timed:
@@ -303,9 +306,10 @@ def coming_up(calls: list[Call], now: datetime | None = None,
         programme = catalogue().get(call.programme_key)
         if programme is None or call.opens_at > now + timedelta(days=days):
             continue
-        found += [(call, d) for d in _deadlines(call, programme, [Application.call_id == call.id],
-                                                now)
-                  if now <= d.at <= now + timedelta(days=days)]
+        due = _deadlines(call, programme, [Application.call_id == call.id], now,
+                         [(r.round, r.deadline) for r in _rounds_with_deadlines(call)
+                          if r.deadline is not None])
+        found += [(call, d) for d in due if now <= d.at <= now + timedelta(days=days)]
     return sorted(found, key=lambda pair: pair[1].at)
 
 
