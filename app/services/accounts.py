@@ -16,8 +16,8 @@ from app.i18n import zh
 from app.models import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
 from app.models.base import utcnow
+from app.services.password_rules import MAX_LENGTH, MIN_LENGTH, password_problem
 
-MIN_PASSWORD = 8
 # Deliberately loose: one @, no spaces, a dot in the domain; the mail server has the last word.
 PHONE = re.compile(r"^[0-9+\-() 转]{3,30}$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -74,7 +74,7 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
         raise NotFound(zh("机构不存在：%(org_code)s", org_code=org_code), {"org": org_code})
     if role == Role.DISTRICT_ADMIN and org.district_id is None:
         raise ValidationFailed(zh("区级管理员必须属于某个区"), {"org": org_code})
-    check_password_rules(password)
+    check_password_rules(password, username, name)
     email = check_email(email)
     tags = clean_expertise(expertise or [])
     user = User(username=username, role=role, org=org, name=name, title=title.strip()[:100],
@@ -113,12 +113,19 @@ def check_phone(phone: str) -> str:
     return phone
 
 
-def check_password_rules(password: str) -> None:
-    """Refuse passwords that are too short or only digits."""
-    if len(password) < MIN_PASSWORD or password.isdigit():
-        raise ValidationFailed(zh("密码至少 %(min_password)s 位，且不能全为数字",
-                                  min_password=MIN_PASSWORD),
-                               {"password": "too weak"})
+def check_password_rules(password: str, username: str = "", name: str = "") -> None:
+    """Refuse a new password that is too short, too long, common or guessable
+    (app/services/password_rules.py says what that means)."""
+    problem = password_problem(password, username, name)
+    if problem is None:
+        return
+    messages = {
+        "too_short": zh("密码至少 %(min)s 位", min=MIN_LENGTH),
+        "too_long": zh("密码不能超过 %(max)s 位", max=MAX_LENGTH),
+        "common": zh("这个密码太常见，容易被猜到，请换一个"),
+        "guessable": zh("密码不能是用户名、姓名、常用词或不足 12 位的纯数字，请换一个"),
+    }
+    raise ValidationFailed(messages[problem], {"password": problem})
 
 
 def authenticate(username: str, password: str, address: str) -> User | None:
@@ -167,7 +174,7 @@ def revoke_token(token: str) -> None:
 
 def change_password(user: User, password: str) -> None:
     """Set a new password and end every other session and token of the user."""
-    check_password_rules(password)
+    check_password_rules(password, user.username, user.name)
     user.set_password(password)
     user.session_nonce = secrets.token_hex(8)
 

@@ -254,7 +254,8 @@ class Checker:
         user = self.users.get(username)
         if user is None:
             self._checked(check, spec, "password", check.values["password"],
-                          check_password_rules)
+                          lambda password: check_password_rules(password, username,
+                                                                check.values["name"]))
             check.status = NEW
         else:
             self._compare_user(check, spec, user, check.values)
