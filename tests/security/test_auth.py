@@ -108,3 +108,45 @@ def test_behind_a_proxy_the_forwarded_address_is_recorded(tmp_path):
         assert db.session.scalars(select(LoginAttempt.address)).all() == ["203.0.113.7"]
         db.session.remove()
         db.engine.dispose()
+
+
+def test_a_spoofed_forwarded_header_does_not_escape_the_address_limit(app, client, world):
+    """No proxy configured: X-Forwarded-For is the client's own claim and is ignored."""
+    app.config["LOGIN_MAX_FAILURES_PER_ADDRESS"] = 4
+    for n, username in enumerate(("wj1", "wj2", "wj3", "tn1")):
+        page = client.get("/login")
+        response = client.post("/login", headers={"X-Forwarded-For": f"198.51.100.{n}"}, data={
+            "username": username, "password": "wrong-password",
+            "csrf_token": csrf_from(page.get_data(as_text=True))})
+        assert response.status_code == 401
+    page = client.get("/login")
+    response = client.post("/login", headers={"X-Forwarded-For": "198.51.100.99"}, data={
+        "username": "tn2", "password": PASSWORD,
+        "csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert response.status_code == 429
+
+
+def test_behind_a_proxy_a_client_supplied_forwarded_prefix_is_ignored(tmp_path):
+    """With one proxy, only the address the proxy appended counts: a client that sends its own
+    X-Forwarded-For (the proxy keeps it and appends the real one) is still limited."""
+    from app import create_app
+    from app.models import LoginAttempt
+
+    proxied = create_app({"PROXY_COUNT": 1, "TESTING": True, "SECRET_KEY": "x",
+                          "LOGIN_MAX_FAILURES_PER_ADDRESS": 3,
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'proxy.db'}"})
+    with proxied.app_context():
+        db.create_all()
+        client = proxied.test_client()
+        statuses = []
+        for n in range(4):
+            page = client.get("/login", headers={"X-Forwarded-For": "203.0.113.7"})
+            response = client.post("/login", headers={
+                "X-Forwarded-For": f"10.0.0.{n}, 203.0.113.7"}, data={
+                "username": f"nobody{n}", "password": "wrong-password",
+                "csrf_token": csrf_from(page.get_data(as_text=True))})
+            statuses.append(response.status_code)
+        assert statuses == [401, 401, 401, 429]
+        assert set(db.session.scalars(select(LoginAttempt.address))) == {"203.0.113.7"}
+        db.session.remove()
+        db.engine.dispose()
