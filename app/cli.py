@@ -23,11 +23,12 @@ mail = AppGroup("mail", help="The e-mail outbox.")
 
 
 def register_cli(app: Flask) -> None:
-    """Add the command groups (and `flask backup` / `flask restore`) to `flask`."""
-    from app.cli_backup import backup, restore
+    """Add the command groups (and `flask backup` / `restore` / `check`) to `flask`."""
+    from app.cli_backup import backup, check, restore
     from app.cli_exports import export  # it uses _fail from here
 
-    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export, backup, restore):
+    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export, backup, restore,
+                  check):
         app.cli.add_command(group)
 
 

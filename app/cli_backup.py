@@ -1,4 +1,5 @@
-"""`flask backup` and `flask restore`: the database and the files in one archive."""
+"""`flask backup` and `flask restore`: the database and the files in one archive; `flask check`:
+what must always hold in them."""
 
 from __future__ import annotations
 
@@ -49,3 +50,25 @@ def restore(archive: Path, yes: bool) -> None:
     click.echo(f"restored {archive.name}: {sum(manifest.rows.values())} rows in "
                f"{len(manifest.rows)} tables and {sum(manifest.files.values())} files, "
                "each table checked")
+    _report_integrity()
+
+
+@click.command("check")
+@with_appcontext
+def check() -> None:
+    """Check what must always hold in the data (states against the audit log, uploaded files
+    on disk, the database's own checks); exit status 1 when something is broken."""
+    _report_integrity()
+
+
+def _report_integrity() -> None:
+    """Print the integrity problems, or that there are none; fail when there are some."""
+    from app.services.integrity import integrity_problems
+
+    problems = integrity_problems()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise click.ClickException(f"{len(problems)} integrity problem(s)")
+    click.echo("integrity: every entry's state follows its audit log, every uploaded file is "
+               "on disk, the database checks pass")

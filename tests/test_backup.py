@@ -5,13 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import Application, AuditEntry
+from app.models import Application, Attachment, AuditEntry
 from app.services.attachments import attachment_path
 from app.services.backup import BackupError, make_backup, read_manifest, restore_backup
+from app.services.integrity import integrity_problems
 
 
 def _history() -> list[tuple[str, str]]:
@@ -74,3 +75,36 @@ def test_a_file_that_is_no_backup_is_refused(app, tmp_path: Path):
         restore_backup(other)
     result = app.test_cli_runner().invoke(args=["restore", str(other), "--yes"])
     assert result.exit_code == 1 and "不是评审系统的备份文件" in result.output
+
+
+def test_after_a_restore_the_invariants_hold_and_a_broken_one_is_named(app, world,
+                                                                      make_application, tmp_path):
+    """The drill: a backup of entries in several states with their files,
+    restored; `flask check` finds nothing. Then each invariant is broken by hand and named."""
+    users = world["users"]
+    first = make_application("wj1", name="湖塘太极拳队")
+    second = make_application("tn1", name="天宁合唱团")
+    fire(first, "submit", users["wj1"])
+    fire(second, "submit", users["tn1"])
+    fire(second, "return_for_correction", users["tn_admin"], comment="请补充材料")
+    db.session.commit()
+    second_id, returned_to = second.id, second.state
+    archive, _ = make_backup(tmp_path / "backups")
+    restore_backup(archive)
+    db.session.remove()
+    runner = app.test_cli_runner()
+    clean = runner.invoke(args=["check"])
+    assert clean.exit_code == 0, clean.output
+    assert integrity_problems() == []
+
+    attachment = db.session.scalars(select(Attachment).order_by(Attachment.id)).first()
+    attachment_path(attachment).unlink()
+    db.session.execute(update(Application).where(Application.id == second_id)
+                       .values(state="city_review"))
+    db.session.commit()
+    broken = runner.invoke(args=["check"])
+    assert broken.exit_code == 1
+    assert f"附件 #{attachment.id}（{attachment.original_name}）的文件不存在" in broken.output
+    assert (f"申报 #{second_id} 的状态为 city_review，但审计日志最后记录的是 "
+            f"{returned_to}") in broken.output
+    assert "2 integrity problem(s)" in broken.output

@@ -43,7 +43,7 @@ def test_bad_input_is_refused_with_a_message(app):
     assert "上级机构不存在：NOPE" in result.output
     runner.invoke(args=["orgs", "add", "X", "X市", "--kind", "city"])
     result = runner.invoke(args=["users", "add", "weak", "--role", "applicant", "--org", "X",
-                                 "--password-stdin"], input="12345678\n")
+                                 "--password-stdin"], input="short\n")
     assert result.exit_code == 1
     assert "密码至少 8 位" in result.output
     result = runner.invoke(args=["users", "add", "mail", "--role", "applicant", "--org", "X",
