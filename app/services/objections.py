@@ -11,6 +11,7 @@ definition names (with the outcome as its comment), dismissed leaves the entry. 
 
 from __future__ import annotations
 
+import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -135,7 +136,15 @@ def _store_evidence(filename: str, stream: IO[bytes]) -> tuple[str, str]:
     stored = f"{secrets.token_hex(16)}.{EVIDENCE_KINDS[extension]}"
     folder = evidence_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / stored).write_bytes(body)
+    temporary = folder / f"{stored}.part"
+    try:  # on disk for good before the row that names it commits
+        with temporary.open("wb") as out:
+            out.write(body)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, folder / stored)
+    finally:
+        temporary.unlink(missing_ok=True)
     return name, stored
 
 
