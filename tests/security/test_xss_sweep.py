@@ -27,6 +27,7 @@ from app.models import AuditEntry, Certificate, OutboxMessage, ReviewAssignment
 from app.services.accounts import issue_token
 from app.services.mail import email_of
 from tests.security.xss_scene import (
+    NUL,
     SECRET,
     STORED,
     Scene,
@@ -37,6 +38,8 @@ from tests.security.xss_scene import (
     visible,
 )
 from tests.web.browser import Browser
+
+RTL = "湖塘\u202egnp.exe队"
 
 BINARY = re.compile(r"\.(pdf|xlsx|zip|png)$|/file$")
 ROLES = ("city", "wj_admin", "tn_admin", "expert1", "xss0", "xss5", None)
@@ -238,3 +241,83 @@ def outbox_mail_is_text(scene: Scene) -> None:
     bodies = "\n".join(m.body for m in messages)
     assert all(visible(p, 30) in bodies for p in STORED)
     assert db.session.scalar(select(AuditEntry.id)) is not None
+
+
+# Every place that marks text as safe HTML, and why it may: app-built markup whose every
+# variable part is escaped first. A new |safe or Markup( fails the test below until listed here.
+TRUSTED_MARKUP = {
+    "app/certificates/render.py": "seal SVG (issuer name escaped per glyph), QR SVG (path data "
+                                  "from the qrcode matrix), seal <img> (src is an internal "
+                                  "seal:<hash> URL)",
+    "app/web/filters.py": "workflow diagram SVG: app/engine/diagram.py escapes every label",
+    "app/blueprints/admin/programmes.py": "the same workflow diagram SVG",
+}
+
+
+def test_no_template_marks_user_data_as_safe() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    templates = [p for p in (root / "app" / "templates").rglob("*") if p.is_file()]
+    assert len(templates) > 60
+    for path in templates:
+        text = path.read_text()
+        assert not re.search(r"\|\s*safe\b|autoescape\s+false|Markup", text), path
+    marking = {str(p.relative_to(root)) for p in (root / "app").rglob("*.py")
+               if re.search(r"\bMarkup\(|\|\s*safe\b", p.read_text())}
+    assert marking == set(TRUSTED_MARKUP)
+
+
+def test_the_diagram_escapes_what_it_draws(app: Flask) -> None:
+    import copy
+
+    from app.engine.diagram import workflow_svg
+    from app.services.programmes import current_programme
+
+    workflow = copy.deepcopy(current_programme("excellent_team").workflow)
+    for item in workflow["states"] + workflow["transitions"]:
+        item["label"] = SCRIPT_LABEL
+    svg = workflow_svg(workflow)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+
+
+SCRIPT_LABEL = "<script>alert(1)</script>"
+
+
+def test_a_nul_byte_is_refused_wherever_text_enters(app: Flask, world: dict[str, Any],
+                                                    make_application: Any) -> None:
+    entry = make_application("wj1")
+    applicant = Browser(app, "wj1")
+    edit = applicant.get(f"/applications/{entry.id}/edit")
+    page = applicant.submit(edit, edit.form(), {"team_name": NUL}, button=("action", "save"))
+    assert page.status == 400 and "空字符" in page.text
+    login = Browser(app).client.post("/login", data={"username": NUL, "password": NUL})
+    assert login.status_code == 400
+    token = issue_token(world["users"]["wj1"])
+    db.session.commit()
+    api = Browser(app).client.patch(f"/api/v1/applications/{entry.id}",
+                                    json={"data": {"introduction": NUL}},
+                                    headers={"Authorization": f"Bearer {token}"})
+    assert api.status_code == 400 and api.get_json()["error"] == "bad_request"
+    receipt = Browser(app).client.get("/notices/objections/a%00b")
+    assert receipt.status_code == 400
+    db.session.rollback()
+    stored = db.session.get(type(entry), entry.id)
+    assert stored.data["team_name"] == "湖塘太极拳队" and "\x00" not in stored.data["introduction"]
+
+
+def test_direction_characters_are_refused_in_names_and_form_text(app: Flask, world,
+                                                                  make_application) -> None:
+    entry = make_application("wj1")
+    applicant = Browser(app, "wj1")
+    edit = applicant.get(f"/applications/{entry.id}/edit")
+    page = applicant.submit(edit, edit.form(), {"team_name": RTL}, button=("action", "save"))
+    assert page.status == 422 and "U+202E" in page.field_error("team_name")
+    city = Browser(app, "city")
+    user = world["users"]["wj2"]
+    form = city.get(f"/admin/users/{user.id}")
+    refused = city.submit(form, form.form(f"/admin/users/{user.id}"), {"name": RTL})
+    assert "U+202E" in refused.text
+    db.session.rollback()
+    assert db.session.get(type(entry), entry.id).data["team_name"] == "湖塘太极拳队"
+    assert RTL not in db.session.get(type(user), user.id).name
