@@ -62,7 +62,7 @@ def _security_headers(response: Response) -> Response:
 def _refuse_nul() -> Any:
     """Refuse a NUL character anywhere a request carries text: no person types one, PostgreSQL
     cannot store it (the database would fail mid-request) and SQLite would keep it invisibly."""
-    sent = [request.path, request.args, request.form,
+    sent: list[Any] = [request.path, request.args, request.form,
             [upload.filename for upload in request.files.values()]]
     if request.is_json:
         sent.append(request.get_json(silent=True))

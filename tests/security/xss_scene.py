@@ -15,9 +15,10 @@ import io
 import re
 from dataclasses import dataclass, field
 from datetime import timedelta
-from html import escape
 from html.parser import HTMLParser
 from typing import Any
+
+from markupsafe import escape
 
 from app.engine.formdata import HIDDEN
 from app.engine.runtime import fire
@@ -99,7 +100,7 @@ def live_parts(html: str) -> list[str]:
 
 def escaped(text: str) -> str:
     """``text`` as Jinja's autoescape writes it (markupsafe: & < > " ' as entities)."""
-    return escape(text, quote=True).replace("&#x27;", "&#39;")
+    return str(escape(text))
 
 
 def clip(payload: str, limit: int) -> str:
