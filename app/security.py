@@ -25,6 +25,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = zh_mark("请先登录")
     login_manager.localize_callback = zh
     login_manager.session_protection = "strong"
+    app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.register_error_handler(PingshenError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
@@ -56,6 +57,31 @@ def _security_headers(response: Response) -> Response:
     response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response
+
+
+def _refuse_nul() -> Any:
+    """Refuse a NUL character anywhere a request carries text: no person types one, PostgreSQL
+    cannot store it (the database would fail mid-request) and SQLite would keep it invisibly."""
+    sent: list[Any] = [request.path, request.args, request.form,
+            [upload.filename for upload in request.files.values()]]
+    if request.is_json:
+        sent.append(request.get_json(silent=True))
+    if _holds_nul(sent):
+        return error_response(400, "bad_request", zh("提交的内容含有空字符（NUL），请删除后重试"),
+                              {"reason": "nul character"})
+    return None
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a string, or any key or value inside lists and mappings, contains NUL."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if hasattr(value, "items"):
+        items = value.items(multi=True) if hasattr(value, "getlist") else value.items()
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in items)
+    if isinstance(value, list | tuple):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def wants_json() -> bool:

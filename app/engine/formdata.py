@@ -12,6 +12,10 @@ from app.i18n import joined, zh
 
 PHONE = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(?:-\d{1,6})?)$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Control characters (but tab and newline) and the bidirectional overrides and isolates, which
+# make a name read differently from what it is ("湖塘\u202egnp.exe" shows as 湖塘exe.png) and
+# which no certificate font can print.
+HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 Errors = dict[str, str]
 
@@ -118,12 +122,22 @@ def _text(field: dict[str, Any], value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(zh("应为文本"))
     value = value.strip().replace("\r\n", "\n")
+    if problem := hidden_character(value):
+        raise ValueError(problem)
     if len(value) > field["max_length"]:
         raise ValueError(zh("不能超过 %(max_length)s 字（当前 %(length)s 字）",
                             max_length=field['max_length'], length=len(value)))
     if value and len(value) < field["min_length"]:
         raise ValueError(zh("至少 %(min_length)s 字", min_length=field['min_length']))
     return value
+
+
+def hidden_character(value: str) -> str | None:
+    """Why ``value`` cannot be kept as typed: it holds a control or direction character."""
+    hidden = HIDDEN.search(value)
+    if hidden is None:
+        return None
+    return zh("不能包含控制字符或文字方向控制符（U+%(code)s）", code=f"{ord(hidden.group()):04X}")
 
 
 def _integer(value: Any) -> int:

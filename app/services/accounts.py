@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import delete, func, select
 
 from app.engine.errors import NotFound, PingshenError, ValidationFailed
+from app.engine.formdata import hidden_character
 from app.extensions import db
 from app.i18n import zh
 from app.models import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
@@ -46,6 +47,8 @@ def add_organisation(code: str, name: str, kind: str, parent_code: str | None) -
             raise ValidationFailed(zh("上级机构的层级必须高于本机构"), {"parent": parent_code})
     elif kind != OrgKind.CITY:
         raise ValidationFailed(zh("只有市级机构可以没有上级"), {"parent": None})
+    if problem := hidden_character(name):
+        raise ValidationFailed(zh("机构名称%(problem)s", problem=problem), {"name": problem})
     org = Organisation(code=code, name=name, kind=kind, parent=parent)
     db.session.add(org)
     db.session.flush()
@@ -74,6 +77,8 @@ def add_user(username: str, role: str, org_code: str, password: str, name: str =
         raise NotFound(zh("机构不存在：%(org_code)s", org_code=org_code), {"org": org_code})
     if role == Role.DISTRICT_ADMIN and org.district_id is None:
         raise ValidationFailed(zh("区级管理员必须属于某个区"), {"org": org_code})
+    if problem := hidden_character(name):
+        raise ValidationFailed(zh("姓名%(problem)s", problem=problem), {"name": problem})
     check_password_rules(password, username, name)
     email = check_email(email)
     tags = clean_expertise(expertise or [])

@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 from werkzeug.security import generate_password_hash
 
 from app.engine.errors import ValidationFailed
+from app.engine.formdata import hidden_character
 from app.extensions import db
 from app.i18n import joined, zh
 from app.models import Organisation, OrgKind, Role, User
@@ -52,6 +53,9 @@ def check_text(value: str, limit: int, what: str, field: str) -> str:
     if len(value) > limit:
         raise ValidationFailed(zh("%(what)s不能超过 %(limit)s 个字",
                                   what=what, limit=limit), {field: f"at most {limit}"})
+    if problem := hidden_character(value):
+        raise ValidationFailed(zh("%(what)s%(problem)s", what=what, problem=problem),
+                               {field: problem})
     return value
 
 
