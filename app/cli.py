@@ -26,8 +26,10 @@ def register_cli(app: Flask) -> None:
     """Add the command groups (and `flask backup` / `flask restore`) to `flask`."""
     from app.cli_backup import backup, restore
     from app.cli_exports import export  # it uses _fail from here
+    from app.cli_files import files
 
-    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export, backup, restore):
+    for group in (orgs, users, workflows, reviews, demo, jobs, mail, export, backup, restore,
+                  files):
         app.cli.add_command(group)
 
 
