@@ -15,7 +15,7 @@ from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application
 from tests.conftest import PASSWORD
-from tests.security.stored import Failures, committed, count, position
+from tests.security.stored import KINDS, Failures, committed, count, position
 
 POSITIONS = ("first", "middle", "last")
 
@@ -36,6 +36,15 @@ def submitted(world, make_application, count_: int) -> list[Application]:
         entries.append(entry)
     db.session.commit()
     return entries
+
+
+def next_job() -> str:
+    """Run the next job waiting in the queue as a worker would; its name."""
+    from app.jobs import queue
+
+    task = queue().huey.dequeue()
+    queue().huey.execute(task)
+    return str(task.name)
 
 
 # --- bulk moves: one transaction per item -----------------------------------------------------
@@ -72,3 +81,45 @@ def test_a_bulk_move_failing_at_one_item_moves_the_others_and_a_rerun_moves_the_
     assert dict(moves) == dict.fromkeys(ids, 1)  # one audit row per moved entry
     assert count(app, "notifications", "event = 'returned'") == 5  # one message each
 
+
+# --- issuing certificates: one transaction per batch, resumable -------------------------------
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("where", POSITIONS)
+def test_certificates_failing_at_one_entry_keep_earlier_batches_and_a_new_job_issues_the_rest(
+        app, world, make_application, held_queue, monkeypatch, where, kind):
+    from app.services import certificate_jobs
+
+    monkeypatch.setattr(certificate_jobs, "ISSUE_BATCH", 2)  # 6 entries: 3 transactions
+    entries = []
+    for n in range(6):
+        entry = make_application(f"wj{n % 3 + 1}", name=f"第{n + 1}支优秀团队")
+        entry.state = "named"  # set-up only: the outcome of a past call
+        entries.append(entry)
+    db.session.commit()
+    ids = [e.id for e in entries]
+    broken = position(ids, where)
+    failures = Failures(app, kind)
+    failures.refuse("certificates", f"NEW.application_id = {broken}")
+    city, call = world["users"]["city"], world["call"]
+
+    first = certificate_jobs.start_issue_job(call, city).id
+    db.session.commit()
+    assert next_job() == "issue_certificates"  # the worker: it fails at the broken batch
+    (status, error), = committed(app, f"SELECT status, error FROM jobs WHERE id = {first}")
+    assert status == "failed" and "数据库" in error
+    before = ids.index(broken) // 2 * 2  # the entries of the batches committed before
+    issued = committed(app, "SELECT application_id, serial FROM certificates ORDER BY serial")
+    assert [a for a, _s in issued] == ids[:before]
+    assert [s for _a, s in issued] == [f"YXTD-2026-{n:04d}" for n in range(1, before + 1)]
+
+    failures.lift()
+    second = certificate_jobs.start_issue_job(call, city).id
+    db.session.commit()
+    assert next_job() == "issue_certificates"  # the rows; the PDFs are drawn by later jobs
+    assert committed(app, f"SELECT status, total FROM jobs WHERE id = {second}") == [
+        ("running", 6)]
+    issued = committed(app, "SELECT application_id, serial FROM certificates ORDER BY serial")
+    assert sorted(a for a, _s in issued) == ids  # one certificate per holder
+    assert [s for _a, s in issued] == [f"YXTD-2026-{n:04d}" for n in range(1, 7)]  # no gap
+    assert count(app, "notifications", "event = 'certificate_issued'") == 6
