@@ -9,12 +9,14 @@ as a full disk (OperationalError) or a violated constraint (IntegrityError) woul
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, csrf_from, login
 from tests.security.stored import KINDS, Failures, committed, count, position
 
 POSITIONS = ("first", "middle", "last")
@@ -123,3 +125,124 @@ def test_certificates_failing_at_one_entry_keep_earlier_batches_and_a_new_job_is
     assert sorted(a for a, _s in issued) == ids  # one certificate per holder
     assert [s for _a, s in issued] == [f"YXTD-2026-{n:04d}" for n in range(1, 7)]  # no gap
     assert count(app, "notifications", "event = 'certificate_issued'") == 6
+
+
+# --- operations of one transaction: all or nothing --------------------------------------------
+
+def under_review(world, make_application) -> list[Application]:
+    """Three entries recommended by their districts, in the city's review round."""
+    users, entries = world["users"], []
+    for applicant, admin in (("wj1", "wj_admin"), ("wj2", "wj_admin"), ("tn1", "tn_admin")):
+        entry = make_application(applicant, name=f"{applicant}的团队")
+        fire(entry, "submit", users[applicant])
+        fire(entry, "recommend", users[admin], data={"rank": 1, "opinion": "推荐"})
+        entries.append(entry)
+    db.session.commit()
+    return entries
+
+
+def as_city(app, client):
+    """The client logged in as the city; server errors answer 500 as in production."""
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    login(client, "city")
+    return client
+
+
+def nothing_assigned(app) -> None:
+    """No score sheet, no message about one, no e-mail."""
+    assert count(app, "review_assignments") == 0
+    assert count(app, "notifications", "event = 'assigned'") == 0
+
+
+def one_sheet_per_pair(app) -> list[tuple[int, int]]:
+    """The committed (entry, expert) pairs, each asserted to be there once."""
+    rows = committed(app, "SELECT application_id, expert_id, count(*) FROM review_assignments "
+                          "GROUP BY application_id, expert_id ORDER BY 1, 2")
+    assert {n for _a, _e, n in rows} == {1}
+    return [(a, e) for a, e, _n in rows]
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_automatic_assignment_failing_at_one_pair_assigns_nothing(app, client, world,
+                                                                 make_application, where):
+    call = world["call"]
+    under_review(world, make_application)
+    city = as_city(app, client)
+    preview = city.get(f"/admin/calls/{call.id}/auto-assign?per_entry=2").get_data(as_text=True)
+    pairs = re.findall(r'name="pair" value="(\d+:\d+)"', preview)
+    assert len(pairs) == 6  # three entries, two experts each
+    entry, expert = position(pairs, where).split(":")
+    failures = Failures(app)
+    failures.refuse("review_assignments",
+                    f"NEW.application_id = {entry} AND NEW.expert_id = {expert}")
+    form = {"csrf_token": csrf_from(preview), "per_entry": "2", "match_tags": "prefer",
+            "pair": pairs}
+
+    refused = city.post(f"/admin/calls/{call.id}/auto-assign", data=form)
+    assert refused.status_code == 500  # the error page itself still renders:
+    assert "服务器内部错误，请稍后再试" in refused.get_data(as_text=True)
+    nothing_assigned(app)
+
+    failures.lift()
+    assert city.post(f"/admin/calls/{call.id}/auto-assign", data=form).status_code == 302
+    made = one_sheet_per_pair(app)
+    assert [f"{a}:{e}" for a, e in made] == sorted(pairs, key=lambda p: tuple(
+        map(int, p.split(":"))))
+    assert count(app, "notifications", "event = 'assigned'") == 2  # one per expert
+    again = city.post(f"/admin/calls/{call.id}/auto-assign", data=form)  # a second click
+    assert again.status_code == 200 and one_sheet_per_pair(app) == made
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_assigning_a_panel_failing_at_one_sheet_assigns_nothing(app, client, world,
+                                                               make_application, where):
+    from app.services.panels import create_panel
+
+    users = world["users"]
+    entries = under_review(world, make_application)
+    experts = [users["expert1"], users["expert2"]]
+    panel = create_panel(world["call"], "city_review", "第一组", None, experts, users["city"])
+    db.session.commit()
+    pairs = [(e.id, x.id) for e in entries for x in experts]
+    entry, expert = position(pairs, where)
+    failures = Failures(app)
+    failures.refuse("review_assignments",
+                    f"NEW.application_id = {entry} AND NEW.expert_id = {expert}")
+    city = as_city(app, client)
+    page = city.get(f"/admin/calls/{world['call'].id}/rounds/city_review")
+    form = {"csrf_token": csrf_from(page.get_data(as_text=True))}
+
+    assert city.post(f"/admin/panels/{panel.id}/assign", data=form).status_code == 500
+    nothing_assigned(app)
+
+    failures.lift()
+    assert city.post(f"/admin/panels/{panel.id}/assign", data=form).status_code == 302
+    assert one_sheet_per_pair(app) == sorted(pairs)
+    assert city.post(f"/admin/panels/{panel.id}/assign", data=form).status_code == 302
+    assert one_sheet_per_pair(app) == sorted(pairs)  # assigned again: nothing twice
+
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_inviting_experts_failing_at_one_invites_nobody(app, client, world, where):
+    from app.services.accounts import add_user
+
+    call = world["call"]
+    experts = [world["users"]["expert1"], world["users"]["expert2"]] + [
+        add_user(f"invited{n}", "expert", "X-OU", PASSWORD, f"专家{n}") for n in range(3)]
+    db.session.commit()
+    ids = [e.id for e in experts]
+    failures = Failures(app)
+    failures.refuse("call_invitations", f"NEW.expert_id = {position(ids, where)}")
+    city = as_city(app, client)
+    page = city.get(f"/admin/calls/{call.id}/experts").get_data(as_text=True)
+    form = {"csrf_token": csrf_from(page), "experts": [str(i) for i in ids]}
+
+    assert city.post(f"/admin/calls/{call.id}/experts", data=form).status_code == 500
+    assert count(app, "call_invitations") == 0
+
+    failures.lift()
+    for _ in range(2):  # the second time, nobody is invited twice
+        assert city.post(f"/admin/calls/{call.id}/experts", data=form).status_code == 302
+        rows = committed(app, "SELECT expert_id, count(*) FROM call_invitations "
+                              "GROUP BY expert_id")
+        assert dict(rows) == dict.fromkeys(ids, 1)
