@@ -10,6 +10,8 @@ as a full disk (OperationalError) or a violated constraint (IntegrityError) woul
 from __future__ import annotations
 
 import re
+import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +248,68 @@ def test_inviting_experts_failing_at_one_invites_nobody(app, client, world, wher
         rows = committed(app, "SELECT expert_id, count(*) FROM call_invitations "
                               "GROUP BY expert_id")
         assert dict(rows) == dict.fromkeys(ids, 1)
+
+
+@pytest.mark.parametrize("valid_only", [False, True], ids=["whole-file", "valid-rows"])
+@pytest.mark.parametrize("where", POSITIONS)
+def test_a_people_import_failing_at_one_row_imports_nothing(app, world, tmp_path, where,
+                                                           valid_only):
+    from tests.people_files import GOOD, workbook
+
+    people = ["xb_admin", "sanjing", "wang", "zhao"]  # the order the import adds them in
+    sheets = {**GOOD, "用户": GOOD["用户"] + [["boss", "丙", "专家组", "XB", "", "", ""]]} \
+        if valid_only else GOOD  # with an invalid row, only the valid ones may be chosen
+    path = tmp_path / "people.xlsx"
+    path.write_bytes(workbook(sheets))
+    failures = Failures(app)
+    failures.refuse("users", f"NEW.username = '{position(people, where)}'")
+    stored = (count(app, "organisations"), count(app, "users"))
+    command = ["users", "import", str(path)] + (["--valid-only"] if valid_only else [])
+    runner = app.test_cli_runner()
+
+    failed = runner.invoke(args=command)
+    assert failed.exit_code != 0
+    assert (count(app, "organisations"), count(app, "users")) == stored  # nor the districts
+
+    failures.lift()
+    done = runner.invoke(args=command)
+    assert done.exit_code == 0, done.output
+    assert "导入完成：新增 7 行，更新 0 行" in done.output
+    assert (count(app, "organisations"), count(app, "users")) == (stored[0] + 3, stored[1] + 4)
+    again = runner.invoke(args=command)
+    assert "新增 0 行，更新 0 行；未变 7 行" in again.output  # nothing twice
+    assert (count(app, "organisations"), count(app, "users")) == (stored[0] + 3, stored[1] + 4)
+
+
+# --- export jobs: a file made whole or not at all ---------------------------------------------
+
+@pytest.mark.parametrize("where", POSITIONS)
+def test_a_dossier_zip_failing_at_one_entry_leaves_no_file_and_a_new_job_makes_it_whole(
+        app, world, make_application, monkeypatch, where):
+    from app.services import dossier_jobs
+
+    monkeypatch.setattr(dossier_jobs, "CHUNK", 1)  # progress recorded after every entry
+    entries = submitted(world, make_application, 3)
+    city, call = world["users"]["city"], world["call"]
+    failures = Failures(app)
+    done = position([1, 2, 3], where)  # the commit that records this entry fails
+    failures.refuse("jobs", f"NEW.kind = 'call_dossiers' AND NEW.done = {done}", on="UPDATE")
+    folder = Path(app.config["EXPORT_FOLDER"]) / "dossiers"
+
+    first = dossier_jobs.start_dossier_job(call, city).id
+    db.session.commit()  # the job runs after the commit (the tests' queue runs it at once)
+    (status, error), = committed(app, f"SELECT status, error FROM jobs WHERE id = {first}")
+    assert (status, error) == ("failed", "生成申报书合集时出错，详见服务器日志")
+    assert list(folder.iterdir()) == []  # no ZIP, no half-written part
+
+    failures.lift()
+    second = dossier_jobs.start_dossier_job(call, city).id
+    db.session.commit()
+    assert committed(app, f"SELECT status, done FROM jobs WHERE id = {second}") == [("done", 3)]
+    assert [p.name for p in folder.iterdir()] == [f"{second}.zip"]
+    with zipfile.ZipFile(folder / f"{second}.zip") as archive:
+        names = archive.namelist()
+    dossiers = [n for n in names if n.endswith("/申报书.pdf")]
+    assert len(dossiers) == len(set(dossiers)) == 3  # every entry once
+    assert sorted(n.split("/")[1].split("-")[0] for n in dossiers) == sorted(
+        str(e.id) for e in entries)
