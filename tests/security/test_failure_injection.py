@@ -9,6 +9,7 @@ as a full disk (OperationalError) or a violated constraint (IntegrityError) woul
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -313,3 +314,35 @@ def test_a_dossier_zip_failing_at_one_entry_leaves_no_file_and_a_new_job_makes_i
     assert len(dossiers) == len(set(dossiers)) == 3  # every entry once
     assert sorted(n.split("/")[1].split("-")[0] for n in dossiers) == sorted(
         str(e.id) for e in entries)
+
+
+def test_a_draw_by_lot_that_cannot_be_stored_draws_nothing_and_is_drawn_once_later(
+        app, client, world, contest):
+    """A draw writes one row (the panel's order): there is no first, middle or last."""
+    from app.services.panels import assign_panel, create_panel
+    from tests.services.test_panels import _finalists
+
+    users, judges = world["users"], contest["judges"]
+    entries = _finalists(world, contest)
+    panel = create_panel(contest["call"], "city_final", "决赛组", judges[3], judges[3:],
+                         users["city"])
+    assign_panel(panel, entries, users["city"])
+    db.session.commit()
+    failures = Failures(app)
+    failures.refuse("panels", "NEW.drawn_at IS NOT NULL", on="UPDATE")
+    chair = as_city(app, client)
+    form = {"csrf_token": csrf_from(chair.get(f"/reviews/panels/{panel.id}").get_data(
+        as_text=True))}
+    draw = f"/reviews/panels/{panel.id}/draw"
+
+    assert chair.post(draw, data=form).status_code == 500
+    assert committed(app, f"SELECT drawn_at, drawn_by_id FROM panels WHERE id = {panel.id}") \
+        == [(None, None)]
+
+    failures.lift()
+    assert chair.post(draw, data=form).status_code == 302
+    (order,), = committed(app, f"SELECT draw_order FROM panels WHERE id = {panel.id}")
+    assert chair.post(draw, data=form).status_code in (302, 409)  # drawn already: refused
+    assert committed(app, f"SELECT draw_order FROM panels WHERE id = {panel.id}") == [(order,)]
+    drawn = json.loads(order) if isinstance(order, str) else order
+    assert sorted(drawn) == sorted(e.id for e in entries)
