@@ -82,6 +82,8 @@ def test_every_acknowledged_step_reads_back_from_a_fresh_connection(app, client,
 
     assert wj1.post(f"/api/v1/applications/{entry}/transitions",
                     json={"trigger": "submit"}).status_code == 200
+    assert committed(app, "SELECT state FROM applications WHERE id = :id", id=entry) == [
+        ("district_review",)]
     assert district.post(f"/api/v1/applications/{entry}/transitions", json={
         "trigger": "recommend", "data": {"rank": 1, "opinion": "推荐"}}).status_code == 200
     assert committed(app, "SELECT state FROM applications WHERE id = :id", id=entry) == [
@@ -95,6 +97,8 @@ def test_every_acknowledged_step_reads_back_from_a_fresh_connection(app, client,
     assert count(app, "review_assignments", f"id = {sheet}") == 1
     assert expert.post(f"/api/v1/reviews/{sheet}/conflict",
                        json={"conflict": False}).status_code == 200
+    assert count(app, "review_assignments",
+                 f"id = {sheet} AND conflict_checked_at IS NOT NULL") == 1
     assert expert.put(f"/api/v1/reviews/{sheet}",
                       json={"scores": {"organisation": 18}}).status_code == 200
     assert committed(app, "SELECT status, total FROM review_assignments WHERE id = :id",
