@@ -26,9 +26,10 @@ def register_cli(app: Flask) -> None:
     """Add the command groups (and `flask backup` / `restore` / `check`) to `flask`."""
     from app.cli_backup import backup, check, restore
     from app.cli_exports import export  # it uses _fail from here
+    from app.cli_files import files
 
     for group in (orgs, users, workflows, reviews, demo, jobs, mail, export, backup, restore,
-                  check):
+                  check, files):
         app.cli.add_command(group)
 
 

@@ -122,6 +122,10 @@ HTTP_MESSAGES = {  # translated when shown, with zh()
 def _http_error(exc: HTTPException) -> Any:
     """Werkzeug errors (404, 405, 413, CSRF 400...) in the same shapes."""
     status = exc.code or 500
+    if status >= 500:  # the request's transaction failed: the page reads the user afresh
+        from app.extensions import db
+
+        db.session.rollback()
     message = zh(HTTP_MESSAGES[status]) if status in HTTP_MESSAGES else exc.name
     if status == 400 and "CSRF" in (exc.description or ""):
         message = zh("页面已过期（CSRF 校验失败），请刷新后重试")

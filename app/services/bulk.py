@@ -7,10 +7,12 @@ All moved items share one bulk id in the audit log.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from app.engine.errors import PingshenError
 from app.engine.runtime import Context, actor_may, fire, guard_reasons
@@ -19,6 +21,8 @@ from app.i18n import zh
 from app.models import Application, User
 from app.models.base import utcnow
 from app.services.programmes import programme_of
+
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass
@@ -86,7 +90,7 @@ def _check(app: Application, trigger: str, actor: User, comment: str) -> BulkIte
 
 def _fire_one(app: Application, trigger: str, actor: User, comment: str,
               bulk_id: str | None) -> BulkItem:
-    """Fire on one item in its own transaction."""
+    """Fire on one item in its own transaction; a database error fails this item only."""
     title, app_id = app.title, app.id
     try:
         entry = fire(app, trigger, actor, comment=comment, bulk_id=bulk_id)
@@ -95,4 +99,9 @@ def _fire_one(app: Application, trigger: str, actor: User, comment: str,
         db.session.rollback()
         reasons = exc.details.get("reasons") if isinstance(exc.details, dict) else None
         return BulkItem(app_id, title, False, reasons=reasons or [exc.message])
+    except SQLAlchemyError:  # a full disk, a lost connection: the other items go on
+        LOGGER.exception("bulk %s: %s on application %s failed", bulk_id, trigger, app_id)
+        db.session.rollback()
+        return BulkItem(app_id, title, False,
+                        reasons=[zh("保存时数据库出错，该申报未改变，可稍后重试")])
     return BulkItem(app_id, title, True, entry.to_state)

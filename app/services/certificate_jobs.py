@@ -29,7 +29,7 @@ from pathlib import Path
 from flask import current_app
 from pypdf import PdfWriter
 from sqlalchemy import exists, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from app.certificates.render import render_print_run
 from app.engine.errors import Conflict, Forbidden, PingshenError, ValidationFailed
@@ -54,6 +54,7 @@ PRINT = "print_run"
 ISSUE_BATCH = 50
 PRINT_CHUNK = 100
 RENDER_CHUNK = 10
+RACE_RETRIES = 3  # a batch refused this often in a row is not a race: the job fails
 ACTIVE = ("queued", "running")
 
 
@@ -129,6 +130,12 @@ def run_issue_job(job_id: int) -> None:
         db.session.rollback()
         _finish(db.session.get(Job, job_id), "failed", exc.message)
         return
+    except SQLAlchemyError:  # a full disk, a broken row: the batches committed stay
+        LOGGER.exception("certificate job %s failed while issuing", job_id)
+        db.session.rollback()
+        _finish(db.session.get(Job, job_id), "failed",
+                "签发证书时数据库出错，已签发的证书保留；排除故障后再次批量签发即可继续，详见服务器日志")
+        return
     record = db.session.get(Job, job_id)
     if record is not None:
         _plan_rendering(record, call)
@@ -136,6 +143,7 @@ def run_issue_job(job_id: int) -> None:
 
 def _create_rows(call: Call) -> None:
     """Issue certificates for the awarded entries that have none, one transaction per batch."""
+    refused = 0
     while True:
         entries = awarded_entries(call)[:ISSUE_BATCH]
         if not entries:
@@ -149,10 +157,15 @@ def _create_rows(call: Call) -> None:
                                   trial=key not in tried)
                 tried.add(key)
             db.session.commit()
+            refused = 0
         except IntegrityError:
             # Someone else (a transition, another worker) issued one of these meanwhile: the
             # whole batch rolled back, serials included; the next pass skips what exists.
+            # Refused again and again, it is no race: give up rather than loop for ever.
             db.session.rollback()
+            refused += 1
+            if refused > RACE_RETRIES:
+                raise
 
 
 def _plan_rendering(record: Job, call: Call) -> None:

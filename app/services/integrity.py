@@ -56,7 +56,7 @@ def _files_are_on_disk() -> Iterator[str]:
     for objection_id, stored in db.session.execute(
             select(Objection.id, Objection.evidence_stored)
             .where(Objection.evidence_stored.is_not(None)).order_by(Objection.id)):
-        if not (folder / stored).is_file():
+        if not (folder / str(stored)).is_file():
             yield zh("异议 #%(id)s 的证明材料文件不存在", id=objection_id)
 
 

@@ -7,12 +7,20 @@ mail client would read it.
 
 from __future__ import annotations
 
+import asyncio
 import email
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
 from email.policy import default as default_policy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +37,9 @@ from app.services.mail import INTERRUPTED, claim, retry_now, send_due, send_mail
 from app.services.message_templates import check_defaults, reset_wording, save_wording
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import TEAM_SCORES, confirmed
+from tests.security.stored import committed
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Mailbox:
@@ -468,3 +479,100 @@ def test_workers_claiming_at_the_same_time_never_share_a_message(app, world):
     ids = [message_id for batch in taken for message_id in batch]
     assert len(ids) == len(set(ids)) == 120  # each claimed once, none left behind
     assert {(m.status, m.attempts) for m in outbox()} == {("sending", 1)}
+
+
+# --- a sender killed for real ---------------------------------------------------------------
+
+SUBMIT_AND_DIE = """
+import json, os, signal, sys
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from app import create_app
+from app.engine.runtime import fire
+from app.extensions import db
+from app.models import Application
+
+config, entry_id, die = json.loads(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+app = create_app(config)
+with app.app_context():
+    if die == "after_commit":  # before anything else hears of the commit: the send job
+        event.listen(Session, "after_commit",
+                     lambda session: os.kill(os.getpid(), signal.SIGKILL), insert=True)
+    entry = db.session.get(Application, entry_id)
+    fire(entry, "submit", entry.applicant)
+    db.session.commit()
+"""
+
+
+def submit_in_a_process(app: Flask, entry_id: int, die: str) -> subprocess.Popen[bytes]:
+    """Submit the entry in a process of its own (sending mail as the app is configured),
+    which kills itself with SIGKILL right after the commit when ``die`` says so."""
+    keys = ("SQLALCHEMY_DATABASE_URI", "UPLOAD_FOLDER", "CERTIFICATE_FOLDER", "EXPORT_FOLDER",
+            "IMPORT_FOLDER", "PUBLIC_BASE_URL", "SECRET_KEY", "MAIL_SERVER", "MAIL_PORT",
+            "MAIL_FROM")
+    config = {key: app.config[key] for key in keys}
+    env = {**os.environ, "PINGSHEN_INSTANCE": str(Path(app.config["UPLOAD_FOLDER"]).parent),
+           "JOB_QUEUE_URL": "immediate"}  # the send job runs in this process, after commit
+    return subprocess.Popen([sys.executable, "-c", SUBMIT_AND_DIE, json.dumps(config),
+                             str(entry_id), die], cwd=ROOT, env=env)
+
+
+def fresh_outbox(app: Flask) -> list[tuple[str, int]]:
+    """(status, attempts) of every outbox row, read through a connection of its own."""
+    return [(status, attempts) for status, attempts in committed(
+        app, "SELECT status, attempts FROM outbox ORDER BY id")]
+
+
+def test_a_sender_killed_right_after_the_commit_loses_no_mail(app, world, make_application,
+                                                              smtp):
+    users = world["users"]
+    with_email(users["wj1"])
+    entry = make_application("wj1")
+    process = submit_in_a_process(app, entry.id, "after_commit")
+    assert process.wait(60) == -signal.SIGKILL
+    assert committed(app, f"SELECT state FROM applications WHERE id = {entry.id}") == [
+        ("district_review",)]  # the change is committed ...
+    assert fresh_outbox(app) == [("pending", 0)] and smtp.messages == []  # ... its mail unsent
+    sweep()  # the worker's minute sweep
+    assert fresh_outbox(app) == [("sent", 1)] and len(smtp.messages) == 1
+    sweep()
+    send_due(utcnow() + timedelta(days=1))
+    assert len(smtp.messages) == 1  # exactly once
+    assert str(smtp.messages[0]["Subject"]) == "申报已提交：湖塘太极拳队"
+
+
+class StallingMailbox(Mailbox):
+    """A server that takes the message and never answers: the sender is killed meanwhile."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.receiving = threading.Event()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.receiving.set()
+        await asyncio.sleep(60)
+        return "451 too late"
+
+
+def test_a_sender_killed_in_the_middle_of_a_send_never_sends_twice(app, world,
+                                                                   make_application):
+    users = world["users"]
+    with_email(users["wj1"])
+    entry = make_application("wj1")
+    stalling, port = StallingMailbox(), free_port()
+    controller = Controller(stalling, hostname="127.0.0.1", port=port)
+    controller.start()
+    app.config.update(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, MAIL_FROM="pingshen@x.gov.cn")
+    try:
+        process = submit_in_a_process(app, entry.id, "while_sending")
+        assert stalling.receiving.wait(60)  # the message is on the wire
+        process.send_signal(signal.SIGKILL)
+        assert process.wait(60) == -signal.SIGKILL
+    finally:
+        controller.stop()
+    assert fresh_outbox(app) == [("sending", 1)]  # nobody knows whether it went out
+    counts = send_due(utcnow() + timedelta(minutes=11))  # MAIL_SENDING_TIMEOUT later
+    assert (counts["interrupted"], counts["sent"]) == (1, 0)  # failed, never resent alone
+    assert committed(app, "SELECT status, last_error FROM outbox") == [
+        ("failed", INTERRUPTED)]
+    assert send_due(utcnow() + timedelta(days=1))["sent"] == 0
