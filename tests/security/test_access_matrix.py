@@ -60,6 +60,9 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.dossier_job": {"GET": ADMINS},
     "admin.dossier_job_file": {"GET": ADMINS},
     "auth.login": {"GET": ALL, "POST": ALL},
+    "auth.login_code": {"GET": ALL, "POST": ALL},  # without a pending login: back to log in
+    "auth.login_enrol": {"GET": ALL, "POST": ALL},
+    "auth.account_totp": {"GET": USERS, "POST": USERS},
     "auth.logout": {"POST": USERS},
     "auth.password": {"GET": USERS, "POST": USERS},
     "auth.language": {"POST": ALL},
@@ -77,6 +80,8 @@ HTML: dict[str, dict[str, set[str]]] = {
     "district.call_overview_page": {"GET": {"district", "other_district"}},
     "admin.home": {"GET": {"city"}},
     "admin.audit": {"GET": {"city"}},
+    "admin.security_events": {"GET": {"city"}},
+    "admin.user_totp_reset": {"POST": {"city"}},
     "admin.people_import": {"GET": {"city"}, "POST": {"city"}},
     "admin.people_import_template": {"GET": {"city"}},
     "admin.people_import_preview": {"GET": {"city"}},
@@ -315,7 +320,8 @@ def _outcome(response: Any, endpoint: str) -> str:
     if response.status_code == 403:
         return "denied"
     if response.status_code in (301, 302, 303) and "/login" in response.headers["Location"] \
-            and endpoint not in {"auth.login", "auth.language"}:
+            and endpoint not in {"auth.login", "auth.language", "auth.login_code",
+                                 "auth.login_enrol"}:
         return "login"
     return "ok"
 
