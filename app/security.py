@@ -10,7 +10,7 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from flask_login import current_user
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.engine.errors import PingshenError
 from app.extensions import db, login_manager
@@ -155,4 +155,7 @@ def _http_error(exc: HTTPException) -> Any:
     if status == 400 and "CSRF" in (exc.description or ""):
         message = zh("页面已过期（CSRF 校验失败），请刷新后重试")
     headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "Retry-After")}
+    if isinstance(exc, SecurityError) and not wants_json():
+        # A Host not in TRUSTED_HOSTS: no URL can be built for it, so no page either.
+        return Response(message, status, mimetype="text/plain")
     return error_response(status, exc.name.lower().replace(" ", "_"), message, headers=headers)
