@@ -60,6 +60,9 @@ class Config:
     # Behind HTTPS (as every deployment should be): the cookie is sent over HTTPS only, and
     # responses carry Strict-Transport-Security.
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # A Secure cookie is named __Host-…: the browser then refuses it from plain HTTP, from
+    # another path and from a subdomain (ASVS 3.3.3).
+    SESSION_COOKIE_NAME = "__Host-session" if SESSION_COOKIE_SECURE else "session"
     REMEMBER_COOKIE_HTTPONLY = True
     # A login lasts this long from the moment it is made (the signed cookie's timestamp is
     # checked on every request), however busy the user has been.

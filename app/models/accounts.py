@@ -97,7 +97,7 @@ class User(UserMixin, Model):
     session_nonce: Mapped[str] = mapped_column(String(32), default="0")
     # Second factor (app/services/totp.py): the TOTP secret, set at enrolment and never shown
     # again once confirmed; it counts only from `totp_confirmed_at`. The last time-step used
-    # (a code is good once) and the SHA-256 of each unused recovery code.
+    # (a code is good once) and the salted hash of each unused recovery code.
     totp_secret: Mapped[str | None] = mapped_column(String(32))
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     totp_last_step: Mapped[int | None]

@@ -28,6 +28,7 @@ from app.services.demo import SAMPLE_PDF
 from app.services.panels import create_panel
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import confirmed, csrf_from, login
+from tests.security.test_headers import header_problems
 
 ROLES = {  # matrix column → username (None: anonymous)
     "anon": None, "owner": "wj1", "applicant": "wj2", "district": "wj_admin",
@@ -335,6 +336,8 @@ def test_every_route_is_in_the_matrix(app: Flask):
 
 
 def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
+    """…and every response, whatever its status (pages, JSON, files, PDFs, redirects, errors),
+    carries the security headers."""
     clients, tokens = {}, {}
     for role, username in ROLES.items():
         clients[role] = app.test_client()
@@ -342,7 +345,7 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
             assert login(clients[role], username).status_code == 302
             tokens[role] = issue_token(world["users"][username])
             db.session.commit()  # release SQLite's write lock before the next login request
-    wrong = []
+    wrong, headers = [], []  # wrong outcomes; responses without the security headers
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
@@ -353,8 +356,10 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
                 if rule.endpoint in {"auth.logout", "api.delete_token"} and role != "anon":
                     continue  # checked last, so the other rows keep their sessions
                 expected = "ok" if role in allowed else ("login" if role == "anon" else "denied")
-                got = _outcome(_call(clients[role], tokens.get(role), rule.endpoint, method,
-                                     url), rule.endpoint)
+                response = _call(clients[role], tokens.get(role), rule.endpoint, method, url)
+                headers.extend(f"{method} {url} as {role}: {problem}"
+                               for problem in header_problems(response))
+                got = _outcome(response, rule.endpoint)
                 if got != expected:
                     wrong.append(f"{method} {url} as {role}: expected {expected}, got {got}")
                 db.session.rollback()
@@ -364,3 +369,4 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
         if got != "ok":
             wrong.append(f"DELETE /api/v1/tokens as {role}: expected ok, got {got}")
     assert not wrong, "\n" + "\n".join(wrong)
+    assert not headers, "\n" + "\n".join(headers)
