@@ -19,7 +19,12 @@ from app.certificates.render import qr_svg
 from app.engine.errors import ValidationFailed
 from app.extensions import db
 from app.models import User
-from app.services.accounts import TooManyAttempts, check_second_factor, user_by_session_id
+from app.services.accounts import (
+    TooManyAttempts,
+    authenticate,
+    check_second_factor,
+    user_by_session_id,
+)
 from app.services.totp import (
     ADMINS,
     confirm_enrolment,
@@ -110,6 +115,19 @@ def account_totp() -> Any:
     form = CodeForm()
     action = request.form.get("action", "")
     if request.method == "POST" and action == "start":  # CSRF is checked for every POST
+        # The password again (counted like a login): a session left open is not enough to
+        # put someone else's phone on the account (ASVS 7.5.1).
+        try:
+            again = authenticate(user.username, request.form.get("password", ""),
+                                 request.remote_addr or "")
+        except TooManyAttempts as exc:
+            again, wrong = None, exc.message
+        else:
+            wrong = _("The password is wrong.")
+        db.session.commit()
+        if again is None:
+            flash(wrong, "error")
+            return redirect(url_for("auth.account_totp"))
         start_enrolment(user)
         db.session.commit()
         return redirect(url_for("auth.account_totp"))
