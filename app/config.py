@@ -57,9 +57,25 @@ class Config:
     LANGUAGES = ["zh_CN", "en"]
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
+    # Behind HTTPS (as every deployment should be): the cookie is sent over HTTPS only, and
+    # responses carry Strict-Transport-Security.
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    # A Secure cookie is named __Host-…: the browser then refuses it from plain HTTP, from
+    # another path and from a subdomain (ASVS 3.3.3).
+    SESSION_COOKIE_NAME = "__Host-session" if SESSION_COOKIE_SECURE else "session"
     REMEMBER_COOKIE_HTTPONLY = True
-    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    # A login lasts this long from the moment it is made (the signed cookie's timestamp is
+    # checked on every request), however busy the user has been.
+    PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_HOURS", 8)) * 3600
+    # The host names the site answers to (comma-separated, e.g. "ps.example.gov.cn"); any
+    # other Host header gets 400. Empty: any host (development only).
+    TRUSTED_HOSTS = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",")
+                     if h.strip()] or None
+    # Administrators (city and district) must set up a second factor (TOTP) at their next login.
+    REQUIRE_TOTP_FOR_ADMINS = os.environ.get("REQUIRE_TOTP_FOR_ADMINS", "0") == "1"
+    # Refused requests (403) recorded per account and minute in the security events; more are
+    # still refused but not written, so one account cannot fill the disk with refusals.
+    REFUSAL_EVENTS_PER_MINUTE = int(os.environ.get("REFUSAL_EVENTS_PER_MINUTE", 30))
     WTF_CSRF_TIME_LIMIT = 8 * 3600
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", 5))
     LOGIN_MAX_FAILURES_PER_ADDRESS = int(os.environ.get("LOGIN_MAX_FAILURES_PER_ADDRESS", 20))

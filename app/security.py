@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import timedelta
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
-from sqlalchemy import event
+from flask import Flask, Response, current_app, g, jsonify, render_template, request
+from flask_login import current_user
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.engine.errors import PingshenError
-from app.extensions import login_manager
+from app.extensions import db, login_manager
 from app.i18n import zh, zh_mark
+from app.models.base import utcnow
+from app.models.security import EventKind
 
+PERMISSIONS = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
+# No page is ever framed, not even by the app itself; no <base> (ASVS 3.4.3, 3.4.6).
 CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-       "object-src 'none'; frame-ancestors 'self'; base-uri 'self'; form-action 'self'")
+       "object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 def init_app(app: Flask) -> None:
@@ -27,6 +33,7 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
+    app.after_request(_record_download)
     app.register_error_handler(PingshenError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
 
@@ -51,11 +58,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _security_headers(response: Response) -> Response:
-    """Headers every response carries."""
+    """Headers every response carries (HSTS when the site runs behind HTTPS)."""
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", PERMISSIONS)
+    response.headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers.setdefault("Strict-Transport-Security",
+                                    "max-age=31536000; includeSubDomains")
     return response
 
 
@@ -84,6 +96,48 @@ def _holds_nul(value: Any) -> bool:
     return False
 
 
+def _record_download(response: Response) -> Response:
+    """A file handed to a known user (any export, print or download: every such response names
+    its file in Content-Disposition) is a security event."""
+    if response.status_code == 200 and "Content-Disposition" in response.headers:
+        user = _requester()
+        if user is not None:
+            from app.services.security_events import record_event
+
+            record_event(EventKind.DOWNLOAD, user, endpoint=request.endpoint or "",
+                         file=response.headers["Content-Disposition"][:300])
+            db.session.commit()
+    return response
+
+
+def _record_refusal() -> None:
+    """Record a 403 for a logged-in user or token holder, at most REFUSAL_EVENTS_PER_MINUTE a
+    minute per account (more are refused all the same, but not written)."""
+    from app.models import SecurityEvent
+    from app.services.security_events import record_event
+
+    user = _requester()
+    if user is None:
+        return
+    since = utcnow() - timedelta(minutes=1)
+    recent = db.session.scalar(select(func.count()).select_from(SecurityEvent).where(
+        SecurityEvent.kind == EventKind.REFUSED, SecurityEvent.user_id == user.id,
+        SecurityEvent.at >= since)) or 0
+    if recent < current_app.config["REFUSAL_EVENTS_PER_MINUTE"]:
+        record_event(EventKind.REFUSED, user, method=request.method,
+                     endpoint=request.endpoint or "")
+        db.session.commit()
+
+
+def _requester() -> Any:
+    """The logged-in user (pages) or the token's user (API), or None."""
+    if g.get("api_user") is not None:
+        return g.api_user
+    if request.path.startswith("/api/"):
+        return None
+    return current_user if current_user.is_authenticated else None
+
+
 def wants_json() -> bool:
     """API paths answer in JSON."""
     return request.path.startswith("/api/")
@@ -101,9 +155,9 @@ def error_response(status: int, code: str, message: str, details: Any = None,
 
 def _domain_error(exc: PingshenError) -> Any:
     """Engine and service errors keep their status and message."""
-    from app.extensions import db
-
     db.session.rollback()
+    if exc.status == 403:
+        _record_refusal()
     headers = {}
     if isinstance(exc.details, dict) and "retry_after" in exc.details:
         headers["Retry-After"] = str(exc.details["retry_after"])
@@ -123,11 +177,15 @@ def _http_error(exc: HTTPException) -> Any:
     """Werkzeug errors (404, 405, 413, CSRF 400...) in the same shapes."""
     status = exc.code or 500
     if status >= 500:  # the request's transaction failed: the page reads the user afresh
-        from app.extensions import db
-
         db.session.rollback()
+    if status == 403:
+        db.session.rollback()
+        _record_refusal()
     message = zh(HTTP_MESSAGES[status]) if status in HTTP_MESSAGES else exc.name
     if status == 400 and "CSRF" in (exc.description or ""):
         message = zh("页面已过期（CSRF 校验失败），请刷新后重试")
     headers = {k: v for k, v in exc.get_headers() if k in ("Allow", "Retry-After")}
+    if isinstance(exc, SecurityError) and not wants_json():
+        # A Host not in TRUSTED_HOSTS: no URL can be built for it, so no page either.
+        return Response(message, status, mimetype="text/plain")
     return error_response(status, exc.name.lower().replace(" ", "_"), message, headers=headers)

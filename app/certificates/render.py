@@ -303,7 +303,7 @@ def _seal_svg(name: str) -> Markup:
         f'<polygon points="{star_points(100, 100, 27)}" fill="{_RED}"/>{glyphs}</svg>')
 
 
-def _qr_svg(url: str) -> Markup:
+def qr_svg(url: str) -> Markup:
     """The QR code of ``url`` as inline SVG."""
     size, path = qr_svg_path(url)
     return Markup(f'<svg class="qr-code" viewBox="0 0 {size} {size}" '
@@ -334,7 +334,7 @@ def template_context(facts: CertificateFacts) -> dict[str, Any]:
         "text": list(facts.text), "serial": facts.serial, "code": facts.code,
         "date": chinese_date(facts.issued_on), "month": chinese_month(facts.issued_on),
         "year": facts.issued_on.year, "verify_url": facts.verify_url,
-        "qr": _qr_svg(facts.verify_url), "issuers": issuers,
+        "qr": qr_svg(facts.verify_url), "issuers": issuers,
         "fonts": ", ".join(f'"{family}"' for family in _families()),
     }
 

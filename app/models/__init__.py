@@ -30,6 +30,7 @@ from app.models.reviews import (
     ReviewResult,
     SheetRevision,
 )
+from app.models.security import EventKind, SecurityEvent
 
 __all__ = [
     "ApiToken",
@@ -44,6 +45,7 @@ __all__ = [
     "Certificate",
     "CertificateDownload",
     "DispersionWaiver",
+    "EventKind",
     "IssuerSeal",
     "Job",
     "LoginAttempt",
@@ -60,6 +62,7 @@ __all__ = [
     "ReviewAssignment",
     "ReviewResult",
     "Role",
+    "SecurityEvent",
     "SerialCounter",
     "SheetRevision",
     "StoredTemplate",

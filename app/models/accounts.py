@@ -95,6 +95,14 @@ class User(UserMixin, Model):
     expertise: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # Changing it invalidates every session and token issued before.
     session_nonce: Mapped[str] = mapped_column(String(32), default="0")
+    # Second factor (app/services/totp.py): the TOTP secret, set at enrolment and never shown
+    # again once confirmed; it counts only from `totp_confirmed_at`. The last time-step used
+    # (a code is good once) and the salted hash of each unused recovery code.
+    totp_secret: Mapped[str | None] = mapped_column(String(32))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None]
+    recovery_codes: Mapped[list[str]] = mapped_column(JSONType, default=list,
+                                                      server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     org: Mapped[Organisation] = relationship(lazy="joined")
@@ -116,6 +124,11 @@ class User(UserMixin, Model):
     def check_password(self, password: str) -> bool:
         """Compare a password with the stored hash."""
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def has_totp(self) -> bool:
+        """Whether a confirmed second factor guards this account's logins."""
+        return self.totp_confirmed_at is not None
 
     @property
     def district_id(self) -> int | None:

@@ -12,6 +12,7 @@ from app.extensions import Model
 from app.models.accounts import Organisation, User
 from app.models.base import JSONType, UTCDateTime, utcnow
 from app.models.programmes import Call, ProgrammeVersion
+from app.models.security import SecurityEvent
 
 
 class Application(Model):
@@ -111,19 +112,22 @@ class AuditEntry(Model):
 
 
 class AppendOnly(RuntimeError):
-    """Raised when code tries to change or delete a recorded audit entry."""
+    """Raised when code tries to change or delete a recorded audit entry or security event."""
+
+
+APPEND_ONLY = (AuditEntry, SecurityEvent)
 
 
 @event.listens_for(Session, "before_flush")
 def _audit_is_append_only(session: Session, _context: Any, _instances: Any) -> None:
-    """The audit log is append-only for the application: rows are added, never changed or
-    deleted (a programming error, refused before anything is written)."""
+    """The audit log and the security events are append-only for the application: rows are
+    added, never changed or deleted (a programming error, refused before anything is written)."""
     for row in session.deleted:
-        if isinstance(row, AuditEntry):
-            raise AppendOnly(f"audit entry {row.id} cannot be deleted")
+        if isinstance(row, APPEND_ONLY):
+            raise AppendOnly(f"{row.__tablename__} row {row.id} cannot be deleted")
     for row in session.dirty:
-        if isinstance(row, AuditEntry) and session.is_modified(row, include_collections=False):
-            raise AppendOnly(f"audit entry {row.id} cannot be changed")
+        if isinstance(row, APPEND_ONLY) and session.is_modified(row, include_collections=False):
+            raise AppendOnly(f"{row.__tablename__} row {row.id} cannot be changed")
 
 
 class Objection(Model):

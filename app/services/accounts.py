@@ -14,10 +14,11 @@ from app.engine.errors import NotFound, PingshenError, ValidationFailed
 from app.engine.formdata import hidden_character
 from app.extensions import db
 from app.i18n import zh
-from app.models import ApiToken, LoginAttempt, Organisation, OrgKind, Role, User
+from app.models import ApiToken, EventKind, LoginAttempt, Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
 from app.models.base import utcnow
 from app.services.password_rules import MAX_LENGTH, MIN_LENGTH, password_problem
+from app.services.security_events import record_event
 
 # Deliberately loose: one @, no spaces, a dot in the domain; the mail server has the last word.
 PHONE = re.compile(r"^[0-9+\-() 转]{3,30}$")
@@ -134,22 +135,64 @@ def check_password_rules(password: str, username: str = "", name: str = "") -> N
 
 
 def authenticate(username: str, password: str, address: str) -> User | None:
-    """Check a login, recording the attempt; refuse while too many recent failures."""
+    """Check a password, recording the attempt; refuse while too many recent failures.
+
+    A right password is not yet a login when the account has a second factor: the caller
+    asks for the code next (`check_second_factor`)."""
+    refuse_when_limited(username, address)
+    user = db.session.scalar(select(User).filter_by(username=username))
+    ok = user is not None and user.active and user.check_password(password)
+    if not ok:
+        record_event(EventKind.LOGIN_FAILED, user, username=username, step="password")
+    record_attempt(username, address, ok, user)
+    return user if ok else None
+
+
+def check_second_factor(user: User, code: str, address: str) -> str | None:
+    """Spend a one-time or recovery code at login, limited and counted like passwords:
+    "totp" or "recovery" when it is good, else None."""
+    from app.services.totp import check_code
+
+    refuse_when_limited(user.username, address)
+    used = check_code(user, code)
+    record_attempt(user.username, address, used is not None, user)
+    return used
+
+
+def refuse_when_limited(username: str, address: str) -> None:
+    """Raise TooManyAttempts while the account or the address has too many recent failures."""
     config = current_app.config
-    window = utcnow() - timedelta(seconds=config["LOGIN_WINDOW_SECONDS"])
-    recent_failures = select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.at >= window, LoginAttempt.succeeded.is_(False))
     # One account is guessed at from anywhere; one address (often a whole office behind
     # NAT) may try many accounts, so it gets a higher limit of its own.
-    by_user = db.session.scalar(recent_failures.where(LoginAttempt.username == username)) or 0
-    by_address = db.session.scalar(recent_failures.where(LoginAttempt.address == address)) or 0
+    by_user, by_address = _recent_failures(username, address)
     if by_user >= config["LOGIN_MAX_FAILURES"] \
             or by_address >= config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
         raise TooManyAttempts(zh("登录失败次数过多，请 15 分钟后再试"), {"retry_after": 900})
-    user = db.session.scalar(select(User).filter_by(username=username))
-    ok = user is not None and user.active and user.check_password(password)
+
+
+def record_attempt(username: str, address: str, ok: bool, user: User | None) -> None:
+    """Keep one attempt (password or code); the failure that reaches a limit is recorded as a
+    lockout, once, so a locked account adds no rows however often it is tried."""
     db.session.add(LoginAttempt(username=username[:80], address=address[:64], succeeded=ok))
-    return user if ok else None
+    if ok:
+        return
+    db.session.flush()
+    by_user, by_address = _recent_failures(username, address)
+    config = current_app.config
+    if by_user == config["LOGIN_MAX_FAILURES"] \
+            or by_address == config["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
+        record_event(EventKind.LOCKED_OUT, user, username=username,
+                     failures_for_account=by_user, failures_from_address=by_address)
+
+
+def _recent_failures(username: str, address: str) -> tuple[int, int]:
+    """Failed attempts within the window: for this username, and from this address."""
+    window = utcnow() - timedelta(seconds=current_app.config["LOGIN_WINDOW_SECONDS"])
+    recent = select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.at >= window, LoginAttempt.succeeded.is_(False))
+    by_user = db.session.scalar(recent.where(LoginAttempt.username == username)) or 0
+    by_address = db.session.scalar(recent.where(LoginAttempt.address == address)) or 0
+    return by_user, by_address
 
 
 def issue_token(user: User) -> str:
@@ -158,6 +201,7 @@ def issue_token(user: User) -> str:
     hours = current_app.config["API_TOKEN_HOURS"]
     db.session.add(ApiToken(user=user, token_hash=_hash(token), session_nonce=user.session_nonce,
                             expires_at=utcnow() + timedelta(hours=hours)))
+    record_event(EventKind.TOKEN_CREATED, user, hours=hours)
     return token
 
 
@@ -172,16 +216,21 @@ def user_for_token(token: str) -> User | None:
     return user
 
 
-def revoke_token(token: str) -> None:
+def revoke_token(token: str, user: User) -> None:
     """Delete a token (API logout)."""
     db.session.execute(delete(ApiToken).where(ApiToken.token_hash == _hash(token)))
+    record_event(EventKind.TOKEN_REVOKED, user)
 
 
-def change_password(user: User, password: str) -> None:
-    """Set a new password and end every other session and token of the user."""
+def change_password(user: User, password: str, how: str = "own") -> None:
+    """Set a new password and end every other session and token of the user; `how` says who
+    set it for the security events: "own", "link" (the e-mailed link) or the administrator's
+    username."""
     check_password_rules(password, user.username, user.name)
     user.set_password(password)
     user.session_nonce = secrets.token_hex(8)
+    kind = EventKind.PASSWORD_CHANGED if how == "own" else EventKind.PASSWORD_RESET
+    record_event(kind, user, by=how)
 
 
 def user_by_session_id(session_id: str) -> User | None:

@@ -78,7 +78,7 @@ def reset_password(token: str, password: str) -> User:
     if user is None:
         raise ValidationFailed(zh("重置链接已失效（已使用或超过有效期），请重新申请"),
                                {"token": "invalid"})
-    change_password(user, password)
+    change_password(user, password, how="link")
     return user
 
 

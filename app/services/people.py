@@ -22,9 +22,10 @@ from app.engine.errors import ValidationFailed
 from app.engine.formdata import hidden_character
 from app.extensions import db
 from app.i18n import joined, zh
-from app.models import Organisation, OrgKind, Role, User
+from app.models import EventKind, Organisation, OrgKind, Role, User
 from app.models.accounts import ORG_LEVEL
 from app.services.accounts import change_password, check_email, check_phone, clean_expertise
+from app.services.security_events import record_event
 
 # No 0/O, 1/l/I: generated passwords are read off a screen or a printout and typed in.
 PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -127,6 +128,9 @@ def update_user(user: User, *, name: str | None = None, email: str | None = None
     if (role or user.role) == Role.DISTRICT_ADMIN and target_org.district_id is None:
         raise ValidationFailed(zh("区级管理员必须属于某个区"), {"org": target_org.code})
     changed = [key for key, value in wanted.items() if getattr(user, key) != value]
+    if "role" in changed:
+        record_event(EventKind.ROLE_CHANGED, user, before=user.role, after=wanted["role"],
+                     by=actor.username if actor is not None else "")
     for key in changed:
         setattr(user, key, wanted[key])
     if org is not None and org.id != user.org_id:
@@ -153,6 +157,8 @@ def set_active(user: User, active: bool, actor: User) -> None:
     if user.active != active:
         user.active = active
         user.session_nonce = secrets.token_hex(8)
+        record_event(EventKind.ACCOUNT_ENABLED if active else EventKind.ACCOUNT_DISABLED, user,
+                     by=actor.username)
     db.session.flush()
 
 
@@ -162,7 +168,7 @@ def reset_password(user: User, actor: User) -> str:
     if user.id == actor.id:
         raise ValidationFailed(zh("请在“密码”页面修改自己的密码"), {"user": user.username})
     password = generate_password()
-    change_password(user, password)
+    change_password(user, password, how=actor.username)
     db.session.flush()
     return password
 

@@ -28,6 +28,7 @@ from app.services.demo import SAMPLE_PDF
 from app.services.panels import create_panel
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import confirmed, csrf_from, login
+from tests.security.test_headers import header_problems
 
 ROLES = {  # matrix column → username (None: anonymous)
     "anon": None, "owner": "wj1", "applicant": "wj2", "district": "wj_admin",
@@ -60,6 +61,9 @@ HTML: dict[str, dict[str, set[str]]] = {
     "admin.dossier_job": {"GET": ADMINS},
     "admin.dossier_job_file": {"GET": ADMINS},
     "auth.login": {"GET": ALL, "POST": ALL},
+    "auth.login_code": {"GET": ALL, "POST": ALL},  # without a pending login: back to log in
+    "auth.login_enrol": {"GET": ALL, "POST": ALL},
+    "auth.account_totp": {"GET": USERS, "POST": USERS},
     "auth.logout": {"POST": USERS},
     "auth.password": {"GET": USERS, "POST": USERS},
     "auth.language": {"POST": ALL},
@@ -77,6 +81,8 @@ HTML: dict[str, dict[str, set[str]]] = {
     "district.call_overview_page": {"GET": {"district", "other_district"}},
     "admin.home": {"GET": {"city"}},
     "admin.audit": {"GET": {"city"}},
+    "admin.security_events": {"GET": {"city"}},
+    "admin.user_totp_reset": {"POST": {"city"}},
     "admin.people_import": {"GET": {"city"}, "POST": {"city"}},
     "admin.people_import_template": {"GET": {"city"}},
     "admin.people_import_preview": {"GET": {"city"}},
@@ -315,7 +321,8 @@ def _outcome(response: Any, endpoint: str) -> str:
     if response.status_code == 403:
         return "denied"
     if response.status_code in (301, 302, 303) and "/login" in response.headers["Location"] \
-            and endpoint not in {"auth.login", "auth.language"}:
+            and endpoint not in {"auth.login", "auth.language", "auth.login_code",
+                                 "auth.login_enrol"}:
         return "login"
     return "ok"
 
@@ -329,6 +336,8 @@ def test_every_route_is_in_the_matrix(app: Flask):
 
 
 def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
+    """…and every response, whatever its status (pages, JSON, files, PDFs, redirects, errors),
+    carries the security headers."""
     clients, tokens = {}, {}
     for role, username in ROLES.items():
         clients[role] = app.test_client()
@@ -336,7 +345,7 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
             assert login(clients[role], username).status_code == 302
             tokens[role] = issue_token(world["users"][username])
             db.session.commit()  # release SQLite's write lock before the next login request
-    wrong = []
+    wrong, headers = [], []  # wrong outcomes; responses without the security headers
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
@@ -347,8 +356,10 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
                 if rule.endpoint in {"auth.logout", "api.delete_token"} and role != "anon":
                     continue  # checked last, so the other rows keep their sessions
                 expected = "ok" if role in allowed else ("login" if role == "anon" else "denied")
-                got = _outcome(_call(clients[role], tokens.get(role), rule.endpoint, method,
-                                     url), rule.endpoint)
+                response = _call(clients[role], tokens.get(role), rule.endpoint, method, url)
+                headers.extend(f"{method} {url} as {role}: {problem}"
+                               for problem in header_problems(response))
+                got = _outcome(response, rule.endpoint)
                 if got != expected:
                     wrong.append(f"{method} {url} as {role}: expected {expected}, got {got}")
                 db.session.rollback()
@@ -358,3 +369,4 @@ def test_each_role_gets_exactly_what_the_matrix_says(app: Flask, world, scene):
         if got != "ok":
             wrong.append(f"DELETE /api/v1/tokens as {role}: expected ok, got {got}")
     assert not wrong, "\n" + "\n".join(wrong)
+    assert not headers, "\n" + "\n".join(headers)

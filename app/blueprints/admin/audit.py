@@ -27,8 +27,8 @@ def audit() -> Any:
     chosen = AuditFilter(user=request.args.get("user", "").strip(),
                          call_id=request.args.get("call", type=int),
                          action=request.args.get("action", ""),
-                         since=_day(request.args.get("since")),
-                         until=_day(request.args.get("until")),
+                         since=day_from(request.args.get("since")),
+                         until=day_from(request.args.get("until")),
                          text=request.args.get("q", "").strip()[:100],
                          oldest_first=request.args.get("order") == "oldest")
     page = db.paginate(audit_query(chosen), per_page=PER_PAGE, error_out=False)
@@ -39,7 +39,7 @@ def audit() -> Any:
                            calls=calls, actions=action_choices(), system=SYSTEM)
 
 
-def _day(text: str | None) -> date | None:
+def day_from(text: str | None) -> date | None:
     """A YYYY-MM-DD date from the query string, or None."""
     try:
         return date.fromisoformat(text) if text else None

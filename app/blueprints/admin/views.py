@@ -203,4 +203,5 @@ from app.blueprints.admin import (  # noqa: E402,F401  (routes on bp)
     programmes,
     progress,
     rounds,
+    security_events,
 )

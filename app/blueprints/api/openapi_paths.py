@@ -104,10 +104,15 @@ LIST = array
 PATHS: dict[str, dict[str, Any]] = {
     "/tokens": {
         "post": op("create_token", "tokens", "Log in: exchange username and password for a token",
-                   {201: answer("A bearer token.", ref("Token"))}, (400, 401, 422, 429),
+                   {201: answer("A bearer token.", ref("Token"))}, (400, 401, 403, 422, 429),
                    body=ref("TokenRequest"), public=True,
-                   description="Failed attempts are counted per username and address; too many "
-                               "give 429. Tokens expire at `expires_at`."),
+                   description="Failed attempts (passwords and codes) are counted per username "
+                               "and address; too many give 429. An account with two-step "
+                               "verification on must give `otp` (401 with details "
+                               "`{\"otp\": \"required\"}` without it, `invalid` when wrong or "
+                               "already used: each code is good once). An administrator who "
+                               "must set it up (REQUIRE_TOTP_FOR_ADMINS) gets 403 until they "
+                               "have, in the browser. Tokens expire at `expires_at`."),
         "delete": op("delete_token", "tokens", "Log out: revoke the token used for this call",
                      {204: answer("Revoked.")}),
     },

@@ -168,7 +168,11 @@ ORGANISATION = obj({"code": string(), "name": string(),
                     "kind": string(enum=[k.value for k in OrgKind]),
                     "district": nullable(string("Code of its district (null for the city)."))})
 USER = obj({"username": string(), "name": string(), "role": ROLE, "org": ref("Organisation")})
-TOKEN_REQUEST = obj({"username": string(), "password": string()})
+TOKEN_REQUEST = obj({"username": string(), "password": string(),
+                     "otp": string("The six-digit code of the account's authenticator app, or "
+                                   "one of its recovery codes: required when the account has "
+                                   "two-step verification on.")},
+                    optional=("otp",))
 TOKEN = obj({"token": string("Send as `Authorization: Bearer <token>`."),
              "token_type": string(enum=["Bearer"]), "expires_at": DATETIME,
              "user": ref("User")})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
@@ -12,9 +13,12 @@ from app.blueprints.auth.forms import ForgotForm, LoginForm, PasswordForm, Reset
 from app.engine.errors import ValidationFailed
 from app.extensions import db
 from app.i18n import COOKIE, LOCALES
+from app.models import EventKind, User
 from app.services.accounts import TooManyAttempts, authenticate, change_password
 from app.services.password_reset import request_reset, user_for_link
 from app.services.password_reset import reset_password as spend_link
+from app.services.security_events import record_event
+from app.services.totp import must_enrol
 
 bp = Blueprint("auth", __name__)
 
@@ -36,17 +40,35 @@ def login():  # type: ignore[no-untyped-def]
             return render_template("auth/login.html", form=form), 429
         db.session.commit()
         if user is not None:
-            login_user(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return start_login(user, _safe_next(request.args.get("next")))
         flash(_("Wrong username or password."), "error")
         status = 401
     return render_template("auth/login.html", form=form), status
+
+
+def start_login(user: User, target: str) -> Any:
+    """After the password: log in, or ask for the second factor (or its set-up) first."""
+    from app.blueprints.auth.second_factor import ask_second_factor
+
+    if user.has_totp or must_enrol(user):
+        return ask_second_factor(user, target)
+    return finish_login(user, target, "")
+
+
+def finish_login(user: User, target: str, factor: str) -> Any:
+    """Log the user in and record it (`factor`: "totp", "recovery", "enrolled" or "")."""
+    login_user(user)
+    record_event(EventKind.LOGIN, user, second_factor=factor)
+    db.session.commit()
+    return redirect(target)
 
 
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():  # type: ignore[no-untyped-def]
     """End the session."""
+    record_event(EventKind.LOGOUT, current_user)
+    db.session.commit()
     logout_user()
     flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
@@ -125,3 +147,6 @@ def _safe_next(target: str | None) -> str:
             and not urlsplit(target).netloc:
         return target
     return url_for("public.home")
+
+
+from app.blueprints.auth import second_factor  # noqa: E402,F401  (routes on bp)
