@@ -324,11 +324,13 @@ class Expert(Person):
     def review(self) -> None:
         """Take an open sheet from the queue and move it one step."""
         text = self.page("/reviews/", "expert: queue")
-        sheets = [i for i in _ids(r"/reviews/(\d+)", text)
+        # open sheets carry the primary "Score" button; submitted ones a plain "View"
+        sheets = [i for i in _ids(r'class="button primary" href="/reviews/(\d+)"', text)
                   if LEDGER.sheets.get(i, {}).get("status") != "submitted"]
+        drafts = [i for i in sheets if LEDGER.sheets.get(i, {}).get("status") == "draft"]
         if not sheets:
             return
-        sheet = random.choice(sheets[:6])
+        sheet = random.choice(drafts if drafts and random.random() < 0.5 else sheets[:6])
         text = self.page(f"/reviews/{sheet}", "expert: sheet")
         if 'name="answer"' in text:
             response = self.post(f"/reviews/{sheet}/conflict", "expert: no conflict",
