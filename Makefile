@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint syscheck install migrate demo translations i18n-update clean
+.PHONY: run test lint load syscheck install migrate demo translations i18n-update clean
 
 run: install migrate
 	@$(BIN)/flask demo load --if-empty
@@ -22,6 +22,14 @@ test: install
 lint: install
 	$(BIN)/ruff check app tests bench tools
 	$(BIN)/mypy
+
+# The load test (bench/load/): a fresh instance served by gunicorn on loopback, 50 users of every
+# role for 5 minutes, then a check that the database holds exactly what was acknowledged.
+# SQLite by default; LOAD_DATABASE_URL=postgresql+psycopg://... for a throwaway PostgreSQL
+# database (its public schema is dropped). Not part of `make test` or CI.
+load: install
+	$(BIN)/pip install --quiet -e '.[load]'
+	$(BIN)/python bench/load/run.py
 
 syscheck:
 	@$(PYTHON) tools/syscheck.py

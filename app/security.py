@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, g, jsonify, render_template, req
 from flask_login import current_user
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from app.engine.errors import PingshenError
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_record_download)
     app.register_error_handler(PingshenError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(OperationalError, _database_busy)
 
 
 @login_manager.user_loader
@@ -170,7 +172,10 @@ HTTP_MESSAGES = {  # translated when shown, with zh()
     405: zh_mark("不支持此请求方式"), 409: zh_mark("数据已被修改，请刷新后重试"),
     413: zh_mark("上传的文件太大"), 410: zh_mark("该证书已撤销或已被替换，不再提供下载"),
     429: zh_mark("请求过于频繁，请稍后再试"), 500: zh_mark("服务器内部错误，请稍后再试"),
+    503: zh_mark("系统繁忙，请稍后再试，本次操作未保存"),
 }
+# Seconds a client is asked to wait when SQLite is still locked after the busy timeout.
+BUSY_RETRY_AFTER = 5
 
 
 def _http_error(exc: HTTPException) -> Any:
@@ -189,3 +194,13 @@ def _http_error(exc: HTTPException) -> Any:
         # A Host not in TRUSTED_HOSTS: no URL can be built for it, so no page either.
         return Response(message, status, mimetype="text/plain")
     return error_response(status, exc.name.lower().replace(" ", "_"), message, headers=headers)
+
+
+def _database_busy(exc: OperationalError) -> Any:
+    """SQLite still locked by another writer after the busy timeout: the transaction is rolled
+    back (nothing was written) and the client is asked to try again, never given a 500."""
+    db.session.rollback()
+    if "database is locked" not in str(exc.orig):
+        raise exc  # any other database failure stays a server error
+    return error_response(503, "service_unavailable", zh(HTTP_MESSAGES[503]),
+                          headers={"Retry-After": str(BUSY_RETRY_AFTER)})
