@@ -64,9 +64,10 @@ class Config:
     # another path and from a subdomain (ASVS 3.3.3).
     SESSION_COOKIE_NAME = "__Host-session" if SESSION_COOKIE_SECURE else "session"
     REMEMBER_COOKIE_HTTPONLY = True
-    # A login lasts this long from the moment it is made (the signed cookie's timestamp is
-    # checked on every request), however busy the user has been.
+    # A login lasts this long from the moment it is made, however busy the user has been, and
+    # ends after SESSION_IDLE_MINUTES without a request (app/session_limits.py).
     PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_HOURS", 8)) * 3600
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 120))
     # The host names the site answers to (comma-separated, e.g. "ps.example.gov.cn"); any
     # other Host header gets 400. Empty: any host (development only).
     TRUSTED_HOSTS = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",")

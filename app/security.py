@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException, SecurityError
 
+from app import session_limits
 from app.engine.errors import PingshenError
 from app.extensions import db, login_manager
 from app.i18n import zh, zh_mark
@@ -32,6 +33,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = zh_mark("请先登录")
     login_manager.localize_callback = zh
     login_manager.session_protection = "strong"
+    session_limits.init_app(app)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.after_request(_record_download)
