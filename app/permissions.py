@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 
 from app.extensions import db
 from app.models import Application, ReviewAssignment, Role, User
@@ -23,6 +23,21 @@ def is_assigned(user: User, application: Application) -> bool:
     if programme_of(application).workflow["reviews"]["declare_conflicts"]:
         conditions.append(ReviewAssignment.conflict_checked_at.is_not(None))
     return db.session.scalar(select(ReviewAssignment.id).where(*conditions).limit(1)) is not None
+
+
+def assigned_entries(user: User) -> ColumnElement[bool]:
+    """The list form of `is_assigned`: a condition on Application for the entries an expert
+    may see (assigned, still on the panel, and no conflict where the programme asks)."""
+    from app.services.programmes import programme_of
+
+    active = (ReviewAssignment.expert_id == user.id, ReviewAssignment.status.not_in(INACTIVE))
+    confirmed = select(ReviewAssignment.application_id).where(
+        *active, ReviewAssignment.conflict_checked_at.is_not(None))
+    unconfirmed = db.session.scalars(select(ReviewAssignment).where(
+        *active, ReviewAssignment.conflict_checked_at.is_(None)))
+    unasked = [sheet.application_id for sheet in unconfirmed
+               if not programme_of(sheet.application).workflow["reviews"]["declare_conflicts"]]
+    return Application.id.in_(confirmed) | Application.id.in_(unasked)
 
 
 def in_scope(user: User, application: Application) -> bool:

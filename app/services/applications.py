@@ -12,9 +12,9 @@ from app.engine.errors import Conflict, Forbidden, GuardsFailed, ValidationFaile
 from app.engine.formdata import clean_data
 from app.extensions import db
 from app.i18n import zh
-from app.models import Application, AuditEntry, Call, Organisation, ReviewAssignment, Role, User
+from app.models import Application, AuditEntry, Call, Organisation, Role, User
 from app.models.base import contains, utcnow
-from app.permissions import can_edit_application
+from app.permissions import assigned_entries, can_edit_application
 from app.services.programmes import current_programme, programme_of, record_version
 
 
@@ -78,8 +78,7 @@ def visible_applications(user: User) -> Select[Any]:
                            Application.submitted_at.is_not(None))
     if user.role == Role.APPLICANT:
         return query.where(Application.applicant_id == user.id)
-    return query.where(Application.id.in_(
-        select(ReviewAssignment.application_id).where(ReviewAssignment.expert_id == user.id)))
+    return query.where(assigned_entries(user))  # the same entries an expert may open
 
 
 ENTRY_SORTS = {  # sort name → the order of a call's entries (ties broken by entry number)

@@ -13,7 +13,12 @@ from flask import Flask
 from app.engine.runtime import fire
 from app.extensions import db
 from app.services.accounts import issue_token
-from app.services.reviews import assign_expert, save_review
+from app.services.reviews import (
+    assign_expert,
+    declare_conflict,
+    save_review,
+    withdraw_assignment,
+)
 from tests.conftest import confirmed, login
 
 MARKER_COMMENT = "MARKER-OTHER-EXPERT-COMMENT-7f3a"
@@ -72,3 +77,35 @@ def test_the_marker_is_visible_where_it_belongs(app: Flask, world, make_applicat
     client = app.test_client()
     login(client, "city")
     assert MARKER_COMMENT in client.get(f"/applications/{entry.id}").get_data(as_text=True)
+
+
+def test_an_expert_lists_only_the_entries_they_may_open(app: Flask, world, make_application):
+    """Found by the stateful model: the list showed an entry (its unit, district and, from then
+    on, its state) to an expert who had not confirmed having no conflict, who had declared
+    one, or whose sheet the city had withdrawn, while the entry itself was refused."""
+    users = world["users"]
+    entries = []
+    for name in ("湖塘太极拳队", "牛塘合唱团", "青龙书画社", "三井舞蹈队"):
+        entry = make_application("wj1", name=name)
+        fire(entry, "submit", users["wj1"])
+        entries.append(entry)
+    for quota in world["call"].quotas:
+        quota.quota = 4
+    for entry in entries:
+        fire(entry, "recommend", users["wj_admin"], data={"rank": 1, "opinion": "推荐"})
+    opened, unconfirmed, declared, withdrawn = (
+        assign_expert(entry, users["expert1"], users["city"]) for entry in entries)
+    confirmed(opened)
+    declare_conflict(declared, users["expert1"], conflict=True, reason="曾任该团队顾问")
+    withdraw_assignment(confirmed(withdrawn), users["city"], "专家临时出差")
+    headers = {"Authorization": f"Bearer {issue_token(users['expert1'])}"}
+    db.session.commit()
+    client = app.test_client()
+
+    listed = client.get("/api/v1/applications", headers=headers).get_json()["items"]
+    assert [item["id"] for item in listed] == [opened.application_id]
+    for sheet in (unconfirmed, declared, withdrawn):
+        assert client.get(f"/api/v1/applications/{sheet.application_id}",
+                          headers=headers).status_code == 403
+    assert client.get(f"/api/v1/applications/{opened.application_id}",
+                      headers=headers).status_code == 200
