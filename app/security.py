@@ -49,6 +49,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(connection: Any, _name: str) -> None:
+    """SQLite: open the transaction before a first SAVEPOINT. The sqlite3 driver begins one
+    only before INSERT, UPDATE or DELETE; a SAVEPOINT sent first opened a transaction of its
+    own, which its RELEASE committed at once: the rest of the request was no longer all or
+    nothing."""
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection) and not driver.in_transaction:
+        driver.execute("BEGIN")
+
+
 def _security_headers(response: Response) -> Response:
     """Headers every response carries."""
     response.headers.setdefault("Content-Security-Policy", CSP)
