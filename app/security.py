@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from app.engine.errors import PingshenError
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_security_headers)
     app.register_error_handler(PingshenError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(StaleDataError, _changed_meanwhile)
 
 
 @login_manager.user_loader
@@ -102,6 +104,15 @@ HTTP_MESSAGES = {  # translated when shown, with zh()
     413: zh_mark("上传的文件太大"), 410: zh_mark("该证书已撤销或已被替换，不再提供下载"),
     429: zh_mark("请求过于频繁，请稍后再试"), 500: zh_mark("服务器内部错误，请稍后再试"),
 }
+
+
+def _changed_meanwhile(_exc: StaleDataError) -> Any:
+    """A row changed by another request between loading and saving (its version moved on,
+    e.g. an edit racing a submission): a conflict to reload, not a server error."""
+    from app.extensions import db
+
+    db.session.rollback()
+    return error_response(409, "conflict", zh(HTTP_MESSAGES[409]))
 
 
 def _http_error(exc: HTTPException) -> Any:
