@@ -14,6 +14,7 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -24,11 +25,14 @@ from app.engine.errors import Conflict, GuardsFailed
 from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application, AuditEntry, Call, User
-from app.services.accounts import issue_token
+from app.models.base import utcnow
+from app.services.accounts import add_user, issue_token
 from app.services.applications import create_application
 from app.services.attachments import store_attachment
-from app.services.demo import SAMPLE_PDF, team_data
+from app.services.calls import open_call
+from app.services.demo import SAMPLE_PDF, contest_data, team_data
 from tests.api.conftest import Api
+from tests.conftest import PASSWORD
 
 POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 postgres_only = pytest.mark.skipif(
@@ -145,3 +149,22 @@ def test_edits_racing_a_submission_get_a_conflict_never_a_server_error(app, worl
     assert statuses[("submit", 200)] >= 1 and statuses[("edit", 409)] >= 1, statuses
 
 
+
+
+def test_one_entry_per_person_holds_when_two_tabs_submit_at_once(app, world):
+    """The teacher contest takes one entry per person (guard one_entry_per): a teacher with
+    several drafts who submits them all at once gets exactly one in."""
+    users, rounds, drafts = world["users"], 10, 5
+    call = open_call("teacher_contest", "一人一项测试", 2026, utcnow() - timedelta(days=1),
+                     utcnow() + timedelta(days=30), {"WJ": 99}, users["city"])
+    for n in range(rounds):
+        teacher = add_user(f"tab{n}", "applicant", "WJ-U1", PASSWORD)
+        entry_ids = []
+        for k in range(drafts):
+            entry = create_application(call, teacher, contest_data(
+                f"教师{n}", teacher.org.name, f"课程{k}"))
+            store_attachment(entry, "lesson_plan", "教案.pdf", io.BytesIO(SAMPLE_PDF), teacher)
+            entry_ids.append(entry.id)
+        db.session.commit()
+        outcomes = fire_together(app, entry_ids, "submit", teacher.id)
+        assert Counter(outcomes) == {"moved": 1, "refused": drafts - 1}, outcomes
