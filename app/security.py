@@ -11,6 +11,7 @@ from flask_login import current_user
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException, SecurityError
 
 from app import session_limits
@@ -40,6 +41,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(PingshenError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_busy)
+    app.register_error_handler(StaleDataError, _changed_meanwhile)
 
 
 @login_manager.user_loader
@@ -59,6 +61,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()
+
+
+@event.listens_for(Engine, "savepoint")
+def _sqlite_begin_before_savepoint(connection: Any, _name: str) -> None:
+    """SQLite: open the transaction before a first SAVEPOINT. The sqlite3 driver begins one
+    only before INSERT, UPDATE or DELETE; a SAVEPOINT sent first opened a transaction of its
+    own, which its RELEASE committed at once: the rest of the request was no longer all or
+    nothing."""
+    driver = connection.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection) and not driver.in_transaction:
+        driver.execute("BEGIN")
 
 
 def _security_headers(response: Response) -> Response:
@@ -178,6 +191,13 @@ HTTP_MESSAGES = {  # translated when shown, with zh()
 }
 # Seconds a client is asked to wait when SQLite is still locked after the busy timeout.
 BUSY_RETRY_AFTER = 5
+
+
+def _changed_meanwhile(_exc: StaleDataError) -> Any:
+    """A row changed by another request between loading and saving (its version moved on,
+    e.g. an edit racing a submission): a conflict to reload, not a server error."""
+    db.session.rollback()
+    return error_response(409, "conflict", zh(HTTP_MESSAGES[409]))
 
 
 def _http_error(exc: HTTPException) -> Any:

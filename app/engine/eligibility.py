@@ -10,14 +10,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.engine.calendar import LOCAL
 from app.engine.formdata import plain_number
 from app.engine.registry import Param, guard
 from app.extensions import db
 from app.i18n import joined, zh
-from app.models import Application, Call
+from app.models import Application, Call, Organisation, User
 from app.services.attachments import attachment_counts
 from app.services.programmes import programme_of
 
@@ -36,6 +36,18 @@ def _same(application: Application, by: str) -> Any:
     """The condition 'the same applicant' or 'the same unit' as ``application``."""
     return Application.applicant_id == application.applicant_id if by == "applicant" \
         else Application.org_id == application.org_id
+
+
+def _lock_whose(application: Application, by: str) -> None:
+    """Take the write lock on the applicant's account or the unit before counting their
+    entries, so that entries handed in at once (two tabs) queue up here and each counts the
+    others (PostgreSQL row lock, SQLite write lock)."""
+    if by == "applicant":
+        db.session.execute(update(User).where(User.id == application.applicant_id)
+                           .values(id=User.id))
+    else:
+        db.session.execute(update(Organisation).where(Organisation.id == application.org_id)
+                           .values(id=Organisation.id))
 
 
 def _counts(other: Application, refused: bool = True) -> bool:
@@ -61,6 +73,7 @@ def one_entry_per(ctx: Context, by: str, max: int, field: str | None,  # noqa: A
                   count_refused: bool = True) -> str | None:
     """Refuse when the applicant or unit already has ``max`` entries (in the category)."""
     app = ctx.application
+    _lock_whose(app, by)
     others = [a for a in db.session.scalars(select(Application).where(
         Application.call_id == app.call_id, Application.id != app.id, _same(app, by)))
         if _counts(a, count_refused)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, event
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, event
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.extensions import Model
@@ -22,6 +22,8 @@ class Application(Model):
     __table_args__ = (
         Index("ix_applications_call_state", "call_id", "state"),
         Index("ix_applications_call_district", "call_id", "district_id"),
+        # One entry per key and applicant: concurrent starts with the same key race on this.
+        UniqueConstraint("applicant_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +47,9 @@ class Application(Model):
     # Recommended to a higher level (e.g. 省级) by the action recommend_upward, and when.
     recommended_to: Mapped[str | None] = mapped_column(String(40))
     recommended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The key sent with the request that started the entry (the API's Idempotency-Key header,
+    # the start form's one-time key): the same key from the same applicant finds it again.
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.exc import IntegrityError
 
 from app.engine.errors import Conflict, Forbidden, GuardsFailed, ValidationFailed
 from app.engine.formdata import clean_data
@@ -19,8 +20,15 @@ from app.services.programmes import current_programme, programme_of, record_vers
 
 
 def create_application(call: Call, applicant: User, data: dict[str, Any] | None = None,
-                       now: datetime | None = None) -> Application:
-    """Start a draft in an open call, pinned to the programme version current now."""
+                       now: datetime | None = None, *, key: str | None = None) -> Application:
+    """Start a draft in an open call, pinned to the programme version current now.
+
+    With ``key`` (an idempotency key the client chose), a second start with the same key by the
+    same applicant returns the first draft instead of a new one, also when both arrive at once:
+    the unique key decides, so it holds across processes.
+    """
+    if key is not None and (earlier := _started_with(applicant, key)) is not None:
+        return _same_call(earlier, call)
     now = now or utcnow()
     if applicant.role != Role.APPLICANT:
         raise Forbidden(zh("只有申报人可以创建申报"))
@@ -30,14 +38,36 @@ def create_application(call: Call, applicant: User, data: dict[str, Any] | None 
     version = record_version(programme)
     application = Application(call=call, programme_version_id=version.id, applicant=applicant,
                               org_id=applicant.org_id, district_id=applicant.org.district_id,
-                              state=programme.initial, data={}, step_data={})
-    db.session.add(application)
-    _apply_data(application, data or {})
-    db.session.flush()
+                              state=programme.initial, data={}, step_data={},
+                              idempotency_key=key)
+    try:
+        with db.session.begin_nested():  # a lost race undoes only this insert
+            db.session.add(application)
+            _apply_data(application, data or {})
+            db.session.flush()
+    except IntegrityError:
+        earlier = _started_with(applicant, key) if key is not None else None
+        if earlier is None:
+            raise
+        return _same_call(earlier, call)  # the same request, started meanwhile by another
     db.session.add(AuditEntry(application=application, actor=applicant, at=now, trigger="create",
                               from_state=None, to_state=programme.initial,
                               definition_version=programme.version))
     return application
+
+
+def _started_with(applicant: User, key: str) -> Application | None:
+    """The applicant's entry started with this idempotency key, if any."""
+    return db.session.scalar(select(Application).where(
+        Application.applicant_id == applicant.id, Application.idempotency_key == key))
+
+
+def _same_call(earlier: Application, call: Call) -> Application:
+    """The entry an idempotency key already started, provided it was for the same call."""
+    if earlier.call_id != call.id:
+        raise ValidationFailed(zh("此幂等键已用于另一批次的申报，请为新的申报使用新的键"),
+                               {"idempotency_key": zh("已用于另一批次")})
+    return earlier
 
 
 def update_data(application: Application, actor: User, data: dict[str, Any],

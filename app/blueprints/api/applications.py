@@ -12,6 +12,7 @@ from app.blueprints.api.common import (
     bp,
     editable_application,
     find,
+    idempotency_key,
     json_body,
     query_int,
     require_role,
@@ -53,13 +54,18 @@ def list_applications() -> Any:
 
 @bp.post("/applications", endpoint="create_application")
 def start_application() -> Any:
-    """Start a draft in an open call (applicants); the data is checked field by field."""
+    """Start a draft in an open call (applicants); the data is checked field by field.
+
+    With an ``Idempotency-Key`` header, a repeat of the request (a retry after a lost answer,
+    ten at once) answers with the draft the first one started.
+    """
     user = require_role(Role.APPLICANT)
     body = json_body({"call_id": "integer"}, {"data": "object"})
+    key = idempotency_key()
     call = find(Call, body["call_id"])
     if call is None:
         raise ValidationFailed(zh("批次不存在"), {"call_id": zh("没有这个批次")})
-    application = create_application(call, user, body.get("data", {}))
+    application = create_application(call, user, body.get("data", {}), key=key)
     db.session.commit()
     return application_json(application, user), 201
 

@@ -146,6 +146,21 @@ def json_body(required: dict[str, str], optional: dict[str, str] | None = None) 
     return given
 
 
+IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,64}")  # visible ASCII, as in a UUID
+
+
+def idempotency_key() -> str | None:
+    """The request's ``Idempotency-Key`` header (422 when it is not 1-64 visible ASCII
+    characters), or None without one."""
+    raw = request.headers.get("Idempotency-Key")
+    if raw is None:
+        return None
+    if not IDEMPOTENCY_KEY.fullmatch(raw.strip()):
+        message = zh("Idempotency-Key 应为 1 至 64 个可见的 ASCII 字符")
+        raise ValidationFailed(message, {"Idempotency-Key": message})
+    return raw.strip()
+
+
 def query_int(name: str, default: int | None = None, minimum: int = 1) -> int | None:
     """An integer query parameter (422 when it is not a whole number >= minimum)."""
     raw = request.args.get(name, "").strip()

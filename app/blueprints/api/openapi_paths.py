@@ -87,6 +87,18 @@ def in_query(name: str, description: str, schema: Schema) -> dict[str, Any]:
             "schema": schema}
 
 
+def in_header(name: str, description: str, schema: Schema) -> dict[str, Any]:
+    """An optional request header."""
+    return {"name": name, "in": "header", "required": False, "description": description,
+            "schema": schema}
+
+
+IDEMPOTENCY_KEY = in_header(
+    "Idempotency-Key", "A key the client makes up for this request (a UUID, say). A repeat "
+    "with the same key by the same user (a retry after a lost answer, a double send, even ten "
+    "at once) creates nothing new: it answers 201 with the draft the first request started. "
+    "The same key for another call is refused (422).",
+    string(minLength=1, maxLength=64, pattern="^[\\x21-\\x7e]+$"))
 APPLICATION_ID = in_path("application_id", "Application id.")
 ROUND_NAME = in_path("name", "Round: the name of a review state.", string())
 CALL_ID = in_path("call_id", "Call id.")
@@ -325,9 +337,11 @@ PATHS: dict[str, dict[str, Any]] = {
         "post": op("create_application", "applications",
                    "Start a draft in an open call (applicants)",
                    {201: answer("The application.", ref("Application"))}, (400, 403, 422),
-                   body=ref("ApplicationCreate"),
+                   body=ref("ApplicationCreate"), query=(IDEMPOTENCY_KEY,),
                    description="Values are checked field by field (422 with {field: message}); "
-                               "required fields are only checked at submission."),
+                               "required fields are only checked at submission. Send an "
+                               "`Idempotency-Key` header to make retries safe: one key, one "
+                               "draft."),
     },
     "/applications/{application_id}": {
         "parameters": [APPLICATION_ID],

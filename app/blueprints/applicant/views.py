@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from secrets import token_urlsafe
 from typing import Any
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -32,17 +33,24 @@ def home() -> Any:
     page = db.paginate(visible_applications(current_user), per_page=50, error_out=False)
     now = utcnow()
     rows = [(app, programme_of(app)) for app in page.items]
+    calls = open_calls(now)
     return render_template("applicant/home.html", page=page, now=now,
                            rows=[(a, p, *next_step(a, p, now)) for a, p in rows],
-                           calls=open_calls(now), mine=_entries_per_call())
+                           calls=calls, mine=_entries_per_call(),
+                           start_keys={call.id: token_urlsafe(16) for call in calls})
 
 
 @bp.route("/calls/<int:call_id>/apply", methods=["POST"])
 @roles_required(Role.APPLICANT)
 def apply(call_id: int) -> Any:
-    """Start a draft in a call and go straight to its form."""
+    """Start a draft in a call and go straight to its form.
+
+    The form's one-time key makes a double click or a resent form open the draft the first
+    one started.
+    """
     call = db.get_or_404(Call, call_id)
-    application = create_application(call, current_user)
+    key = request.form.get("start_key", "").strip()[:64] or None
+    application = create_application(call, current_user, key=key)
     db.session.commit()
     flash(_("Your application has been started. Fill in the form; you can save and come "
             "back at any time."), "success")
