@@ -84,6 +84,8 @@ def declare_conflict(assignment: ReviewAssignment, expert: User, conflict: bool,
     """
     if assignment.expert_id != expert.id:
         raise Forbidden(zh("这不是您的评审任务"))
+    if assignment.status == "withdrawn":
+        raise Conflict(zh("这项评审任务已被市级管理员撤回"))
     if assignment.conflict_checked_at is not None:
         raise Conflict(zh("已确认过利益冲突情况，不能再更改"))
     reason = reason.strip()

@@ -11,7 +11,7 @@ from app.engine.runtime import fire
 from app.extensions import db
 from app.permissions import can_view_application
 from app.services.programmes import CATALOGUE
-from app.services.reviews import assign_expert, declare_conflict, save_review
+from app.services.reviews import assign_expert, declare_conflict, save_review, withdraw_assignment
 from tests.conftest import confirmed
 
 SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
@@ -177,3 +177,18 @@ def test_automatic_assignment_over_the_api(client, world, entry):
     assert again["assignments"] == [] and again["loads"] == {"expert1": 1, "expert2": 1}
     bad = client.post(url, json={"per_entry": 0}, headers=headers)
     assert bad.status_code == 422 and bad.get_json()["error"] == "validation_failed"
+
+
+def test_a_withdrawn_sheet_cannot_be_declared_on(world, entry):
+    """The city withdrew the sheet before the expert answered: the record stays "withdrawn"."""
+    users = world["users"]
+    sheet = assign_expert(entry, users["expert1"], users["city"])
+    withdraw_assignment(sheet, users["city"], "专家长期未响应")
+    db.session.commit()
+    for conflict, reason in ((True, "本人曾指导该团队"), (False, "")):
+        with pytest.raises(Conflict) as refused:
+            declare_conflict(sheet, users["expert1"], conflict=conflict, reason=reason)
+        assert refused.value.message == "这项评审任务已被市级管理员撤回"
+    db.session.rollback()
+    assert (sheet.status, sheet.conflict_checked_at, sheet.conflict_reason) == \
+        ("withdrawn", None, "")
