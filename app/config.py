@@ -68,6 +68,9 @@ class Config:
     # ends after SESSION_IDLE_MINUTES without a request (app/session_limits.py).
     PERMANENT_SESSION_LIFETIME = int(os.environ.get("SESSION_HOURS", 8)) * 3600
     SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", 120))
+    # "stderr": each security event also as a JSON line on standard error (for journald or
+    # syslog to carry off the machine); "": only in the database.
+    SECURITY_LOG = os.environ.get("SECURITY_LOG", "stderr")
     # The host names the site answers to (comma-separated, e.g. "ps.example.gov.cn"); any
     # other Host header gets 400. Empty: any host (development only).
     TRUSTED_HOSTS = [h.strip() for h in os.environ.get("TRUSTED_HOSTS", "").split(",")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from datetime import timedelta
 from typing import Any
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     login_manager.localize_callback = zh
     login_manager.session_protection = "strong"
     session_limits.init_app(app)
+    _security_log(app)
     app.before_request(_refuse_nul)
     app.after_request(_security_headers)
     app.after_request(_record_download)
@@ -42,6 +44,18 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(OperationalError, _database_busy)
     app.register_error_handler(StaleDataError, _changed_meanwhile)
+
+
+def _security_log(app: Flask) -> None:
+    """SECURITY_LOG=stderr: each committed security event as a JSON line on standard error,
+    where gunicorn and systemd hand it to journald or syslog (and on to a log host)."""
+    logger = logging.getLogger("pingshen.security")
+    if app.config["SECURITY_LOG"] == "stderr" and not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("pingshen.security %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 @login_manager.user_loader

@@ -79,6 +79,7 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         "PUBLIC_BASE_URL": "http://pingshen.test",
         "SECRET_KEY": "test-secret",
         "LOGIN_MAX_FAILURES": 5,
+        "SECURITY_LOG": "",  # tests read the events through caplog
         # Tests create many users: a cheap hash keeps set-up fast (production uses scrypt).
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     })

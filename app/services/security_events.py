@@ -2,11 +2,15 @@
 
 A row is added in the transaction of what it records and committed by the boundary that
 commits that change; refusals and failed logins, which change nothing else, are committed by
-their own handler. Rows are never changed or deleted (`AppendOnly`).
+their own handler. Rows are never changed or deleted (`AppendOnly`). Once committed, each event
+is also written as one JSON line to the `pingshen.security` logger, so that syslog or journald
+can carry it to a machine an intruder in this one cannot rewrite (ASVS 16.4.3).
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,9 +21,11 @@ from sqlalchemy import Select, select
 
 from app.extensions import db
 from app.models import SecurityEvent, User
-from app.models.base import contains
+from app.models.base import contains, utcnow
+from app.services.effects import after_commit
 
 LOCAL = ZoneInfo("Asia/Shanghai")
+LOGGER = logging.getLogger("pingshen.security")
 
 
 def record_event(kind: str, user: User | None = None, *, username: str = "",
@@ -29,12 +35,22 @@ def record_event(kind: str, user: User | None = None, *, username: str = "",
     address = path = ""
     if has_request_context():
         address, path = (request.remote_addr or "")[:64], request.path[:300]
-    row = SecurityEvent(kind=str(kind), user_id=user.id if user is not None else None,
+    row = SecurityEvent(at=utcnow(), kind=str(kind), user_id=user.id if user is not None else None,
                         username=(username or (user.username if user is not None else ""))[:80],
                         address=address, path=path, details=details)
     db.session.add(row)
     db.session.flush()
+    after_commit(_log_line, json.dumps({
+        "at": row.at.isoformat() if row.at else None, "kind": row.kind, "user_id": row.user_id,
+        "username": row.username, "address": address, "path": path, "details": details,
+    }, ensure_ascii=False, default=str, separators=(",", ":")))
     return row
+
+
+def _log_line(line: str) -> None:
+    """One committed event for the log shipper; newlines cannot occur in compact JSON, so a
+    typed username can never forge a second line (ASVS 16.4.1)."""
+    LOGGER.info(line)
 
 
 @dataclass(frozen=True)

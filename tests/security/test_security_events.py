@@ -143,3 +143,52 @@ def test_the_city_filters_searches_and_pages_the_events(app: Flask, client: Flas
     assert ">tn_admin<" not in recent.get_data(as_text=True)
     assert ">tn_admin<" in client.get("/admin/security-events?user=tn_admin").get_data(
         as_text=True)
+
+
+def test_each_committed_event_is_one_json_line_for_the_log_shipper(
+        app: Flask, client: FlaskClient, world, caplog):
+    """Events also leave the machine through logging: one compact JSON line each, written only
+    once committed, and a username with a line break cannot forge a second line."""
+    import json
+    import logging
+
+    logger = logging.getLogger("pingshen.security")
+    caplog.set_level(logging.INFO, logger="pingshen.security")
+    logger.addHandler(caplog.handler)  # also when an app of another test made it not propagate
+    try:
+        assert login(client, "forged\n{\"kind\":\"login\"}", "guess-1234").status_code == 401
+        record_event("login", world["users"]["wj1"])
+        db.session.rollback()  # never committed: never logged
+    finally:
+        logger.removeHandler(caplog.handler)
+    lines = list(dict.fromkeys(r.getMessage() for r in caplog.records
+                               if r.name == "pingshen.security"))
+    assert len(lines) == 1 and "\n" not in lines[0]
+    line = json.loads(lines[0])
+    assert (line["kind"], line["username"], line["address"], line["path"]) == \
+        ("login_failed", "forged\n{\"kind\":\"login\"}", "127.0.0.1", "/login")
+
+
+def test_security_log_stderr_writes_each_event_as_a_line(tmp_path, capfd):
+    """SECURITY_LOG=stderr (the default): the line reaches standard error, for journald."""
+    import logging
+
+    from app import create_app
+
+    logger = logging.getLogger("pingshen.security")
+    saved = logger.handlers[:], logger.propagate, logger.level
+    logger.handlers.clear()
+    try:
+        app = create_app({"TESTING": True, "SECRET_KEY": "x", "SECURITY_LOG": "stderr",
+                          "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'log.db'}"})
+        with app.app_context():
+            db.create_all()
+            record_event("login", username="wj9")
+            db.session.commit()
+            db.session.remove()
+            db.engine.dispose()
+        err = capfd.readouterr().err
+        assert 'pingshen.security {"at":' in err and '"username":"wj9"' in err
+    finally:
+        logger.handlers[:], logger.propagate = saved[0], saved[1]
+        logger.setLevel(saved[2])
