@@ -98,6 +98,9 @@ def test_unknown_paths_methods_and_objects_are_json(api, world):
     assert problem(city.get("/api/v1/applications/1/attachments/99999999999"), 404)
     assert problem(city.post("/api/v1/applications/99999999999/transitions", json={}), 404)
     assert problem(city.get("/api/v1/reviews/5"), 404)
+    # an id no column holds matches no route, whatever the method (it once gave 405 Allow: GET)
+    assert problem(city.put("/api/v1/reviews/2147483648", json={}), 404)
+    assert problem(city.post("/api/v1/certificates/99999999999/revoke", json={}), 404)
     assert problem(city.get("/api/v1/programmes/nope"), 404)
     assert problem(city.get("/api/v1/certificates/nope"), 404)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from app.engine.runtime import fire
 from app.extensions import db
+from app.models import ReviewAssignment
 from app.services.reviews import assign_expert, save_review
 from tests.api.conftest import problem
 from tests.conftest import confirmed
@@ -72,3 +75,15 @@ def test_a_live_panel_over_the_api(api, world, contest):
     top = next(e for e in live["entries"] if e["application_id"] == first)
     assert (top["complete"], top["score"]) == (True, 80)
     assert live["submitted_by"] == {"judge3": True, "judge4": True, "judge5": True}
+
+
+def test_assigning_a_panel_checks_the_ids_it_is_given(api, world, contest):
+    city = api.login("city")
+    made = city.post(f"/api/v1/calls/{contest['call'].id}/panels", json={
+        "round": "city_final", "name": "决赛组", "members": ["judge3", "judge4"]})
+    url = f"/api/v1/panels/{made.get_json()['id']}/assign"
+    for ids in ([{}], ["1"], [True], [], [0], list(range(1, 502))):  # [{}] was a server error
+        refused = problem(city.post(url, json={"application_ids": ids}), 422)
+        assert refused["details"] == {"application_ids": "应为正整数数组"}
+    assert city.post(url, json={"application_ids": [999999]}).get_json()["made"] == []
+    assert db.session.scalars(select(ReviewAssignment)).all() == []

@@ -21,6 +21,7 @@ bp = Blueprint("api", __name__)
 csrf.exempt(bp)  # bearer tokens only: no cookies, so nothing for CSRF to forge
 
 PUBLIC = "api_public"
+MAX_BULK = 500  # application ids in one request
 Model = TypeVar("Model")
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -159,6 +160,16 @@ def idempotency_key() -> str | None:
         message = zh("Idempotency-Key 应为 1 至 64 个可见的 ASCII 字符")
         raise ValidationFailed(message, {"Idempotency-Key": message})
     return raw.strip()
+
+
+def application_ids(value: list[Any]) -> list[int]:
+    """Distinct application ids in the given order (422 unless 1..MAX_BULK positive integers)."""
+    if not value or len(value) > MAX_BULK or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in value):
+        raise ValidationFailed(zh("application_ids 应为 1 至 %(max_bulk)s 个申报编号",
+                                  max_bulk=MAX_BULK),
+                               {"application_ids": zh("应为正整数数组")})
+    return list(dict.fromkeys(value))
 
 
 def query_int(name: str, default: int | None = None, minimum: int = 1) -> int | None:

@@ -309,7 +309,8 @@ PANEL_REQUEST = obj({"round": string(), "name": string("At most 60 characters.")
                      "members": array(string(), "Usernames of experts."),
                      "chair": string("Username of a member.")}, optional=("chair",))
 PANEL_ASSIGN_REQUEST = obj({"application_ids": array(integer(), "Default: every entry now in "
-                                                                "the panel's round.")},
+                                                                "the panel's round.",
+                                                     minItems=1, maxItems=500)},
                            optional=("application_ids",))
 PANEL_ASSIGNMENT = obj({
     "made": array(obj({"review_id": integer(), "application_id": integer(),

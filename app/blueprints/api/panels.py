@@ -6,7 +6,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from app.blueprints.api.common import api_user, bp, get_or_404, json_body, require_role
+from app.blueprints.api.common import (
+    api_user,
+    application_ids,
+    bp,
+    get_or_404,
+    json_body,
+    require_role,
+)
 from app.blueprints.api.serializers import JSON, iso, number
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
@@ -96,7 +103,7 @@ def assign_panel(panel_id: int) -> Any:
     user = require_role(Role.CITY_ADMIN)
     panel = get_or_404(Panel, panel_id, zh("专家组不存在"))
     body = json_body({}, {"application_ids": "array"})
-    ids = body.get("application_ids")
+    ids = application_ids(body["application_ids"]) if "application_ids" in body else None
     query = select(Application).where(Application.call_id == panel.call_id)
     query = query.where(Application.id.in_(ids)) if ids is not None \
         else query.where(Application.state == panel.round)

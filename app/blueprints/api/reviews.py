@@ -7,8 +7,8 @@ from typing import Any
 from sqlalchemy import select
 
 from app.blueprints.api.common import (
-    MAX_ID,
     api_user,
+    application_ids,
     bp,
     get_or_404,
     json_body,
@@ -32,8 +32,6 @@ from app.services.reviews import (
     withdraw_assignment,
 )
 from app.services.reviews import declare_conflict as record_conflict
-
-MAX_BULK = 500
 
 
 @bp.get("/applications/<int:application_id>/assignments")
@@ -108,7 +106,7 @@ def bulk_transition() -> Any:
     user = require_role(Role.CITY_ADMIN, Role.DISTRICT_ADMIN)
     body = json_body({"application_ids": "array", "trigger": "string"},
                      {"comment": "string", "dry_run": "boolean"})
-    ids = _ids(body["application_ids"])
+    ids = application_ids(body["application_ids"])
     hidden = _hidden_ids(ids, user)
     result = bulk_fire([i for i in ids if i not in hidden], body["trigger"], user,
                        comment=body.get("comment", ""), dry_run=body.get("dry_run", True))
@@ -116,16 +114,6 @@ def bulk_transition() -> Any:
     items = [by_id.get(i) or BulkItem(i, "", False, reasons=[zh("您无权访问该申报")]) for i in ids]
     return {"bulk_id": result.bulk_id, "dry_run": result.dry_run, "passed": result.passed,
             "items": [_bulk_item(item, item.application_id not in hidden) for item in items]}
-
-
-def _ids(value: list[Any]) -> list[int]:
-    """Distinct application ids in the given order (422 unless 1..500 integers)."""
-    if not value or len(value) > MAX_BULK or not all(
-            isinstance(i, int) and not isinstance(i, bool) and 0 < i <= MAX_ID for i in value):
-        raise ValidationFailed(zh("application_ids 应为 1 至 %(max_bulk)s 个申报编号",
-                                  max_bulk=MAX_BULK),
-                               {"application_ids": zh("应为正整数数组")})
-    return list(dict.fromkeys(value))
 
 
 def _hidden_ids(ids: list[int], user: User) -> set[int]:
