@@ -62,8 +62,9 @@ def build(world: dict[str, Any], data: dict[tuple[str, str], dict[str, Any]] | N
           objector: tuple[str, str] = ("异议人", "13900000000")) -> Population:
     """Create the population in a call of its own (quotas large enough for every stage).
 
-    The rest set what the marker crawl seeds: form data per (side, stage), the districts'
-    recommendation opinion, the experts' comment, the objector's name and contact.
+    The rest set what the marker crawl seeds: form data per (side, stage); on WJ's entries
+    only, the district's recommendation opinion, the expert's comment, the objector's name and
+    contact.
     """
     users = world["users"]
     now = utcnow()
@@ -72,8 +73,9 @@ def build(world: dict[str, Any], data: dict[tuple[str, str], dict[str, Any]] | N
     found = Population(call=call, users=users)
     for side in SIDES:
         for stage in STAGES:
+            seeds = Seeds(opinion, comment, objector) if side == "wj" else PLAIN
             found.entries[side, stage] = _entry(found, side, stage, (data or {}).get(
-                (side, stage), {}), Seeds(opinion, comment, objector))
+                (side, stage), {}), seeds)
     for side, (_applicant, _admin, expert) in SIDES.items():
         found.panels[side] = create_panel(call, "city_review", f"{side}组", users[expert],
                                           [users[expert]], users["city"])
@@ -98,6 +100,9 @@ class Seeds:
     opinion: str
     comment: str
     objector: tuple[str, str]
+
+
+PLAIN = Seeds("推荐", "", ("异议人", "13900000000"))
 
 
 def _entry(found: Population, side: str, stage: str, extra: dict[str, Any],
