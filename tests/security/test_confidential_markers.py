@@ -17,6 +17,7 @@ import io
 import zipfile
 from typing import Any
 
+import pytest
 from flask import Flask
 from openpyxl import load_workbook
 from pypdf import PdfReader
@@ -105,6 +106,7 @@ def _urls(app: Flask, pop: population.Population) -> list[tuple[str, str]]:
     return found
 
 
+@pytest.mark.slow
 def test_no_marker_reaches_a_role_that_may_not_see_it(app: Flask, world):
     pop = _seed(world)
     urls = _urls(app, pop)

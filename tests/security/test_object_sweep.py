@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -236,6 +237,7 @@ def refusal(response: Any, endpoint: str, requester: Requester) -> str | None:
     return None if status in {403, 404} | moves else f"got {status}"
 
 
+@pytest.mark.slow
 def test_other_users_ids_are_refused_on_every_route(app: Flask, world):
     pop = population.build(world)
     requesters = [Requester(app, name, None if name == "anon" else world["users"][name])
