@@ -68,6 +68,12 @@ def can_edit_application(user: User, application: Application) -> bool:
             and programme_of(application).editable(application.state))
 
 
+def can_see_step_data(user: User) -> bool:
+    """Whether the user may read what was filled in when an entry was moved (a district's rank
+    and opinion, a city's step form): everyone who may open the entry but its applicant."""
+    return user.role != Role.APPLICANT
+
+
 def can_administer(user: User) -> bool:
     """City administrators manage calls, assignments and decisions."""
     return user.role == Role.CITY_ADMIN

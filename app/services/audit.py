@@ -56,7 +56,10 @@ def audit_query(chosen: AuditFilter) -> Select[Any]:
     if chosen.until:
         query = query.where(AuditEntry.at < _start_of(chosen.until + timedelta(days=1)))
     if chosen.text:
-        query = query.where(contains(Application.title, chosen.text)
+        # A draft's title is its applicant's alone: the log shows its number, and finds it by
+        # comment only, until the entry is first submitted.
+        query = query.where((contains(Application.title, chosen.text)
+                             & Application.submitted_at.is_not(None))
                             | contains(AuditEntry.comment, chosen.text))
     return query
 

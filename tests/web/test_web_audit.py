@@ -66,3 +66,20 @@ def test_the_log_searches_titles_and_comments_and_turns_around(world, make_appli
     assert oldest.index("甲队") < oldest.index("乙队")
     newest = city.get("/admin/audit?action=submit").text
     assert newest.index("乙队") < newest.index("甲队")
+
+
+def test_a_drafts_title_stays_its_applicants(world, make_application, browser):
+    """Found by the marker crawl: the log showed the title of an entry never submitted."""
+    users = world["users"]
+    draft = make_application("wj1", name="草稿中的队")
+    sent = make_application("wj1", name="已提交的队")
+    fire(sent, "submit", users["wj1"])
+    db.session.commit()
+    city = browser("city")
+    page = city.get("/admin/audit").text
+    assert "已提交的队" in page and "草稿中的队" not in page and f"#{draft.id}" in page
+    assert "草稿中的队" not in city.get("/admin/audit?q=草稿中").text
+    assert f"#{draft.id}" not in city.get("/admin/audit?q=草稿中").text
+    fire(draft, "submit", users["wj1"])
+    db.session.commit()
+    assert "草稿中的队" in city.get("/admin/audit?q=草稿中").text

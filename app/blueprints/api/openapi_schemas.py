@@ -354,7 +354,7 @@ HISTORY_ENTRY = obj({
     "trigger": string("Trigger fired (`create` for the creation)."),
     "from": nullable(string()), "to": string(), "actor": nullable(string("Username.")),
     "actor_name": nullable(string()), "at": DATETIME, "comment": string(),
-    "data": {**FREE, "description": "Values of the step's form, if any."},
+    "data": {**FREE, "description": "Values of the step's form, if any (empty for applicants)."},
     "bulk_id": nullable(string("Ties the moves of one bulk operation together.")),
     "definition_version": integer(),
 })
@@ -443,7 +443,8 @@ APPLICATION = obj({
     "blind": boolean("The caller reviews this entry blind: its identity is withheld."),
     "hidden_fields": array(string(), "Keys of the identifying fields left out of `data`."),
     "data": FORM_DATA,
-    "step_data": map_of(FREE, "Latest values of each step form, by form key (empty when blind)."),
+    "step_data": map_of(FREE, "Latest values of each step form, by form key (empty when blind "
+                         "and for applicants: ranks and opinions are kept from them)."),
     "history": array(ref("HistoryEntry"), "Oldest first (empty when blind)."),
     "available_transitions": array(ref("AvailableTransition"),
                                    "Moves the caller's role could make from the current state."),

@@ -26,6 +26,7 @@ from app.models import (
     User,
 )
 from app.models.base import utcnow
+from app.permissions import can_see_step_data
 from app.services.blind import blind_entries, entry_title, entry_view
 from app.services.certificates import verify_url
 from app.services.programmes import programme_of
@@ -130,6 +131,7 @@ def application_json(application: Application, viewer: User) -> JSON:
     programme = programme_of(application)
     state = programme.states[application.state]
     view = entry_view(application, viewer)
+    with_steps = can_see_step_data(viewer) and not view.blind  # ranks and opinions
     return {
         **_summary(application, view.blind),
         "blind": view.blind, "hidden_fields": sorted(view.hidden),
@@ -139,8 +141,10 @@ def application_json(application: Application, viewer: User) -> JSON:
         "outcome": state["outcome"], "editable": programme.editable(application.state),
         "editable_fields": [f["key"] for f in programme.form_in(application.state).fields]
         if programme.editable(application.state) else [],
-        "data": view.data, "step_data": {} if view.blind else application.step_data or {},
-        "history": [] if view.blind else [history_json(entry) for entry in application.history],
+        "data": view.data,
+        "step_data": application.step_data or {} if with_steps else {},
+        "history": [] if view.blind else [history_json(entry, with_steps)
+                                          for entry in application.history],
         "available_transitions": [availability_json(move)
                                   for move in available_transitions(application, viewer)],
         "score": _score(application, viewer, state["final"]),
@@ -159,12 +163,13 @@ def _score(application: Application, viewer: User, final: bool) -> int | float |
     return number(entry_scores(application).final)
 
 
-def history_json(entry: AuditEntry) -> JSON:
-    """One audit row."""
+def history_json(entry: AuditEntry, with_steps: bool = True) -> JSON:
+    """One audit row (its step form's values only when ``with_steps``)."""
     return {"trigger": entry.trigger, "from": entry.from_state, "to": entry.to_state,
             "actor": entry.actor.username if entry.actor else None,
             "actor_name": entry.actor.display_name if entry.actor else None,
-            "at": iso(entry.at), "comment": entry.comment, "data": entry.data or {},
+            "at": iso(entry.at), "comment": entry.comment,
+            "data": entry.data or {} if with_steps else {},
             "bulk_id": entry.bulk_id, "definition_version": entry.definition_version}
 
 

@@ -14,7 +14,7 @@ from app.engine.runtime import Availability, available_transitions
 from app.extensions import db
 from app.i18n import localised
 from app.models import Application, AuditEntry, Certificate, ReviewAssignment, Role, User
-from app.permissions import can_administer, can_edit_application
+from app.permissions import can_administer, can_edit_application, can_see_step_data
 from app.services.blind import entry_view
 from app.services.invitations import pool_ids
 from app.services.programmes import programme_of
@@ -73,7 +73,7 @@ class HistoryRow:
 
 def history(programme: Programme, application: Application, viewer: User) -> list[HistoryRow]:
     """The timeline, newest first; step data (ranks, opinions) is not shown to applicants."""
-    return [history_row(programme, entry, with_data=viewer.role != Role.APPLICANT)
+    return [history_row(programme, entry, with_data=can_see_step_data(viewer))
             for entry in reversed(application.history)]
 
 

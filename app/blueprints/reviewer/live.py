@@ -79,6 +79,8 @@ def _act(panel: Panel, action: Any, done: str) -> Any:
 def answer_invitation(invitation_id: int) -> Any:
     """Accept an invitation to a call, or decline it with a reason."""
     invitation = db.get_or_404(CallInvitation, invitation_id)
+    if invitation.expert_id != current_user.id:
+        abort(403)  # another expert's invitation: refused, not answered with a flash
     accept = request.form.get("answer") == "accept"
     return act_and_return(
         lambda: answer(invitation, current_user, accept, request.form.get("reason", "")),
