@@ -52,9 +52,9 @@ def audit_query(chosen: AuditFilter) -> Select[Any]:
     if chosen.action:
         query = query.where(AuditEntry.trigger == chosen.action)
     if chosen.since:
-        query = query.where(AuditEntry.at >= _start_of(chosen.since))
+        query = query.where(AuditEntry.at >= start_of_day(chosen.since))
     if chosen.until:
-        query = query.where(AuditEntry.at < _start_of(chosen.until + timedelta(days=1)))
+        query = query.where(AuditEntry.at < start_of_day(chosen.until + timedelta(days=1)))
     if chosen.text:
         # A draft's title is its applicant's alone: the log shows its number, and finds it by
         # comment only, until the entry is first submitted.
@@ -73,7 +73,7 @@ def action_choices() -> list[str]:
                                 for t in programme.transitions})
 
 
-def _start_of(day: date) -> datetime:
+def start_of_day(day: date) -> datetime:
     """Midnight of a Beijing date, as an aware time."""
     return datetime.combine(day, time(), LOCAL)
 

@@ -12,9 +12,8 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import has_request_context, request
 from sqlalchemy import Select, select
@@ -22,9 +21,9 @@ from sqlalchemy import Select, select
 from app.extensions import db
 from app.models import SecurityEvent, User
 from app.models.base import contains, utcnow
+from app.services.audit import start_of_day
 from app.services.effects import after_commit
 
-LOCAL = ZoneInfo("Asia/Shanghai")
 LOGGER = logging.getLogger("pingshen.security")
 
 
@@ -72,16 +71,11 @@ def events_query(chosen: EventFilter) -> Select[Any]:
     if chosen.user:
         query = query.where(SecurityEvent.username == chosen.user)
     if chosen.since:
-        query = query.where(SecurityEvent.at >= _start_of(chosen.since))
+        query = query.where(SecurityEvent.at >= start_of_day(chosen.since))
     if chosen.until:
-        query = query.where(SecurityEvent.at < _start_of(chosen.until + timedelta(days=1)))
+        query = query.where(SecurityEvent.at < start_of_day(chosen.until + timedelta(days=1)))
     if chosen.text:
         query = query.where(contains(SecurityEvent.address, chosen.text)
                             | contains(SecurityEvent.path, chosen.text)
                             | contains(SecurityEvent.username, chosen.text))
     return query
-
-
-def _start_of(day: date) -> datetime:
-    """Midnight of a Beijing date, as an aware time."""
-    return datetime.combine(day, time(), LOCAL)
