@@ -164,7 +164,7 @@ def _requester() -> Any:
     """The logged-in user (pages) or the token's user (API), or None."""
     if g.get("api_user") is not None:
         return g.api_user
-    if request.path.startswith("/api/"):
+    if wants_json():  # an API call without a valid token: no session user counts
         return None
     return current_user if current_user.is_authenticated else None
 
