@@ -197,6 +197,8 @@ def make_app(url: str, folder: Path) -> Flask:
         "IMPORT_FOLDER": str(folder / "imports"), "EXPORT_FOLDER": str(folder / "exports"),
         "PUBLIC_BASE_URL": "http://127.0.0.1:5000", "JOB_QUEUE_URL": "immediate",
         "SECURITY_LOG": "",
+        # 320 people are made one by one: a cheap hash keeps seeding fast (logins still check it)
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     })
 
 
@@ -447,14 +449,22 @@ REVIEWED = {"city_review", "notice", "named", "not_selected", "city_preliminary"
             "materials_review"}
 
 
-def seed(entries: int, certificates: int | None = None) -> dict[str, Any]:
+def single_call(year: int) -> list[Plan]:
+    """One province-wide team call, every entry in city review with its sheets submitted (the
+    bulk transition and ranking benchmarks)."""
+    return [Plan("excellent_team", year, 1.0, {"city_review": 1},
+                 f"{year}年度全省社区教育优秀团队遴选")]
+
+
+def seed(entries: int, certificates: int | None = None, *, one_call: bool = False
+         ) -> dict[str, Any]:
     """Build the whole dataset in the current app context; commit; return the counts."""
     rnd = random.Random(SEED)
     now = utcnow()
     year = now.year
     people = seed_people(entries, rnd)
     calls: list[tuple[Plan, Call, dict[str, int]]] = []
-    for plan in plans(year):
+    for plan in single_call(year) if one_call else plans(year):
         quotas = {f"D{d}": entries for d in range(1, DISTRICTS + 1)}
         call = open_call(plan.programme, plan.title, plan.year, now - timedelta(days=60),
                          now + timedelta(days=30), quotas, people.city, "基准测试数据。")
@@ -482,7 +492,8 @@ def seed(entries: int, certificates: int | None = None) -> dict[str, Any]:
                 per_entry = [share // max(1, count - 1) + (1 if k < share % max(1, count - 1)
                                                           else 0) for k in range(count - 1)]
             ids = clone(template, count - 1, shuffled[used:] + shuffled[:used], people, rnd,
-                        per_entry, used, open_round=plan.year == year and state in OPEN_ROUNDS)
+                        per_entry, used, open_round=not one_call and plan.year == year
+                        and state in OPEN_ROUNDS)
             used += count - 1
             if plan.certificates and state == "named":
                 take = min(certificate_budget, len(ids))
@@ -535,6 +546,8 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--certificates", type=int, default=None,
                         help="certificates to issue (default: one per five entries)")
+    parser.add_argument("--one-call", action="store_true",
+                        help="a single call with every entry in city review, sheets submitted")
     parser.add_argument("--folder", type=Path, required=True,
                         help="uploads, certificates and (by default) the SQLite file go here")
     parser.add_argument("--database-url", default=None,
@@ -548,7 +561,7 @@ def main() -> None:
     start = time.perf_counter()
     fresh_schema(app)
     with app.app_context():
-        result = seed(args.entries, args.certificates)
+        result = seed(args.entries, args.certificates, one_call=args.one_call)
     result.update(entries=args.entries, database=url.split(":")[0],
                   seconds=round(time.perf_counter() - start, 1))
     print(json.dumps(result, ensure_ascii=False))

@@ -118,9 +118,10 @@ def rank_call(call: Call, basis: str = "final") -> Ranking:
     missing = incomplete_entries(scores, weights)
     vetoed = {e for name, results in by_round.items() for e, r in results.items()
               if r.vetoed and (basis == "final" or basis == f"round:{name}")}
+    points = _criterion_points(all_sheets, tie_break)
     places = rank([RankInput(entry, score, entry in vetoed,
-                             _tie_values(entry, by_round, all_sheets, applications[entry],
-                                         tie_break))
+                             _tie_values(entry, by_round, points.get(entry, {}),
+                                         applications[entry], tie_break))
                    for entry, score in final.items()], tie_break)
     rows = [RankingRow(applications[p.entry], p, final[p.entry], _rounds_of(p.entry, by_round),
                        ()) for p in places]
@@ -134,17 +135,25 @@ def _rounds_of(entry: int, by_round: dict[str, dict[int, EntryResult]]) -> dict[
     return {name: results[entry] for name, results in by_round.items() if entry in results}
 
 
-def _tie_values(entry: int, by_round: dict[str, dict[int, EntryResult]], sheets: list[Sheet],
-                application: Application, tie_break: list[str]) -> dict[str, Decimal | datetime]:
+def _criterion_points(sheets: list[Sheet], tie_break: list[str]
+                      ) -> dict[int, dict[str, list[Decimal]]]:
+    """Each entry's points per criterion the tie-break chain names, grouped in one pass."""
+    wanted = {key.partition(":")[2] for key in tie_break if key.startswith("criterion:")}
+    points: dict[int, dict[str, list[Decimal]]] = defaultdict(lambda: defaultdict(list))
+    if wanted:
+        for sheet in sheets:
+            for key in wanted & sheet.criteria.keys():
+                points[sheet.entry][key].append(sheet.criteria[key])
+    return points
+
+
+def _tie_values(entry: int, by_round: dict[str, dict[int, EntryResult]],
+                points: dict[str, list[Decimal]], application: Application,
+                tie_break: list[str]) -> dict[str, Decimal | datetime]:
     """What the tie-break chain compares: round scores, criterion means, the submission time."""
     values: dict[str, Decimal | datetime] = {}
     if application.submitted_at is not None:
         values["submitted_at"] = application.submitted_at
-    points: dict[str, list[Decimal]] = defaultdict(list)
-    for sheet in sheets:
-        if sheet.entry == entry:
-            for key, value in sheet.criteria.items():
-                points[key].append(value)
     for key in tie_break:
         kind, _, name = key.partition(":")
         if kind == "round" and entry in by_round.get(name, {}):

@@ -145,14 +145,24 @@ def _sheet(assignment: ReviewAssignment) -> Sheet:
 
 
 def round_sheets(call: Call, name: str, application: Application | None = None) -> list[Sheet]:
-    """The submitted sheets of a round of the call (of one entry, if given), in a stable order."""
-    query = (select(ReviewAssignment).join(Application)
+    """The submitted sheets of a round of the call (of one entry, if given), in a stable order.
+
+    Read as plain rows (no ORM objects): a province-wide call has tens of thousands of sheets.
+    """
+    query = (select(User.username, ReviewAssignment.application_id, ReviewAssignment.total,
+                    ReviewAssignment.scores, ReviewAssignment.vetoes,
+                    ReviewAssignment.submitted_at)
+             .join(Application, Application.id == ReviewAssignment.application_id)
+             .join(User, User.id == ReviewAssignment.expert_id)
              .where(Application.call_id == call.id, ReviewAssignment.round == name,
                     ReviewAssignment.status == "submitted")
              .order_by(ReviewAssignment.id))
     if application is not None:
         query = query.where(ReviewAssignment.application_id == application.id)
-    return [_sheet(row) for row in db.session.scalars(query)]
+    return [Sheet(expert=expert, entry=entry, total=Decimal(str(total)),
+                  criteria={k: Decimal(str(v)) for k, v in (scores or {}).items()},
+                  vetoed=bool(vetoes), submitted_at=submitted_at)
+            for expert, entry, total, scores, vetoes, submitted_at in db.session.execute(query)]
 
 
 @dataclass(frozen=True)
