@@ -121,7 +121,7 @@ def not_prior_winner(ctx: Context, years: int, by: str, field: str | None) -> st
 @guard("field_at_least",
        "The number in `field` of the application form is at least `min`.",
        {"field": Param("field", required=True, field_types=("integer", "decimal")),
-        "min": Param("number", required=True, help="the smallest value allowed")})
+        "min": Param("number", required=True, help="the smallest value allowed")}, independent=True)
 def field_at_least(ctx: Context, field: str, min: float) -> str | None:  # noqa: A002
     """Refuse while the field is empty or below ``min``."""
     value = (ctx.application.data or {}).get(field)
@@ -140,7 +140,7 @@ def field_at_least(ctx: Context, field: str, min: float) -> str | None:  # noqa:
        "The date in `field` is at least `years` years before the day of the step (e.g. a team "
        "founded at least one year before it applies).",
        {"field": Param("field", required=True, field_types=("date",)),
-        "years": Param("int", required=True, minimum=1)})
+        "years": Param("int", required=True, minimum=1)}, independent=True)
 def date_years_before(ctx: Context, field: str, years: int) -> str | None:
     """Refuse a date later than the step's day (Beijing time) ``years`` years back."""
     value = (ctx.application.data or {}).get(field)
@@ -164,7 +164,7 @@ def date_years_before(ctx: Context, field: str, years: int) -> str | None:
        "At least `min` files are attached to the file field `field` (for a file the form "
        "does not require of everyone, but this step does).",
        {"field": Param("field", required=True, field_types=("file",)),
-        "min": Param("int", default=1, minimum=1)})
+        "min": Param("int", default=1, minimum=1)}, independent=True)
 def has_attachment(ctx: Context, field: str, min: int) -> str | None:  # noqa: A002
     """Refuse until enough files are attached to ``field``."""
     count = attachment_counts(ctx.application).get(field, 0)

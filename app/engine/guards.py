@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import func, select, update
 
@@ -18,8 +20,22 @@ from app.services.attachments import attachment_counts
 if TYPE_CHECKING:
     from app.engine.runtime import Context
 
+T = TypeVar("T")
 
-@guard("call_open", "The call is open: after its opening time and before its closing time.")
+
+def for_batch(ctx: Context, key: str, load: Callable[[list[Application]], dict[int, T]],
+              default: T) -> T:
+    """The entry's value from ``load``, which reads it for many entries in one query: run once
+    for all the entries checked together (a bulk move), or for this one entry alone."""
+    if ctx.batch is None:
+        return load([ctx.application]).get(ctx.application.id, default)
+    if key not in ctx.batch.loaded:
+        ctx.batch.loaded[key] = load(ctx.batch.applications)
+    return ctx.batch.loaded[key].get(ctx.application.id, default)  # type: ignore[no-any-return]
+
+
+@guard("call_open", "The call is open: after its opening time and before its closing time.",
+       independent=True)
 def call_open(ctx: Context) -> str | None:
     """Refuse outside the call's submission window."""
     call = ctx.application.call
@@ -32,7 +48,7 @@ def call_open(ctx: Context) -> str | None:
 
 @guard("form_complete",
        "Every required field of the application form is filled in; in a state with `fill`, "
-       "every required field of the sections filled in there.")
+       "every required field of the sections filled in there.", independent=True)
 def form_complete(ctx: Context) -> str | None:
     """Refuse while required fields or attachments are missing, naming them."""
     form = ctx.programme.form_in(ctx.application.state)
@@ -109,17 +125,12 @@ def district_minimum(ctx: Context, states: list[str]) -> str | None:
        "in a round with a quorum, that many sheets (or `min`, if larger) suffice, once any "
        "extra expert (added because the sheets spread too far) has submitted too.",
        {"min": Param("int", default=1, minimum=1,
-                     help="the fewest submitted score sheets accepted")})
+                     help="the fewest submitted score sheets accepted")}, independent=True)
 def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A002
     """Refuse while assigned experts have not submitted their scores (or the round's quorum)."""
     review_round = ctx.programme.rounds[ctx.application.state]
-    rows = db.session.execute(
-        select(ReviewAssignment.status, ReviewAssignment.extra, func.count())
-        .where(ReviewAssignment.application_id == ctx.application.id,
-               ReviewAssignment.round == review_round.name,
-               ReviewAssignment.status.not_in(INACTIVE))  # a declared conflict, withdrawn
-        .group_by(ReviewAssignment.status, ReviewAssignment.extra)
-    ).all()
+    counts: list[SheetCount] = for_batch(ctx, "sheet_counts", _sheet_counts, [])
+    rows = [(status, extra, n) for name, status, extra, n in counts if name == review_round.name]
     submitted = sum(n for status, _extra, n in rows if status == "submitted")
     pending = sum(n for status, _extra, n in rows if status != "submitted")
     if review_round.quorum is not None:
@@ -141,6 +152,23 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
     return None
 
 
+SheetCount = tuple[str, str, bool, int]  # round, status, extra expert, how many
+
+
+def _sheet_counts(applications: list[Application]) -> dict[int, list[SheetCount]]:
+    """Each entry's active sheets counted by round, status and whether the expert is extra."""
+    found: dict[int, list[SheetCount]] = defaultdict(list)
+    for entry, name, status, extra, n in db.session.execute(
+            select(ReviewAssignment.application_id, ReviewAssignment.round,
+                   ReviewAssignment.status, ReviewAssignment.extra, func.count())
+            .where(ReviewAssignment.application_id.in_([a.id for a in applications]),
+                   ReviewAssignment.status.not_in(INACTIVE))  # a declared conflict, withdrawn
+            .group_by(ReviewAssignment.application_id, ReviewAssignment.round,
+                      ReviewAssignment.status, ReviewAssignment.extra)):
+        found[entry].append((name, status, extra, n))
+    return found
+
+
 @guard("award_confirmed",
        "The city has confirmed an award level for the entry (from an award proposal, see "
        "reviews.awards); with `awarded: false`, that the call's awards are confirmed and give "
@@ -148,7 +176,7 @@ def all_reviews_submitted(ctx: Context, min: int = 1) -> str | None:  # noqa: A0
        {"awarded": Param("bool", default=True,
                          help="true: the entry needs a level; false: it must have none"),
         "levels": Param("texts", help="the entry's level must be one of these (e.g. a grade "
-                                      "that passes: [优秀, 合格])")})
+                                      "that passes: [优秀, 合格])")}, independent=True)
 def award_confirmed(ctx: Context, awarded: bool = True,
                     levels: list[str] | None = None) -> str | None:
     """Refuse until the confirmed awards say what this transition expects."""
@@ -159,10 +187,17 @@ def award_confirmed(ctx: Context, awarded: bool = True,
                   award=ctx.application.award, levels=zh("”或“").join(levels))
     if not awarded and ctx.application.award:
         return zh("该申报已确认获得“%(award)s”", award=ctx.application.award)
-    if not awarded and db.session.scalar(select(AwardProposal.id).filter_by(
-            call_id=ctx.application.call_id, status="confirmed").limit(1)) is None:
+    if not awarded and not for_batch(ctx, "awards_confirmed", _awards_confirmed, False):
         return zh("本批次的奖项尚未确认（请先生成并确认奖项建议）")
     return None
+
+
+def _awards_confirmed(applications: list[Application]) -> dict[int, bool]:
+    """Whether each entry's call has confirmed awards."""
+    calls = set(db.session.scalars(select(AwardProposal.call_id).where(
+        AwardProposal.call_id.in_({a.call_id for a in applications}),
+        AwardProposal.status == "confirmed")))
+    return {a.id: a.call_id in calls for a in applications}
 
 
 def _local(moment) -> str:  # type: ignore[no-untyped-def]
@@ -173,16 +208,24 @@ def _local(moment) -> str:  # type: ignore[no-untyped-def]
 
 
 @guard("no_open_objection",
-       "No objection raised against the entry during its public notice is still undecided.")
+       "No objection raised against the entry during its public notice is still undecided.",
+       independent=True)
 def no_open_objection(ctx: Context) -> str | None:
     """Refuse to end a notice while an objection waits for the city's decision."""
-    from app.models import Objection
-
-    waiting = db.session.scalar(select(func.count()).select_from(Objection).where(
-        Objection.application_id == ctx.application.id, Objection.status == "open")) or 0
+    waiting = for_batch(ctx, "open_objections", _open_objections, 0)
     if waiting:
         return zh("该申报有 %(waiting)s 条异议尚未处理，处理后才能结束公示", waiting=waiting)
     return None
+
+
+def _open_objections(applications: list[Application]) -> dict[int, int]:
+    """How many undecided objections each entry has."""
+    from app.models import Objection
+
+    return dict(db.session.execute(  # type: ignore[arg-type]
+        select(Objection.application_id, func.count()).where(
+            Objection.application_id.in_([a.id for a in applications]),
+            Objection.status == "open").group_by(Objection.application_id)).all())
 
 
 def _score_refusal(ctx: Context, round_name: str, minimum: float, passing: bool) -> str | None:
@@ -212,7 +255,7 @@ SCORE_PARAMS = {"round": Param("state", required=True, help="a review state"),
 
 @guard("round_score_at_least",
        "The entry's score in a review round (its submitted sheets, aggregated as the round "
-       "says) is at least `min`, and no sheet checked a veto item.", SCORE_PARAMS)
+       "says) is at least `min`, and no sheet checked a veto item.", SCORE_PARAMS, independent=True)
 def round_score_at_least(ctx: Context, round: str, min: float) -> str | None:  # noqa: A002
     """Refuse below the pass mark (or with a veto), showing the score."""
     return _score_refusal(ctx, round, min, passing=True)
@@ -221,7 +264,7 @@ def round_score_at_least(ctx: Context, round: str, min: float) -> str | None:  #
 @guard("round_score_below",
        "The entry's score in a review round is below `min`, or a sheet checked a veto item: "
        "the counterpart of round_score_at_least, for the step that fails the entry.",
-       SCORE_PARAMS)
+       SCORE_PARAMS, independent=True)
 def round_score_below(ctx: Context, round: str, min: float) -> str | None:  # noqa: A002
     """Refuse to fail an entry that reached the pass mark."""
     return _score_refusal(ctx, round, min, passing=False)

@@ -32,6 +32,10 @@ class Rule:
     func: Callable[..., Any]
     description: str
     params: dict[str, Param] = field(default_factory=dict)
+    # A guard whose answer for one entry does not change when other entries move (a count of
+    # the entry's own sheets, say; not a quota): the engine may check many such entries first
+    # and move them together (see runtime.fire_many).
+    independent: bool = False
 
 
 Decorated = Callable[..., Any]
@@ -41,7 +45,8 @@ ACTIONS: dict[str, Rule] = {}
 
 
 def _register(table: dict[str, Rule], name: str, description: str,
-              params: dict[str, Param] | None) -> Callable[[Decorated], Decorated]:
+              params: dict[str, Param] | None, independent: bool = False
+              ) -> Callable[[Decorated], Decorated]:
     """Build a decorator that files a function under `name` in `table`."""
     for param in (params or {}).values():
         assert param.kind in PARAM_KINDS, param.kind
@@ -49,16 +54,17 @@ def _register(table: dict[str, Rule], name: str, description: str,
     def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
         if name in table:
             raise ValueError(f"{name!r} is registered twice")
-        table[name] = Rule(name, func, description, params or {})
+        table[name] = Rule(name, func, description, params or {}, independent)
         return func
 
     return decorate
 
 
-def guard(name: str, description: str, params: dict[str, Param] | None = None
-          ) -> Callable[[Decorated], Decorated]:
-    """Register a guard: `func(ctx, **params)` returns None to allow, or a reason to refuse."""
-    return _register(GUARDS, name, description, params)
+def guard(name: str, description: str, params: dict[str, Param] | None = None, *,
+          independent: bool = False) -> Callable[[Decorated], Decorated]:
+    """Register a guard: `func(ctx, **params)` returns None to allow, or a reason to refuse.
+    ``independent``: its answer for an entry never depends on other entries (see Rule)."""
+    return _register(GUARDS, name, description, params, independent)
 
 
 def action(name: str, description: str, params: dict[str, Param] | None = None

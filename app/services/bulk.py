@@ -1,8 +1,12 @@
-"""One trigger fired on many applications: a dry run first, then one transaction per item.
+"""One trigger fired on many applications: a dry run first, then the move, in chunks.
 
-This module is a transaction boundary of its own: each item commits or rolls back alone,
-so an item that fails never undoes the others and a crash leaves a resumable state.
-All moved items share one bulk id in the audit log.
+This module is a transaction boundary of its own. Entries are taken a chunk (``CHUNK``) at a
+time: the engine checks the chunk's entries together and moves those that pass at once
+(``fire_many``), and the chunk commits. A chunk that meets a database error is rolled back and
+its entries are moved one by one, each in its own transaction, so an entry that fails never
+undoes the others; steps whose guards depend on other entries (a quota) go one by one as well.
+A crash leaves the committed chunks moved and the rest where they were: running the same bulk
+move again moves the rest. All moved entries share one bulk id in the audit log.
 """
 
 from __future__ import annotations
@@ -15,11 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.engine.errors import PingshenError
-from app.engine.runtime import Context, actor_may, fire, guard_reasons
+from app.engine.runtime import batchable, fire, fire_many, refusals
 from app.extensions import db
 from app.i18n import zh
 from app.models import Application, User
-from app.models.base import utcnow
 from app.services.programmes import programme_of
 
 LOGGER = logging.getLogger(__name__)
@@ -50,42 +53,69 @@ class BulkResult:
         return sum(item.ok for item in self.items)
 
 
+CHUNK = 500  # entries checked and moved per transaction
+
+
 def bulk_fire(ids: list[int], trigger: str, actor: User, *, comment: str = "",
               dry_run: bool = True) -> BulkResult:
     """Check (dry run) or fire `trigger` on each application; unknown or hidden ids fail."""
     bulk_id = None if dry_run else str(uuid.uuid4())
-    apps = {a.id: a for a in db.session.scalars(select(Application).where(
-        Application.id.in_(ids)))}
-    items = []
-    for app_id in dict.fromkeys(ids):
-        app = apps.get(app_id)
-        if app is None:
-            items.append(BulkItem(app_id, "", False, reasons=[zh("申报不存在")]))
-            continue
-        items.append(_check(app, trigger, actor, comment) if dry_run
-                     else _fire_one(app, trigger, actor, comment, bulk_id))
-    return BulkResult(bulk_id, dry_run, items)
+    wanted = list(dict.fromkeys(ids))
+    items: dict[int, BulkItem] = {}
+    for start in range(0, len(wanted), CHUNK):
+        chunk = wanted[start:start + CHUNK]
+        found = {a.id: a for a in db.session.scalars(select(Application).where(
+            Application.id.in_(chunk)))}
+        for app_id in chunk:
+            if app_id not in found:
+                items[app_id] = BulkItem(app_id, "", False, reasons=[zh("申报不存在")])
+        apps = [found[i] for i in chunk if i in found]
+        if dry_run:
+            items.update(_checked(apps, trigger, actor, comment))
+        else:
+            items.update(_moved(apps, trigger, actor, comment, bulk_id))
+    return BulkResult(bulk_id, dry_run, [items[i] for i in wanted])
 
 
-def _check(app: Application, trigger: str, actor: User, comment: str) -> BulkItem:
-    """Would the trigger pass for this item? Nothing is written."""
-    programme = programme_of(app)
-    transition = programme.transition(trigger, app.state)
-    item = BulkItem(app.id, app.title, False, app.state)
-    if transition is None:
-        item.reasons = [zh("当前状态“%(state)s”下不能执行此操作", state=programme.label(app.state))]
-    elif not actor_may(transition, actor, app):
-        item.reasons = [zh("您无权对该申报执行此操作")]
-    elif transition["comment"] == "required" and not comment.strip():
-        item.reasons = [zh("请填写意见或理由")]
-    elif transition["form"]:
-        item.reasons = [zh("此操作需要逐条填写表单，不能批量执行")]
-    else:
-        item.reasons = guard_reasons(Context(app, actor, programme, transition, utcnow(),
-                                             comment=comment))
-        item.ok = not item.reasons
+def _checked(apps: list[Application], trigger: str, actor: User,
+             comment: str) -> dict[int, BulkItem]:
+    """Would the trigger pass for these items? Nothing is written."""
+    found = refusals(apps, trigger, actor, comment=comment)
+    items = {a.id: BulkItem(a.id, a.title, not found[a.id], a.state, found[a.id]) for a in apps}
     db.session.rollback()  # a guard may have taken a lock; release it at once
-    return item
+    return items
+
+
+def _moved(apps: list[Application], trigger: str, actor: User, comment: str,
+           bulk_id: str | None) -> dict[int, BulkItem]:
+    """Move a chunk together and commit it; one by one where it cannot go together."""
+    order = [(a.id, a) for a in apps]  # ids read now: a commit expires the objects
+    together = [a for a in apps if _together(a, trigger)]
+    items: dict[int, BulkItem] = {}
+    if together:
+        titles = {a.id: a.title for a in together}
+        ids = [a.id for a in together]
+        try:
+            found = fire_many(together, trigger, actor, comment=comment, bulk_id=bulk_id)
+            states = {a.id: a.state for a in together}  # read before the commit expires them
+            db.session.commit()
+        except (PingshenError, SQLAlchemyError):
+            LOGGER.warning("bulk %s: a chunk of %s failed together; moving it one by one",
+                           bulk_id, len(together), exc_info=True)
+            db.session.rollback()
+        else:
+            items = {i: BulkItem(i, titles[i], not found[i], "" if found[i] else states[i],
+                                 found[i]) for i in ids}
+    for app_id, app in order:
+        if app_id not in items:
+            items[app_id] = _fire_one(app, trigger, actor, comment, bulk_id)
+    return items
+
+
+def _together(app: Application, trigger: str) -> bool:
+    """Whether the entry's step may be checked and moved with others."""
+    transition = programme_of(app).transition(trigger, app.state)
+    return transition is None or batchable(transition)
 
 
 def _fire_one(app: Application, trigger: str, actor: User, comment: str,

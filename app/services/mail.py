@@ -79,13 +79,18 @@ def mail_enabled() -> bool:
 def send_after_commit(messages: list[OutboxMessage]) -> None:
     """Have these (flushed) messages sent once the transaction commits: one job for all the
     transaction's messages."""
-    if not mail_enabled() or not messages:
+    send_ids_after_commit([message.id for message in messages])
+
+
+def send_ids_after_commit(ids: list[int]) -> None:
+    """``send_after_commit`` for messages known by their ids (inserted in bulk)."""
+    if not mail_enabled() or not ids:
         return
-    ids = db.session.info.get(PENDING_IDS)
-    if ids is None:
-        ids = db.session.info[PENDING_IDS] = []
-        enqueue_after_commit("send_mail", ids)  # the list as it is at commit time
-    ids.extend(message.id for message in messages)
+    pending = db.session.info.get(PENDING_IDS)
+    if pending is None:
+        pending = db.session.info[PENDING_IDS] = []
+        enqueue_after_commit("send_mail", pending)  # the list as it is at commit time
+    pending.extend(ids)
 
 
 @event.listens_for(Session, "after_commit")

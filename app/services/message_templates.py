@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from sqlalchemy import event as orm_event
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
@@ -27,6 +29,7 @@ from app.models.base import utcnow
 DEFAULTS_FILE = Path(__file__).resolve().parent.parent / "notification_templates.yaml"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 SUBJECT_MAX, BODY_MAX = 200, 4000
+WORDINGS = "pingshen.wordings"  # the wordings read in this transaction, by event
 
 MOVE = ("name", "title", "call", "programme", "unit", "district", "state", "previous", "action",
         "comment", "link")
@@ -107,10 +110,20 @@ def wording(event: str, english: bool = False) -> Wording:
     item = defaults()[event]
     if english:
         return Wording(event, item["subject_en"], item["body_en"].rstrip("\n"))
-    stored = db.session.scalar(select(NotificationTemplate).filter_by(event=event))
-    if stored is not None:
-        return Wording(event, stored.subject, stored.body, customised=True)
-    return Wording(event, item["subject"], item["body"].rstrip("\n"))
+    known: dict[str, Wording] = db.session.info.setdefault(WORDINGS, {})
+    if event not in known:  # read once per transaction: a bulk move writes hundreds
+        stored = db.session.scalar(select(NotificationTemplate).filter_by(event=event))
+        known[event] = (Wording(event, stored.subject, stored.body, customised=True)
+                        if stored is not None
+                        else Wording(event, item["subject"], item["body"].rstrip("\n")))
+    return known[event]
+
+
+@orm_event.listens_for(Session, "after_commit")
+@orm_event.listens_for(Session, "after_rollback")
+def _forget_wordings(session: Session) -> None:
+    """A wording the city changes is read again by the next transaction."""
+    session.info.pop(WORDINGS, None)
 
 
 def render(event: str, values: dict[str, Any], text: Wording | None = None) -> tuple[str, str]:
@@ -181,6 +194,7 @@ def save_wording(event: str, subject: str, body: str, actor: User) -> Notificati
     stored.subject, stored.body = subject, body
     stored.updated_by_id, stored.updated_at = actor.id, utcnow()
     db.session.flush()
+    db.session.info.pop(WORDINGS, None)
     return stored
 
 
@@ -193,6 +207,7 @@ def reset_wording(event: str, actor: User) -> None:
     if stored is not None:
         db.session.delete(stored)
         db.session.flush()
+    db.session.info.pop(WORDINGS, None)
 
 
 def _require_city(actor: User) -> None:

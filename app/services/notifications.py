@@ -19,7 +19,9 @@ as callables, called while writing to that recipient.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -27,7 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, lazyload
 
 from app.engine.definitions import Programme
@@ -44,11 +46,13 @@ from app.models import (
     Role,
     User,
 )
-from app.services.mail import queue_mail, send_after_commit
+from app.models.base import utcnow
+from app.services.mail import queue_mail, send_after_commit, send_ids_after_commit
 from app.services.message_templates import Wording, render, wording
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 GROUPS = "pingshen.notification_groups"  # messages of this transaction that count items
+TOGETHER = "pingshen.notifications_together"  # messages written together, not yet inserted
 NO_COMMENT = zh_mark("无")
 NOT_SET = zh_mark("未设定")
 
@@ -92,6 +96,12 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
             mine = {key: value() if callable(value) else value for key, value in values.items()}
             mine |= {"name": user.display_name, "link": url}
         subject, body = render(event_key, mine, text)
+        together: list[Written] | None = db.session.info.get(TOGETHER)
+        if together is not None and group is None:  # inserted with the others at the end
+            together.append(Written(user.id, event_key, subject, body, link,
+                                    application.id if application else None,
+                                    user.email if wants_email(user, event_key) else ""))
+            continue
         note = Notification(user=user, event=event_key, subject=subject, body=body, link=link,
                             application_id=application.id if application else None)
         db.session.add(note)
@@ -104,6 +114,54 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
     db.session.flush()
     send_after_commit(mails)
     return made
+
+
+@dataclass(frozen=True)
+class Written:
+    """A message written inside ``notifications_together``, inserted with the others."""
+
+    user_id: int
+    event: str
+    subject: str
+    body: str
+    link: str
+    application_id: int | None
+    email: str  # where to send it, or "" for the inbox only
+
+
+@contextmanager
+def notifications_together() -> Iterator[None]:
+    """Within this block ``notify`` writes its (ungrouped) messages into a list, and the block
+    inserts them all at its end with one statement for the inbox and one for the outbox (a bulk
+    move of hundreds of entries), then hands the e-mail over to be sent after the commit."""
+    written: list[Written] = []
+    db.session.info[TOGETHER] = written
+    try:
+        yield
+    finally:
+        db.session.info.pop(TOGETHER, None)
+    if not written:
+        return
+    now = utcnow()
+    # one statement each (RETURNING without a promise of order, which SQLite cannot batch):
+    # identical messages are interchangeable, so each mail finds its message by content
+    inserted: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for row in db.session.execute(
+            insert(Notification).returning(
+                Notification.id, Notification.user_id, Notification.application_id,
+                Notification.event, Notification.subject, Notification.body),
+            [{"user_id": w.user_id, "event": w.event, "subject": w.subject, "body": w.body,
+              "link": w.link, "application_id": w.application_id, "created_at": now}
+             for w in written]):
+        inserted[tuple(row[1:])].append(row[0])
+    mails = [{"user_id": w.user_id, "event": w.event, "to_address": w.email,
+              "subject": w.subject, "body": w.body, "next_attempt_at": now, "created_at": now,
+              "notification_id": inserted[(w.user_id, w.application_id, w.event, w.subject,
+                                           w.body)].pop()}
+             for w in written if w.email]
+    if mails:
+        send_ids_after_commit(list(db.session.scalars(
+            insert(OutboxMessage).returning(OutboxMessage.id), mails)))
 
 
 def _count_one_more(grouped: Grouped, event_key: str) -> None:
@@ -120,6 +178,7 @@ def _count_one_more(grouped: Grouped, event_key: str) -> None:
 def _forget_groups(session: Session) -> None:
     """Grouping holds within one transaction only."""
     session.info.pop(GROUPS, None)
+    session.info.pop(TOGETHER, None)
 
 
 def wants_email(user: User, event_key: str) -> bool:
