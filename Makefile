@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export FLASK_APP := wsgi.py
 
-.PHONY: run test lint load syscheck install migrate demo translations i18n-update clean
+.PHONY: run test lint load bench syscheck install migrate demo translations i18n-update clean
 
 run: install migrate
 	@$(BIN)/flask demo load --if-empty
@@ -30,6 +30,15 @@ lint: install
 load: install
 	$(BIN)/pip install --quiet -e '.[load]'
 	$(BIN)/python bench/load/run.py
+
+# The scale benchmark (bench/run.py, issue 8): seeds 1,000 and 10,000 entries, drives every main
+# page under gunicorn with wrk against a minimal Flask floor, the bulk transition and ranking of a
+# 10,000-entry call against their SQL floors, workers' memory; writes bench/results.json. About
+# half an hour; needs wrk (Debian package). BENCH_DATABASE_URL=postgresql+psycopg://... for a
+# throwaway PostgreSQL database (its public schema is dropped). Not part of `make test` or CI.
+bench: install
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/run.py $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL))
 
 syscheck:
 	@$(PYTHON) tools/syscheck.py
