@@ -9,14 +9,28 @@ INSTANCE = Path(os.environ.get("PINGSHEN_INSTANCE", ROOT / "instance"))
 
 
 def _secret_key() -> str:
-    """Return SECRET_KEY from the environment, or a key kept in instance/ across restarts."""
+    """Return SECRET_KEY from the environment, or a key kept in instance/ across restarts.
+
+    The first process to start writes the key; gunicorn's workers start at once, so the file is
+    written whole under a temporary name and linked into place, which fails for all but one:
+    no process reads a half-written key or keeps a key of its own. (Several machines share
+    no instance/ folder: they need SECRET_KEY in the environment, docs/deploy.md.)
+    """
     if key := os.environ.get("SECRET_KEY"):
         return key
     path = INSTANCE / "secret_key"
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        temporary = INSTANCE / f"secret_key.{secrets.token_hex(4)}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as target:
+            target.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 
