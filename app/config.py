@@ -60,6 +60,8 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # The background job queue (see app/jobs.py): SQLite file, redis://..., or "immediate".
     JOB_QUEUE_URL = os.environ.get("JOB_QUEUE_URL", f"sqlite:///{INSTANCE / 'jobs.db'}")
+    # The queue's name in that storage: instances sharing one Redis need different names.
+    JOB_QUEUE_NAME = os.environ.get("JOB_QUEUE_NAME", "pingshen")
     # A running job with no sign of life for this long is taken up again by the minute sweep.
     JOB_STALE_SECONDS = int(os.environ.get("JOB_STALE_SECONDS", 120))
     CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "X市教育局\nX市社区教育指导中心")
