@@ -59,6 +59,7 @@ from app.services.attachments import attachment_path
 from app.services.calls import open_call
 from app.services.demo import SAMPLE_PDF, team_data
 from tests.conftest import PASSWORD
+from tests.security.test_races import race
 
 ROOT = Path(__file__).resolve().parent.parent
 APPLICANTS = 8  # each in a thread of its own, all at once
@@ -341,27 +342,11 @@ class Browser:
 
 def at_once(*actions: Callable[[], Any]) -> list[Any]:
     """Run the actions in threads released together; their results in order."""
-    barrier = threading.Barrier(len(actions), timeout=SECONDS)
-    results: list[Any] = [None] * len(actions)
-    failures: list[BaseException] = []
+    def act(i: int, barrier: threading.Barrier) -> Any:
+        barrier.wait()
+        return actions[i]()
 
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = actions[i]()
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            barrier.abort()
-            failures.append(exc)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(actions))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(SECONDS * 2)
-    assert not any(thread.is_alive() for thread in threads), "a request hangs"
-    if failures:
-        raise failures[0]
-    return results
+    return race(len(actions), act)
 
 
 # ---- What the people do ----------------------------------------------------------------------
