@@ -9,14 +9,28 @@ INSTANCE = Path(os.environ.get("PINGSHEN_INSTANCE", ROOT / "instance"))
 
 
 def _secret_key() -> str:
-    """Return SECRET_KEY from the environment, or a key kept in instance/ across restarts."""
+    """Return SECRET_KEY from the environment, or a key kept in instance/ across restarts.
+
+    The first process to start writes the key; gunicorn's workers start at once, so the file is
+    written whole under a temporary name and linked into place, which fails for all but one:
+    no process reads a half-written key or keeps a key of its own. (Several machines share
+    no instance/ folder: they need SECRET_KEY in the environment, docs/deploy.md.)
+    """
     if key := os.environ.get("SECRET_KEY"):
         return key
     path = INSTANCE / "secret_key"
     if not path.exists():
         INSTANCE.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        temporary = INSTANCE / f"secret_key.{secrets.token_hex(4)}.tmp"
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as target:
+            target.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its key
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 
@@ -46,6 +60,8 @@ class Config:
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL", "")
     # The background job queue (see app/jobs.py): SQLite file, redis://..., or "immediate".
     JOB_QUEUE_URL = os.environ.get("JOB_QUEUE_URL", f"sqlite:///{INSTANCE / 'jobs.db'}")
+    # The queue's name in that storage: instances sharing one Redis need different names.
+    JOB_QUEUE_NAME = os.environ.get("JOB_QUEUE_NAME", "pingshen")
     # A running job with no sign of life for this long is taken up again by the minute sweep.
     JOB_STALE_SECONDS = int(os.environ.get("JOB_STALE_SECONDS", 120))
     CERTIFICATE_ISSUER = os.environ.get("CERTIFICATE_ISSUER", "X市教育局\nX市社区教育指导中心")

@@ -10,6 +10,10 @@ runs in an application context of the worker (``flask jobs worker``). Enqueue jo
 - ``redis://host:6379/0``: any number of workers on any number of machines;
 - ``immediate``: no queue, a job runs at once in the process that enqueues it (tests, or a
   machine without a worker).
+
+``JOB_QUEUE_NAME`` (default ``pingshen``) names the queue inside that storage, so that two
+instances (production and a trial, or a test) can share one Redis without taking each other's
+jobs.
 """
 
 from __future__ import annotations
@@ -49,17 +53,17 @@ def every_minute(name: str) -> Callable[[Callable[[], Any]], Callable[[], Any]]:
     return register
 
 
-def make_queue(url: str) -> Huey:
-    """Return the huey queue that ``url`` names."""
+def make_queue(url: str, name: str = "pingshen") -> Huey:
+    """Return the huey queue called ``name`` in the storage that ``url`` names."""
     if url == "immediate":
-        return MemoryHuey("pingshen", immediate=True)
+        return MemoryHuey(name, immediate=True)
     parts = urlsplit(url)
     if parts.scheme == "sqlite" and parts.path:
         path = Path(unquote(parts.path))
         path.parent.mkdir(parents=True, exist_ok=True)
-        return SqliteHuey("pingshen", filename=str(path))
+        return SqliteHuey(name, filename=str(path))
     if parts.scheme in ("redis", "rediss"):
-        return RedisHuey("pingshen", url=url)
+        return RedisHuey(name, url=url)
     raise ValueError(f"JOB_QUEUE_URL must be sqlite:////path, redis://host:port/db or "
                      f"immediate, got {url!r}")
 
@@ -68,7 +72,7 @@ class JobQueue:
     """The app's queue and its tasks, one per registered job."""
 
     def __init__(self, app: Flask) -> None:
-        self.huey = make_queue(app.config["JOB_QUEUE_URL"])
+        self.huey = make_queue(app.config["JOB_QUEUE_URL"], app.config["JOB_QUEUE_NAME"])
         self.tasks = {name: self.huey.task(name=name)(_in_context(app, func))
                       for name, func in JOBS.items()}
         for name, func in PERIODIC.items():

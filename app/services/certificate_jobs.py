@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -47,6 +48,7 @@ from app.services.certificates import (
     verify_base,
 )
 from app.services.programmes import programme_of
+from app.services.stalled_jobs import ACTIVE, claim_stalled
 
 LOGGER = logging.getLogger(__name__)
 KIND = "issue_certificates"
@@ -55,7 +57,6 @@ ISSUE_BATCH = 50
 PRINT_CHUNK = 100
 RENDER_CHUNK = 10
 RACE_RETRIES = 3  # a batch refused this often in a row is not a race: the job fails
-ACTIVE = ("queued", "running")
 
 
 def start_issue_job(call: Call, actor: User) -> Job:
@@ -260,7 +261,8 @@ def _finish(record: Job | None, status: str, error: str = "") -> None:
 
 def resume_jobs(older_than: timedelta | None = None, *, at_start: bool = False) -> list[int]:
     """Queue again the unfinished jobs with no heartbeat for ``older_than`` (default
-    JOB_STALE_SECONDS; a chunk beats every few seconds); return their ids.
+    JOB_STALE_SECONDS; a chunk beats every few seconds) that this sweep claims (one sweep
+    each, see stalled_jobs.py); return their ids.
 
     The minute sweep calls this. So does the worker when it starts with a SQLite queue (one
     worker command per machine), ``at_start`` with no delay: a running job died with the last
@@ -268,19 +270,13 @@ def resume_jobs(older_than: timedelta | None = None, *, at_start: bool = False) 
     """
     if older_than is None:
         older_than = timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
-    limit = utcnow() - older_than
-    query = select(Job).where(Job.kind.in_((KIND, PRINT)), Job.status.in_(ACTIVE), (
-        (Job.heartbeat_at.is_(None) & (Job.created_at <= limit)) | (Job.heartbeat_at <= limit)))
-    if at_start:
-        query = query.where(Job.status == "running")
-    stalled = list(db.session.scalars(query))
-    for record in stalled:
-        record.resumed += 1
-        record.heartbeat_at = utcnow()
-        enqueue_after_commit("issue_certificates" if record.kind == KIND else "print_run",
-                             record.id)
+    claimed = claim_stalled((KIND, PRINT), older_than, running_only=at_start)
+    kinds = dict(db.session.execute(select(Job.id, Job.kind).where(Job.id.in_(claimed))).all())
+    for job_id in claimed:
+        enqueue_after_commit("issue_certificates" if kinds[job_id] == KIND else "print_run",
+                             job_id)
     db.session.commit()
-    return [record.id for record in stalled]
+    return claimed
 
 
 @every_minute("resume_stalled_certificate_jobs")
@@ -365,7 +361,9 @@ def _join(parts: list[Path], target: Path) -> None:
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a kill leaves no half file."""
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    """Write ``data`` to ``path`` through a temporary file, so a kill leaves no half file (a
+    random name: workers on several machines share the folder, and their process ids may
+    coincide)."""
+    temporary = path.with_name(f"{path.name}.{secrets.token_hex(4)}.tmp")
     temporary.write_bytes(data)
     os.replace(temporary, path)

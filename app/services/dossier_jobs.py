@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import zipfile
 from collections.abc import Callable
 from datetime import timedelta
@@ -34,13 +35,13 @@ from app.services.application_print import application_pdf
 from app.services.applications import visible_applications
 from app.services.attachments import attachment_path
 from app.services.dossiers import safe_name
+from app.services.stalled_jobs import ACTIVE, claim_stalled
 from app.services.workbooks import Table, tables_xlsx
 
 LOGGER = logging.getLogger(__name__)
 KIND = "call_dossiers"
 APPLICATIONS = "applications_export"  # a big call's applications workbook (export_jobs.py)
 EXPORT_KINDS = (KIND, APPLICATIONS)  # jobs of a call's exports: the city's, or a district's
-ACTIVE = ("queued", "running")
 CHUNK = 10  # entries read (and progress reported) at a time
 STORED = {".mp4", ".jpg", ".jpeg", ".png", ".zip", ".docx", ".xlsx", ".pptx"}  # compressed
 INDEX_HEADERS = ["序号", "申报编号", "申报名称", "申报单位", "所属区", "当前状态", "提交时间",
@@ -157,7 +158,8 @@ def write_dossiers(target: Path, call: Call, actor: User, progress: Progress) ->
     ids = dossier_entry_ids(call, actor)
     progress(0, 0, len(ids))
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f"{target.name}.{os.getpid()}.part")
+    # A random name: the folder may be shared by workers on several machines.
+    part = target.with_name(f"{target.name}.{secrets.token_hex(4)}.part")
     try:
         _write_zip(part, call, actor, ids, progress)
     except BaseException:
@@ -266,19 +268,14 @@ def drop_older(record: Job, file_of: Callable[[Job], Path]) -> None:
 
 def resume_dossier_jobs(older_than: timedelta | None = None, kind: str = KIND) -> list[int]:
     """Queue again the export jobs of ``kind`` whose worker stopped (no heartbeat for
-    JOB_STALE_SECONDS); they start over."""
+    JOB_STALE_SECONDS) that this sweep claims (see stalled_jobs.py); they start over."""
     if older_than is None:
         older_than = timedelta(seconds=current_app.config["JOB_STALE_SECONDS"])
-    limit = utcnow() - older_than
-    stalled = list(db.session.scalars(select(Job).where(
-        Job.kind == kind, Job.status.in_(ACTIVE),
-        (Job.heartbeat_at.is_(None) & (Job.created_at <= limit)) | (Job.heartbeat_at <= limit))))
-    for record in stalled:
-        record.resumed += 1
-        record.heartbeat_at = utcnow()
-        enqueue_after_commit(kind, record.id)
+    claimed = claim_stalled((kind,), older_than)
+    for job_id in claimed:
+        enqueue_after_commit(kind, job_id)
     db.session.commit()
-    return [record.id for record in stalled]
+    return claimed
 
 
 @every_minute("resume_stalled_dossier_jobs")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,7 +180,8 @@ def run_applications_job(job_id: int) -> None:
 
     target = applications_file(record)
     target.parent.mkdir(parents=True, exist_ok=True)
-    part = target.with_name(f"{target.name}.{os.getpid()}.part")
+    # A random name: the folder may be shared by workers on several machines.
+    part = target.with_name(f"{target.name}.{secrets.token_hex(4)}.part")
     try:
         chosen = EntryFilter(**record.options.get("filter", {}))
         part.write_bytes(applications_xlsx(call, actor, call_entries(call, actor, chosen),

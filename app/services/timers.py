@@ -5,6 +5,9 @@ reached the state, a date, or the call's closing time — and which trigger to f
 is the tick: the ``flask workflows tick`` command (for cron) and the worker's minute job call it.
 It fires each due entry in a transaction of its own, as the system (the audit row has no actor);
 an entry whose guards refuse (an open objection, say) stays and is tried again at the next tick.
+Ticks may run at the same moment (every worker command runs the minute job, on every machine):
+the engine's conditional UPDATE lets one move an entry, and the others, finding it moved, pass
+over it without calling that a refusal.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ def run_timers(now: datetime | None = None) -> list[TimerOutcome]:
             continue
         due, trigger = found
         outcome = TimerOutcome(application.id, application.title, trigger, due, False)
+        state = application.state
         try:
             fire(application, trigger, None, now=now,
                  comment=fitting_comment(application, trigger, SYSTEM_COMMENT))
@@ -65,6 +69,8 @@ def run_timers(now: datetime | None = None) -> list[TimerOutcome]:
             outcome.moved = True
         except PingshenError as exc:
             db.session.rollback()
+            if application.state != state:
+                continue  # moved meanwhile (another worker's tick, a person): nothing refused
             outcome.reasons = list((exc.details or {}).get("reasons") or [exc.message]) \
                 if isinstance(exc.details, dict) else [exc.message]
         outcomes.append(outcome)

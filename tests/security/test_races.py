@@ -25,12 +25,14 @@ from sqlalchemy.exc import OperationalError
 from app.engine.errors import Conflict, GuardsFailed
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import Application, AuditEntry, Call, User
+from app.jobs import queue
+from app.models import Application, AuditEntry, Call, Job, User
 from app.models.base import utcnow
 from app.services.accounts import add_user, issue_token
 from app.services.applications import create_application
 from app.services.attachments import store_attachment
 from app.services.calls import open_call
+from app.services.certificate_jobs import resume_jobs
 from app.services.demo import SAMPLE_PDF, contest_data, team_data
 from tests.api.conftest import Api
 from tests.conftest import PASSWORD, csrf_from, login
@@ -409,3 +411,27 @@ def test_a_recommendation_waits_for_the_quota_row_another_holds(app, world):
         db.session.commit()
     outcomes = fire_together(app, [second], "recommend", admin_id, RECOMMEND)
     assert outcomes == ["moved"]  # once the first committed, the second goes through
+
+
+# 4. The minute sweeps run on every worker, on every machine: they take up work once.
+
+def test_ten_sweeps_at_once_take_up_a_stalled_job_once(app, world, held_queue):
+    """Every worker command runs the minute sweep for stalled jobs, so with workers on several
+    machines sweeps meet: the job a stopped worker left is queued again once, not once per
+    sweep (two copies would draw its certificates twice over)."""
+    stalled = Job(kind="issue_certificates", call_id=world["call"].id, status="running",
+                  created_by_id=world["users"]["city"].id, base_url="http://pingshen.test",
+                  heartbeat_at=utcnow() - timedelta(hours=1))
+    db.session.add(stalled)
+    db.session.commit()
+
+    def sweep(_i: int, barrier: threading.Barrier) -> list[int]:
+        with app.app_context():
+            barrier.wait()
+            return resume_jobs()
+
+    taken = race(THREADS, sweep)
+    assert sorted(taken) == [[]] * (THREADS - 1) + [[stalled.id]]
+    assert queue().pending() == 1
+    db.session.expire_all()
+    assert db.session.get(Job, stalled.id).resumed == 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.engine.calendar import LOCAL
 from app.engine.runtime import fire
@@ -42,6 +42,22 @@ def test_a_manual_move_before_the_deadline_leaves_nothing_for_the_tick(world, in
     db.session.commit()
     assert deadline_of(entry) is None
     assert run_timers(datetime(2026, 7, 1, tzinfo=UTC)) == []
+
+
+def test_a_tick_that_finds_the_entry_moved_by_another_tick_passes_over_it(
+        app, world, in_notice, monkeypatch):
+    """Every worker runs the tick, on every machine: one moves the entry, and another that
+    chose it before that commit finds it moved. No refusal is reported, one audit row."""
+    from app.services import timers
+
+    due, _ = deadline_of(in_notice)
+    chosen = timers.entries_in_states_with("deadline")  # the second tick's choice, made first
+    with app.app_context():  # the first tick, in a session of its own
+        assert [o.moved for o in run_timers(due + timedelta(minutes=1))] == [True]
+    monkeypatch.setattr(timers, "entries_in_states_with", lambda feature: chosen)
+    assert run_timers(due + timedelta(minutes=1)) == []
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry).where(
+        AuditEntry.trigger == "name_team")) == 1
 
 
 def test_the_tick_command_reports_what_it_moved(app, world, in_notice):
