@@ -54,7 +54,9 @@ STATEMENTS = {
     # scores; the call's invitations; the experts one may add; certificates; attachments;
     # unread messages; each sheet's revisions (three)
     "application detail": 18,
-    "reviewer queue": 45,
+    # user; my sheets; their entries (+ calls' quotas); which of them I see blind; checksum;
+    # rounds with deadlines; invitations; live panels; unread messages
+    "reviewer queue": 10,
     # user; the sheet (+ expert); its entry (+ call, quotas); checksum; my sheets (the next one);
     # attachments; my sheets on the entry (blind or not); unread messages; the sheet's revisions
     "scoring form": 10,
@@ -80,7 +82,6 @@ STATEMENTS = {
 }
 GROWING = {  # pages that still run a query per row (fixed in the commits after this one)
     "application detail": "a query per sheet for its revisions",
-    "reviewer queue": "three queries per sheet: its entry, the entry's files, blind or not",
     "district list": "a query per call for the quota used",
 }
 ROWS = {  # list page → rows it shows at each size (a page holds 50)

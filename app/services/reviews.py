@@ -281,8 +281,9 @@ def _below_threshold(leaves: list[dict[str, Any]], clean: dict[str, Decimal]) ->
             and clean[leaf["key"]] < Decimal(str(leaf["comment_below"]))]
 
 
-def assignments_for(expert: User) -> list[ReviewAssignment]:
-    """An expert's assignments, open ones first."""
+def assignments_for(expert: User, *options: Any) -> list[ReviewAssignment]:
+    """An expert's assignments, open ones first; ``options`` are loader options for the query
+    (e.g. selectinload of the entries, for a list that shows them)."""
     return list(db.session.scalars(
         select(ReviewAssignment).where(ReviewAssignment.expert_id == expert.id)
-        .order_by(ReviewAssignment.status == "submitted", ReviewAssignment.id)))
+        .order_by(ReviewAssignment.status == "submitted", ReviewAssignment.id).options(*options)))

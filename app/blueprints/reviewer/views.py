@@ -9,13 +9,14 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_class
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import CallRound, Panel, ReviewAssignment, Role
 from app.models.base import utcnow
-from app.services.blind import entry_view
+from app.services.blind import entry_titles, entry_view
 from app.services.invitations import pending_for
 from app.services.panels import live_panels_of, panel_of
 from app.services.programmes import programme_of
@@ -36,14 +37,15 @@ bp = Blueprint("reviewer", __name__)
 @roles_required(Role.EXPERT)
 def queue() -> Any:
     """My assignments, open ones first, with how many I have submitted."""
-    assignments = assignments_for(current_user)
+    assignments = assignments_for(current_user, selectinload(ReviewAssignment.application))
+    titles = entry_titles([a.application for a in assignments], current_user)
     active = [a for a in assignments if a.active]
     due = {(r.call_id, r.round): r.deadline for r in db.session.scalars(
         select(CallRound).where(CallRound.deadline.is_not(None), CallRound.closed_at.is_(None),
                                 CallRound.call_id.in_({a.application.call_id
                                                        for a in assignments})))}
     now = utcnow()
-    rows = [(a, programme_of(a.application), entry_view(a.application, current_user),
+    rows = [(a, programme_of(a.application), titles[a.application_id],
              due.get((a.application.call_id, a.round))) for a in assignments]
     # what to do first: overdue, then by due date, then the rest; the finished ones last
     rows.sort(key=lambda row: (row[0].locked or not row[0].active, row[3] is None,
