@@ -49,7 +49,8 @@ PAGES: dict[str, tuple[str, str, str | None]] = {
     # page → (who opens it, its URL, the link each listed row carries; None: no list)
     "login": ("anonymous", "/login", None),
     "applicant home": ("applicant", "/my/", ENTRY_LINK),
-    "application detail": ("city", "/applications/{entry}", None),
+    "application detail": ("city", "/applications/{entry}",
+                           r'action="/admin/reviews/(\d+)/(?:reopen|withdraw)"'),  # its sheets
     "reviewer queue": ("expert", "/reviews/", r'href="/reviews/(\d+)"'),
     "scoring form": ("expert", "/reviews/{sheet}", None),
     "admin call list": ("city", "/admin/calls/{call}?state={state}&sort=-submitted", ENTRY_LINK),

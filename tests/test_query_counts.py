@@ -52,8 +52,8 @@ STATEMENTS = {
     # user; the entry (+ call, quotas); checksum; sheets counted for two moves' guards; the
     # history (+ actors); the sheets (+ experts); the call's rounds; the sheets again for the
     # scores; the call's invitations; the experts one may add; certificates; attachments;
-    # unread messages; each sheet's revisions (three)
-    "application detail": 18,
+    # unread messages; the sheets' reopened versions
+    "application detail": 16,
     # user; my sheets; their entries (+ calls' quotas); which of them I see blind; checksum;
     # rounds with deadlines; invitations; live panels; unread messages
     "reviewer queue": 10,
@@ -81,10 +81,10 @@ STATEMENTS = {
     "certificate verify": 4,
 }
 GROWING = {  # pages that still run a query per row (fixed in the commits after this one)
-    "application detail": "a query per sheet for its revisions",
     "district list": "a query per call for the quota used",
 }
 ROWS = {  # list page → rows it shows at each size (a page holds 50)
+    "application detail": (3, 6),  # the first entry's sheets: three fifths of the experts
     "applicant home": (4, 40),  # wj1's every third entry of both calls
     "reviewer queue": (12, 120),  # expert1 sits on every entry of both calls
     "admin call list": (6, 50),  # the review call's entries
