@@ -181,5 +181,4 @@ def test_the_board_runs_as_many_statements_for_four_scored_entries_as_for_two(wo
     # results); my sheet on the open entry; which entries I see blind; checksum; unread messages
     # state (what screens poll): the same up to the submitted sheets
     # API: token (+ user); the board's (as the state); which entries I see blind; checksum
-    # (the board and the API still look each entry's title up on its own: two queries each)
-    assert counts == {"board": [16, 20], "/state": [9, 9], "/live": [15, 19]}
+    assert counts == {"board": [13, 13], "/state": [9, 9], "/live": [12, 12]}
