@@ -53,6 +53,7 @@ PAGES: dict[str, tuple[str, str, str | None]] = {
                            r'action="/admin/reviews/(\d+)/(?:reopen|withdraw)"'),  # its sheets
     "reviewer queue": ("expert", "/reviews/", r'href="/reviews/(\d+)"'),
     "scoring form": ("expert", "/reviews/{sheet}", None),
+    "admin home": ("city", "/admin/", r'href="/admin/calls/(\d+)"'),  # the calls
     "admin call list": ("city", "/admin/calls/{call}?state={state}&sort=-submitted", ENTRY_LINK),
     "ranking": ("city", "/admin/calls/{call}/ranking", ENTRY_LINK),
     "district list": ("district", "/district/?call={call}", ENTRY_LINK),

@@ -60,6 +60,10 @@ STATEMENTS = {
     # user; the sheet (+ expert); its entry (+ call, quotas); checksum; my sheets (the next one);
     # attachments; my sheets on the entry (blind or not); unread messages; the sheet's revisions
     "scoring form": 10,
+    # user; the calls (+ quotas); submitted entries by call and state; the programmes in use;
+    # the open rounds with deadlines and the entries in timed states (for what falls due);
+    # unread messages
+    "admin home": 8,
     # user; the call (+ quotas); a page of entries (+ calls' quotas, units, districts); their
     # count; the districts; checksum; sheets by round and status; experts per round; the
     # call's rounds; unread messages
@@ -84,6 +88,7 @@ ROWS = {  # list page → rows it shows at each size (a page holds 50)
     "application detail": (3, 6),  # the first entry's sheets: three fifths of the experts
     "applicant home": (4, 40),  # wj1's every third entry of both calls
     "reviewer queue": (12, 120),  # expert1 sits on every entry of both calls
+    "admin home": (3, 5),  # the calls
     "admin call list": (6, 50),  # the review call's entries
     "ranking": (6, 60),
     "district list": (4, 40),  # the review call's entries in 武进区
