@@ -25,6 +25,7 @@ from app.services.reviews import (
     declare_conflict,
     in_current_round,
     needs_conflict_check,
+    next_to_score,
     save_review,
 )
 from app.web.access import roles_required
@@ -98,8 +99,7 @@ def sheet(assignment_id: int) -> Any:
     if submit and board is not None:
         return redirect(url_for("reviewer.live", panel_id=board.id))
     if action == "submit_next":
-        following = next((a for a in assignments_for(current_user)
-                          if not a.locked and a.active), None)
+        following = next_to_score(current_user)
         if following is not None:
             return redirect(url_for("reviewer.sheet", assignment_id=following.id))
     return redirect(url_for("reviewer.sheet", assignment_id=assignment.id))
@@ -159,15 +159,13 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
     """Render the sheet beside the entry's materials."""
     application = assignment.application
     programme = programme_of(application)
-    open_ones = [a for a in assignments_for(current_user)
-                 if not a.locked and a.active and a.id != assignment.id]
     return render_template(
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
         form_def=programme.form_shown(application),
         can_score=not assignment.locked and in_current_round(assignment),
         view=entry_view(application, current_user), live_panel=_live_panel(assignment),
-        next_assignment=open_ones[0] if open_ones else None, **extra)
+        next_assignment=next_to_score(current_user, besides=assignment.id), **extra)
 
 
 def _live_panel(assignment: ReviewAssignment) -> Panel | None:
