@@ -83,17 +83,18 @@ def pinned_programme(version_id: int) -> Programme:
 
     The cache is keyed by the row's id *and* checksum: under SQLite a version recorded in a
     transaction that was rolled back leaves its id free for the next one, so an id alone could
-    name another programme later. The checksum is read once per session and transaction (one
-    small query); a rollback forgets it (see `forget_pinned_checksums`).
+    name another programme later. The checksums of all versions are read once per session and
+    transaction (one small query, however many programmes a page lists); a rollback forgets
+    them (see `forget_pinned_checksums`).
     """
     cache: dict[tuple[int, str], Programme] = current_app.extensions.setdefault(PINNED, {})
     checksums: dict[int, str] = db.session.info.setdefault(PINNED, {})  # emptied on rollback
     if version_id not in checksums:
-        checksum = db.session.scalar(select(ProgrammeVersion.checksum).where(
-            ProgrammeVersion.id == version_id))
-        if checksum is None:
+        for found, checksum in db.session.execute(
+                select(ProgrammeVersion.id, ProgrammeVersion.checksum)):
+            checksums[found] = checksum
+        if version_id not in checksums:
             raise NotFound(f"definition version {version_id} not found")
-        checksums[version_id] = checksum
     key = (version_id, checksums[version_id])
     programme = cache.get(key)
     if programme is None:
