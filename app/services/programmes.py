@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import and_, event, or_, select
 from sqlalchemy.orm import Session
 
 from app.engine.definitions import Programme
@@ -112,17 +112,20 @@ def json_safe(value: Any) -> Any:
 
 def entries_in_states_with(feature: str, *options: Any) -> list[Application]:
     """Entries whose current state has ``feature`` (e.g. ``deadline``, ``notice``) in the
-    definition version they are pinned to: one query per such version, never a full scan.
-    ``options`` are loader options for the query (e.g. selectinload of the unit)."""
-    found: list[Application] = []
+    definition version they are pinned to: one query for every version's states, never a full
+    scan. ``options`` are loader options for the query (e.g. selectinload of the unit)."""
+    wanted = []
     for version_id in db.session.scalars(select(ProgrammeVersion.id)):
         states = {name for name, state in pinned_programme(version_id).states.items()
                   if state.get(feature)}
         if states:
-            found += db.session.scalars(select(Application).where(
-                Application.programme_version_id == version_id,
-                Application.state.in_(states)).options(*options))
-    return sorted(found, key=lambda a: (a.call_id, a.id))
+            wanted.append(and_(Application.programme_version_id == version_id,
+                               Application.state.in_(states)))
+    if not wanted:
+        return []
+    return list(db.session.scalars(select(Application).where(or_(*wanted))
+                                   .order_by(Application.call_id, Application.id)
+                                   .options(*options)))
 
 
 @event.listens_for(Session, "after_soft_rollback")
