@@ -4,8 +4,9 @@ counts on a seeded database; here they are counted at 6 and at 60 entries per ca
 exact numbers (timings are measured by the benchmarks, never here).
 
 The scene grows between the two counts: more entries in each call, more units and applicants
-(one per entry, but for wj1 who has every third), more experts, so that a query per entry, per
-unit, per applicant or per expert shows as a difference.
+(one per entry, but for wj1 who has every third), more experts, more sheets on the first entry
+and more calls, so that a query per entry, unit, applicant, expert, sheet or call shows as a
+difference.
 """
 
 from __future__ import annotations
@@ -46,18 +47,18 @@ SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 # relationship loaded with the row (an entry's call comes with it, and the call's quotas next).
 STATEMENTS = {
     "login": 0,  # the form needs no database
-    # user; a page of my entries (+ their calls' quotas); their count; the pinned definition's
-    # checksum; the open calls (+ quotas); my entries per call; unread messages
+    # user; a page of my entries (+ their calls' quotas); their count; the definitions'
+    # checksums; the open calls (+ quotas); my entries per call; unread messages
     "applicant home": 9,
-    # user; the entry (+ call, quotas); checksum; sheets counted for two moves' guards; the
+    # user; the entry (+ call, quotas); checksums; sheets counted for two moves' guards; the
     # history (+ actors); the sheets (+ experts); the call's rounds; the sheets again for the
     # scores; the call's invitations; the experts one may add; certificates; attachments;
     # unread messages; the sheets' reopened versions
     "application detail": 16,
-    # user; my sheets; their entries (+ calls' quotas); which of them I see blind; checksum;
+    # user; my sheets; their entries (+ calls' quotas); which of them I see blind; checksums;
     # rounds with deadlines; invitations; live panels; unread messages
     "reviewer queue": 10,
-    # user; the sheet (+ expert); its entry (+ call, quotas); checksum; my sheets (the next one);
+    # user; the sheet (+ expert); its entry (+ call, quotas); checksums; my next sheet to score;
     # attachments; my sheets on the entry (blind or not); unread messages; the sheet's revisions
     "scoring form": 10,
     # user; the calls (+ quotas); submitted entries by call and state; the programmes in use;
@@ -65,20 +66,20 @@ STATEMENTS = {
     # unread messages
     "admin home": 8,
     # user; the call (+ quotas); a page of entries (+ calls' quotas, units, districts); their
-    # count; the districts; checksum; sheets by round and status; experts per round; the
+    # count; the districts; checksums; sheets by round and status; experts per round; the
     # call's rounds; unread messages
     "admin call list": 14,
     # user; the call (+ quotas); its rounds; its submitted sheets; their entries (+ calls'
-    # quotas, units, districts); the last award proposals; unread messages; checksum
+    # quotas, units, districts); the last award proposals; unread messages; checksums
     "ranking": 12,
     # user; all calls (+ quotas); a page of the district's entries (+ calls' quotas, units);
-    # their count; checksum; the quota used in every call; unread messages
+    # their count; checksums; the quota used in every call; unread messages
     "district list": 10,
     # user; the call (+ quotas); the district; entries by version, state and submission;
-    # checksum; sheets by round and status; experts per round; rounds; the dates of the
+    # checksums; sheets by round and status; experts per round; rounds; the dates of the
     # entries in states with deadlines; objections counted and the latest; unread messages
     "district dashboard": 13,
-    # definition versions; checksum; entries in notice (+ calls' quotas, units)
+    # definition versions; their checksums; entries in notice (+ calls' quotas, units)
     "public notice": 5,
     # lookups from this address in the last minute; the certificate; the log row; the
     # certificate again (the commit of the log row expired it)
