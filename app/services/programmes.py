@@ -113,7 +113,7 @@ def json_safe(value: Any) -> Any:
 def entries_in_states_with(feature: str, *options: Any) -> list[Application]:
     """Entries whose current state has ``feature`` (e.g. ``deadline``, ``notice``) in the
     definition version they are pinned to: one query for every version's states, never a full
-    scan. ``options`` are loader options for the query (e.g. selectinload of the unit)."""
+    scan. ``options`` are loader options for the query (e.g. joinedload of the unit)."""
     wanted = []
     for version_id in db.session.scalars(select(ProgrammeVersion.id)):
         states = {name for name, state in pinned_programme(version_id).states.items()

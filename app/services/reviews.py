@@ -293,7 +293,7 @@ def next_to_score(expert: User, besides: int | None = None) -> ReviewAssignment 
 
 def assignments_for(expert: User, *options: Any) -> list[ReviewAssignment]:
     """An expert's assignments, open ones first; ``options`` are loader options for the query
-    (e.g. selectinload of the entries, for a list that shows them)."""
+    (e.g. joinedload of the entries, for a list that shows them)."""
     return list(db.session.scalars(
         select(ReviewAssignment).where(ReviewAssignment.expert_id == expert.id)
         .order_by(ReviewAssignment.status == "submitted", ReviewAssignment.id).options(*options)))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.blueprints.api.common import (
     api_user,
@@ -64,8 +64,8 @@ def list_reviews() -> Any:
     """The caller's score sheets, open ones first (experts)."""
     expert = require_role(Role.EXPERT)
     return reviews_json(assignments_for(
-        expert, selectinload(ReviewAssignment.application),
-        selectinload(ReviewAssignment.revisions), selectinload(ReviewAssignment.withdrawn_by)),
+        expert, joinedload(ReviewAssignment.application),
+        joinedload(ReviewAssignment.withdrawn_by), selectinload(ReviewAssignment.revisions)),
         expert)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.engine.definitions import Programme
 from app.extensions import db
@@ -49,7 +49,7 @@ def home() -> Any:
     calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
     call_id = request.args.get("call", type=int)
     state = request.args.get("state", "")
-    query = visible_applications(current_user).options(selectinload(Application.org))
+    query = visible_applications(current_user).options(joinedload(Application.org))
     if call_id:
         query = query.where(Application.call_id == call_id)
     if state:

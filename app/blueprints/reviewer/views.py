@@ -9,7 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_class
 from app.engine.errors import Conflict, ValidationFailed
@@ -38,7 +38,7 @@ bp = Blueprint("reviewer", __name__)
 @roles_required(Role.EXPERT)
 def queue() -> Any:
     """My assignments, open ones first, with how many I have submitted."""
-    assignments = assignments_for(current_user, selectinload(ReviewAssignment.application))
+    assignments = assignments_for(current_user, joinedload(ReviewAssignment.application))
     titles = entry_titles([a.application for a in assignments], current_user)
     active = [a for a in assignments if a.active]
     due = {(r.call_id, r.round): r.deadline for r in db.session.scalars(
