@@ -1,19 +1,20 @@
 """Count the SQL statements of the main pages on a seeded database: no page may run a query per
 row it shows (issue 8), so the counts are the same at 1,000 and at 10,000 entries.
 
-Usage:
-    .venv/bin/python bench/seed.py --entries 10000 --database-url URL ...
-    .venv/bin/python bench/queries.py --database-url URL [--password bench-password] [--sql]
+Usage (after bench/seed.py built FOLDER; bench/run.py runs it at both sizes):
+    .venv/bin/python bench/queries.py --folder /tmp/pingshen-10k [--database-url URL] [--sql]
 
 The objects to visit are found in the data (`find_targets`): the call with the most submitted
-score sheets, its most common state (the filtered list), its entry with the most sheets, the
-expert and the applicant with the most entries, an open sheet of that expert, the
-administrator of the call's largest district and a valid certificate. Each page is requested
-once to warm up (login, definition caches), then once counted, as the user who would open it.
-Prints one JSON object: per page its URL, the statements of the counted request and the rows it
-listed (distinct entries or sheets linked; null for pages without a list); with ``--sql`` the
-statements themselves. tests/test_query_counts.py holds the same pages, found the same way, to
-exact numbers. The database gains what visiting does: login events, a certificate lookup logged.
+score sheets, its most common state (the filtered list: page 2 when it holds more than 50), its
+entry with the most sheets and that entry's applicant, the expert and the applicant with the
+most entries, an open sheet of that expert, the administrator of the call's largest district and
+a valid certificate. Each page is requested once to warm up (login, definition caches), then
+once counted, as the user who would open it (logged in through the form, with bench/seed.py's
+password). Prints a table, then one JSON line: per page the statements of the counted request
+and the rows it listed (distinct entries, sheets or calls linked; null for pages without a
+list), with ``--sql`` the statements themselves. Page names are bench/pages.py's where it times
+the same page. tests/test_query_counts.py holds these pages, found the same way, to exact
+numbers. The database gains what visiting does: login events, a certificate lookup logged.
 """
 
 from __future__ import annotations
@@ -44,22 +45,26 @@ from app.models import (  # noqa: E402
 )
 from tests.statements import recorded  # noqa: E402
 
+PASSWORD = "bench-password"  # bench/seed.py's, for every account
+PER_PAGE = 50
 ENTRY_LINK = r'href="/applications/(\d+)"'
 PAGES: dict[str, tuple[str, str, str | None]] = {
     # page → (who opens it, its URL, the link each listed row carries; None: no list)
-    "login": ("anonymous", "/login", None),
+    "login page": ("anonymous", "/login", None),
     "applicant home": ("applicant", "/my/", ENTRY_LINK),
-    "application detail": ("city", "/applications/{entry}",
-                           r'action="/admin/reviews/(\d+)/(?:reopen|withdraw)"'),  # its sheets
+    "application detail": ("owner", "/applications/{entry}", None),
+    "application detail, city": ("city", "/applications/{entry}",
+                                 r'action="/admin/reviews/(\d+)/(?:reopen|withdraw)"'),  # sheets
     "reviewer queue": ("expert", "/reviews/", r'href="/reviews/(\d+)"'),
     "scoring form": ("expert", "/reviews/{sheet}", None),
-    "admin home": ("city", "/admin/", r'href="/admin/calls/(\d+)"'),  # the calls
-    "admin call list": ("city", "/admin/calls/{call}?state={state}&sort=-submitted", ENTRY_LINK),
-    "ranking": ("city", "/admin/calls/{call}/ranking", ENTRY_LINK),
-    "district list": ("district", "/district/?call={call}", ENTRY_LINK),
-    "district dashboard": ("district", "/district/calls/{call}", None),
-    "public notice": ("anonymous", "/notices", r'href="/notices/(\d+)/objection"'),
-    "certificate verify": ("anonymous", "/verify/{code}", None),
+    "city's calls": ("city", "/admin/", r'href="/admin/calls/(\d+)"'),
+    "call list, filtered, page 2": ("city", "/admin/calls/{call}?state={state}&page={page}",
+                                    ENTRY_LINK),
+    "ranking of a call": ("city", "/admin/calls/{call}/ranking", ENTRY_LINK),
+    "district dashboard": ("district", "/district/", ENTRY_LINK),
+    "district call overview": ("district", "/district/calls/{call}", None),
+    "public notice page": ("anonymous", "/notices", r'href="/notices/(\d+)/objection"'),
+    "verify page": ("anonymous", "/verify/{code}", None),
 }
 
 
@@ -70,6 +75,7 @@ class Targets:
     users: dict[str, str | None]  # role in PAGES → username (None: not logged in)
     call: int
     state: str
+    page: int  # of the call's entries in that state: 2 when there are more than 50
     entry: int
     sheet: int
     code: str
@@ -85,9 +91,11 @@ def find_targets() -> Targets:
                   .where(ReviewAssignment.status == "submitted")
                   .group_by(Application.call_id).order_by(func.count().desc(),
                                                           Application.call_id))
-    state = _first(select(Application.state).where(Application.call_id == call,
-                                                   Application.submitted_at.is_not(None))
-                   .group_by(Application.state).order_by(func.count().desc(), Application.state))
+    state, in_state = db.session.execute(
+        select(Application.state, func.count()).where(Application.call_id == call,
+                                                      Application.submitted_at.is_not(None))
+        .group_by(Application.state).order_by(func.count().desc(), Application.state)
+        .limit(1)).one()
     entry = _first(select(ReviewAssignment.application_id).join(Application)
                    .where(Application.call_id == call)
                    .group_by(ReviewAssignment.application_id)
@@ -106,13 +114,15 @@ def find_targets() -> Targets:
     usernames = {
         "anonymous": None,
         "applicant": _username(User.id == applicant),
+        "owner": _username(User.id == select(Application.applicant_id).where(
+            Application.id == entry).scalar_subquery()),
         "expert": _username(User.id == expert),
         "city": _username(User.role == Role.CITY_ADMIN),
         "district": _username(User.role == Role.DISTRICT_ADMIN, User.org_id == district),
     }
     code = _first(select(Certificate.code).where(Certificate.status == "valid")
                   .order_by(Certificate.id))
-    return Targets(usernames, call, state, entry, sheet, code)
+    return Targets(usernames, call, state, 2 if in_state > PER_PAGE else 1, entry, sheet, code)
 
 
 def _first(query: Any) -> Any:
@@ -165,28 +175,35 @@ def logged_in(app: Flask, username: str | None, password: str) -> FlaskClient:
 
 
 def main() -> None:
-    """Count the pages on the database given and print the figures as JSON."""
+    """Count the pages on the seeded database and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--database-url", required=True)
-    parser.add_argument("--password", default="bench-password",
-                        help="the password of the users found (bench/seed.py's by default)")
+    parser.add_argument("--folder", type=Path, required=True, help="bench/seed.py's folder")
+    parser.add_argument("--database-url", default=None,
+                        help="default: sqlite:///FOLDER/pingshen.db, as bench/seed.py")
     parser.add_argument("--sql", action="store_true", help="print the statements too")
     options = parser.parse_args()
-    from app import create_app
+    from bench.seed import make_app
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": options.database_url, "JOB_QUEUE_URL":
-                      "immediate", "SECURITY_LOG": "", "VERIFY_MAX_PER_MINUTE": 1000})
+    app = make_app(options.database_url or f"sqlite:///{options.folder / 'pingshen.db'}",
+                   options.folder)
+    app.config["VERIFY_MAX_PER_MINUTE"] = 1000
     with app.app_context():
         targets = find_targets()
         entries = db.session.scalar(select(func.count()).select_from(Application))
-        sheets = db.session.scalar(select(func.count()).select_from(ReviewAssignment))
         dialect = db.engine.dialect.name
-    figures = count_pages(app, targets, options.password)
-    if not options.sql:
-        for row in figures.values():
-            del row["sql"]
-    print(json.dumps({"database": dialect, "entries": entries, "sheets": sheets,
-                      "users": targets.users, "pages": figures}, ensure_ascii=False, indent=1))
+    figures = count_pages(app, targets, PASSWORD)
+    print(f"{entries} entries ({dialect})\n{'page':30}{'statements':>11}{'rows':>7}  url")
+    for page, row in figures.items():
+        print(f"{page:30}{row['statements']:>11}{row['rows'] if row['rows'] is not None else '':>7}"
+              f"  {row['url']}")
+    result: dict[str, Any] = {
+        "database": dialect, "entries": entries, "users": targets.users,
+        "statements": {page: row["statements"] for page, row in figures.items()},
+        "rows": {page: row["rows"] for page, row in figures.items()},
+        "urls": {page: row["url"] for page, row in figures.items()}}
+    if options.sql:
+        result["sql"] = {page: row["sql"] for page, row in figures.items()}
+    print(json.dumps(result, ensure_ascii=False))
 
 
 if __name__ == "__main__":

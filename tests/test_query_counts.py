@@ -1,7 +1,8 @@
 """Each main page runs a fixed number of SQL statements, whatever the number of entries it lists
 (issue 8: no query per row). The pages and the objects they show are those bench/queries.py
-counts on a seeded database; here they are counted at 6 and at 60 entries per call and held to
-exact numbers (timings are measured by the benchmarks, never here).
+counts on bench/seed.py's 1,000 and 10,000 entries; here they are counted at 6 and at 60
+entries per call and held to exact numbers, the same (timings are measured by the benchmarks,
+never here).
 
 The scene grows between the two counts: more entries in each call, more units and applicants
 (one per entry, but for wj1 who has every third), more experts, more sheets on the first entry
@@ -48,15 +49,18 @@ SCORES = {"organisation": 18, "resources": 12, "activities": 30, "impact": 25}
 # relationship loaded with the rows (joined, as an entry's call and unit, or in one more query
 # for all of them, as the calls' quotas).
 STATEMENTS = {
-    "login": 0,  # the form needs no database
+    "login page": 0,  # the form needs no database
     # user; a page of my entries (+ their calls' quotas); their count; the definitions'
     # checksums; the open calls (+ quotas); my entries per call; unread messages
     "applicant home": 9,
+    # user; the entry (+ call, quotas); checksums; its history (+ actors); certificates;
+    # attachments; unread messages
+    "application detail": 8,
     # user; the entry (+ call, quotas); checksums; sheets counted for two moves' guards; the
     # history (+ actors); the sheets (+ experts); the call's rounds; the sheets again for the
     # scores; the call's invitations; the experts one may add; certificates; attachments;
     # unread messages; the sheets' reopened versions
-    "application detail": 16,
+    "application detail, city": 16,
     # user; my sheets (+ entries, calls; + the calls' quotas); which of them I see blind;
     # checksums; rounds with deadlines; invitations; live panels; unread messages
     "reviewer queue": 9,
@@ -66,38 +70,38 @@ STATEMENTS = {
     # user; the calls (+ quotas); submitted entries by call and state; the programmes in use;
     # the open rounds with deadlines and the entries in timed states (for what falls due);
     # unread messages
-    "admin home": 8,
+    "city's calls": 8,
     # user; the call (+ quotas); a page of entries (+ calls, units, districts; + the calls'
     # quotas); their count; the districts; checksums; sheets by round and status; experts per
     # round; the call's rounds; unread messages
-    "admin call list": 12,
+    "call list, filtered, page 2": 12,
     # user; the call (+ quotas); its rounds; its submitted sheets (+ experts); their entries
     # (+ calls, units, districts; + the calls' quotas); the last award proposals; unread
     # messages; checksums
-    "ranking": 10,
+    "ranking of a call": 10,
     # user; all calls (+ quotas); a page of the district's entries (+ calls, units; + the
     # calls' quotas); their count; checksums; the quota used in every call; unread messages
-    "district list": 9,
+    "district dashboard": 9,
     # user; the call (+ quotas); the district; entries by version, state and submission;
     # checksums; sheets by round and status; experts per round; rounds; the dates of the
     # entries in states with deadlines; objections counted and the latest; unread messages
-    "district dashboard": 13,
+    "district call overview": 13,
     # definition versions; their checksums; entries in notice (+ calls, units; + the calls'
     # quotas)
-    "public notice": 4,
+    "public notice page": 4,
     # lookups from this address in the last minute; the certificate; the log row; the
     # certificate again (the commit of the log row expired it)
-    "certificate verify": 4,
+    "verify page": 4,
 }
 ROWS = {  # list page → rows it shows at each size (a page holds 50)
-    "application detail": (3, 6),  # the first entry's sheets: three fifths of the experts
     "applicant home": (4, 40),  # wj1's every third entry of both calls
+    "application detail, city": (3, 6),  # the first entry's sheets: 3/5 of the experts
     "reviewer queue": (12, 120),  # expert1 sits on every entry of both calls
-    "admin home": (3, 5),  # the calls
-    "admin call list": (6, 50),  # the review call's entries
-    "ranking": (6, 60),
-    "district list": (4, 40),  # the review call's entries in 武进区
-    "public notice": (5, 50),  # the notice call's entries but every sixth (named)
+    "city's calls": (3, 5),
+    "call list, filtered, page 2": (6, 10),  # the review call's: page 1 of 6, page 2 of 60
+    "ranking of a call": (6, 60),
+    "district dashboard": (8, 50),  # the entries of both calls in 武进区
+    "public notice page": (5, 50),  # the notice call's entries but every sixth (named)
 }
 
 
