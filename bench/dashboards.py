@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import event, insert, select, text  # noqa: E402
+from sqlalchemy import insert, select, text  # noqa: E402
 
 from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
@@ -39,6 +39,7 @@ from app.services.accounts import add_organisation, add_user  # noqa: E402
 from app.services.applications import create_application  # noqa: E402
 from app.services.calls import open_call  # noqa: E402
 from app.services.demo import team_data  # noqa: E402
+from tests.statements import recorded  # noqa: E402
 
 PASSWORD = "bench-password-1"
 STATES = ["district_review", "returned", "city_review", "city_review", "notice", "named",
@@ -145,12 +146,6 @@ def _seed(count: int) -> int:
 
 def _measure(app: Any, engine: Any, call_id: int) -> dict[str, dict[str, Any]]:
     """Median and slowest of 20 requests per page, and the statements of one."""
-    statements = [0]
-
-    def count(*_args: Any) -> None:
-        statements[0] += 1
-
-    event.listen(engine, "before_cursor_execute", count)
     results = {}
     clients: dict[str, Any] = {}
     for name, (username, url) in PAGES.items():
@@ -163,9 +158,9 @@ def _measure(app: Any, engine: Any, call_id: int) -> dict[str, dict[str, Any]]:
         for _ in range(3):
             status = client.get(path).status_code
             assert status == 200, (path, status)
-        statements[0] = 0
-        client.get(path)
-        counted = statements[0]
+        with recorded(engine) as statements:
+            client.get(path)
+        counted = len(statements)
         times = []
         for _ in range(20):
             start = time.perf_counter()
@@ -173,7 +168,6 @@ def _measure(app: Any, engine: Any, call_id: int) -> dict[str, dict[str, Any]]:
             times.append((time.perf_counter() - start) * 1000)
         results[name] = {"median_ms": round(statistics.median(times), 1),
                          "max_ms": round(max(times), 1), "statements": counted}
-    event.remove(engine, "before_cursor_execute", count)
     return results
 
 

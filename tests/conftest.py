@@ -9,6 +9,7 @@ import os
 # before the app's config is imported, so no test ever writes to the instance/ queue.
 os.environ["JOB_QUEUE_URL"] = "immediate"
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -66,16 +67,15 @@ def compiled_translations() -> None:
                 write_mo(target, read_po(source))
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    """An app with empty tables created directly from the models (tests only)."""
+def configured_app(folder: Path) -> Flask:
+    """An app configured for tests, its files under ``folder`` (no tables yet)."""
     app = create_app({
         "TESTING": True,
-        "SQLALCHEMY_DATABASE_URI": _database_url(tmp_path),
-        "UPLOAD_FOLDER": str(tmp_path / "uploads"),
-        "CERTIFICATE_FOLDER": str(tmp_path / "certificates"),
-        "IMPORT_FOLDER": str(tmp_path / "imports"),
-        "EXPORT_FOLDER": str(tmp_path / "exports"),
+        "SQLALCHEMY_DATABASE_URI": _database_url(folder),
+        "UPLOAD_FOLDER": str(folder / "uploads"),
+        "CERTIFICATE_FOLDER": str(folder / "certificates"),
+        "IMPORT_FOLDER": str(folder / "imports"),
+        "EXPORT_FOLDER": str(folder / "exports"),
         "PUBLIC_BASE_URL": "http://pingshen.test",
         "SECRET_KEY": "test-secret",
         "LOGIN_MAX_FAILURES": 5,
@@ -84,16 +84,31 @@ def app(tmp_path: Path) -> Iterator[Flask]:
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
     })
     app.test_client_class = FreshContextClient
+    return app
+
+
+@contextmanager
+def empty_tables(app: Flask) -> Iterator[None]:
+    """Inside an app context: empty tables created directly from the models (tests only),
+    dropped (PostgreSQL) and let go of afterwards."""
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             db.session.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
             db.session.commit()
         db.create_all()
-        yield app
+        yield
         db.session.remove()
         if db.engine.dialect.name == "postgresql":
             db.drop_all()
         db.engine.dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    """An app with empty tables created directly from the models (tests only)."""
+    app = configured_app(tmp_path)
+    with empty_tables(app):
+        yield app
 
 
 @pytest.fixture
@@ -126,6 +141,11 @@ def held_queue(app: Flask, tmp_path: Path) -> Callable[[], int]:
 @pytest.fixture
 def world(app: Flask) -> dict[str, Any]:
     """A city with two districts, their units, one user per role and an open call."""
+    return build_world()
+
+
+def build_world() -> dict[str, Any]:
+    """Create the `world` fixture's city, people and call (committed); its users and call."""
     add_organisation("X", "X市", "city", None)
     add_organisation("X-OU", "X市开放大学", "unit", "X")
     for district, name in (("WJ", "武进区"), ("TN", "天宁区")):

@@ -9,6 +9,7 @@ view is the same overview restricted to their district.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -277,21 +278,33 @@ def _deadlines(call: Call, programme: Programme, scope: list[Any], now: datetime
                round_deadlines: list[tuple[str, datetime]]) -> list[Deadline]:
     """What falls due from a week ago to a month ahead, soonest first; ``round_deadlines``
     are the open rounds' (name, deadline), as the caller already has them."""
+    timed = _timed_states(programme)
+    entries = db.session.execute(select(Application.state, Application.state_since).where(
+        *scope, Application.state.in_(timed))).all() if timed else []
+    return _due(call, programme, now, round_deadlines, entries)
+
+
+def _timed_states(programme: Programme) -> set[str]:
+    """The states that end by themselves after a deadline."""
+    return {name for name, state in programme.states.items() if state.get("deadline")}
+
+
+def _due(call: Call, programme: Programme, now: datetime,
+         round_deadlines: list[tuple[str, datetime]],
+         entries: Sequence[tuple[str, datetime]]) -> list[Deadline]:
+    """`_deadlines` from what was read: the open rounds' deadlines, and the (state, since) of
+    the entries in the programme's timed states."""
     found = []
     if now - timedelta(days=7) <= call.closes_at <= now + SOON:
         found.append(Deadline(call.closes_at, "call_closes"))
     for name, deadline in round_deadlines:
         if now - timedelta(days=7) <= deadline <= now + SOON:
             found.append(Deadline(deadline, "round_due", round=name))
-    timed = {name for name, state in programme.states.items() if state.get("deadline")}
     due: Counter[tuple[datetime, str]] = Counter()
-    if timed:
-        for state, since in db.session.execute(
-                select(Application.state, Application.state_since)
-                .where(*scope, Application.state.in_(timed))):
-            at = due_at(programme.states[state]["deadline"], since, call.closes_at)
-            if at <= now + SOON:
-                due[(at, state)] += 1
+    for state, since in entries:
+        at = due_at(programme.states[state]["deadline"], since, call.closes_at)
+        if at <= now + SOON:
+            due[(at, state)] += 1
     found += [Deadline(at, "state_ends", n, state=state) for (at, state), n in due.items()]
     return sorted(found, key=lambda d: d.at)
 
@@ -299,25 +312,32 @@ def _deadlines(call: Call, programme: Programme, scope: list[Any], now: datetime
 def coming_up(calls: list[Call], now: datetime | None = None,
               days: int = 14) -> list[tuple[Call, Deadline]]:
     """What falls due in the next ``days`` days across ``calls`` (nothing already past),
-    soonest first: for the city's list of calls."""
+    soonest first: for the city's list of calls. Two queries, however many calls."""
     now = now or utcnow()
+    shown = [(call, programme) for call in calls
+             if (programme := catalogue().get(call.programme_key)) is not None
+             and call.opens_at <= now + timedelta(days=days)]
+    ids = [call.id for call, _ in shown]
+    rounds: dict[int, list[tuple[str, datetime]]] = {}
+    for r in db.session.scalars(select(CallRound).where(
+            CallRound.call_id.in_(ids), CallRound.deadline.is_not(None),
+            CallRound.closed_at.is_(None))):
+        if r.deadline is not None:
+            rounds.setdefault(r.call_id, []).append((r.round, r.deadline))
+    timed = {call.id: _timed_states(programme) for call, programme in shown}
+    entries: dict[int, list[tuple[str, datetime]]] = {}
+    if any(timed.values()):
+        for call_id, state, since in db.session.execute(
+                select(Application.call_id, Application.state, Application.state_since).where(
+                    Application.call_id.in_(ids), Application.state.in_(set().union(
+                        *timed.values())))):
+            if state in timed[call_id]:
+                entries.setdefault(call_id, []).append((state, since))
     found = []
-    for call in calls:
-        programme = catalogue().get(call.programme_key)
-        if programme is None or call.opens_at > now + timedelta(days=days):
-            continue
-        due = _deadlines(call, programme, [Application.call_id == call.id], now,
-                         [(r.round, r.deadline) for r in _rounds_with_deadlines(call)
-                          if r.deadline is not None])
+    for call, programme in shown:
+        due = _due(call, programme, now, rounds.get(call.id, []), entries.get(call.id, []))
         found += [(call, d) for d in due if now <= d.at <= now + timedelta(days=days)]
     return sorted(found, key=lambda pair: pair[1].at)
-
-
-def _rounds_with_deadlines(call: Call) -> list[CallRound]:
-    """The call's open rounds that have a deadline set."""
-    return list(db.session.scalars(select(CallRound).where(
-        CallRound.call_id == call.id, CallRound.deadline.is_not(None),
-        CallRound.closed_at.is_(None))))
 
 
 @dataclass(frozen=True)

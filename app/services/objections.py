@@ -21,7 +21,7 @@ from typing import IO
 import filetype
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.engine.errors import Conflict, Forbidden, TooManyRequests, ValidationFailed
 from app.engine.runtime import fire, fitting_comment
@@ -71,7 +71,7 @@ def notice_of(application: Application) -> dict[str, object] | None:
 def notices() -> list[NoticeList]:
     """Every call with entries in public notice now, in the order the calls were opened."""
     lists: dict[tuple[int, str], NoticeList] = {}
-    for application in entries_in_states_with("notice", selectinload(Application.org)):
+    for application in entries_in_states_with("notice", joinedload(Application.org)):
         notice = notice_of(application)
         assert notice is not None
         programme = programme_of(application)

@@ -30,7 +30,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.models.reviews import INACTIVE
-from app.review.aggregate import EntryResult, aggregate_round
+from app.review.aggregate import EntryResult, Sheet, aggregate_round
 from app.services.invitations import pool_ids
 from app.services.programmes import current_programme
 from app.services.reviews import assign_expert
@@ -222,6 +222,10 @@ def live_board(panel: Panel) -> LiveBoard:
     settings = settings_for(round_of(call, panel.round))
     applications = {a.id: a for a in db.session.scalars(
         select(Application).where(Application.id.in_(panel.draw_order or [-1])))}
+    scored: dict[int, list[Sheet]] = {}  # each entry's submitted sheets in the round
+    if any(s.status == "submitted" for s in sheets):
+        for sheet in round_sheets(call, panel.round):
+            scored.setdefault(sheet.entry, []).append(sheet)
     entries = []
     for position, entry_id in enumerate(panel.draw_order or [], start=1):
         application = applications[entry_id]
@@ -229,7 +233,7 @@ def live_board(panel: Panel) -> LiveBoard:
         submitted = sum(1 for s in own if s.status == "submitted")
         result = None
         if own and submitted == len(own):
-            found = aggregate_round(round_sheets(call, panel.round, application), settings)
+            found = aggregate_round(scored.get(entry_id, []), settings)
             result = found[0] if found else None
         entries.append(LiveEntry(position, application, submitted, len(own), result))
     current = panel.current_application_id

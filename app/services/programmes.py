@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, select
+from sqlalchemy import and_, event, or_, select
 from sqlalchemy.orm import Session
 
 from app.engine.definitions import Programme
@@ -83,17 +83,18 @@ def pinned_programme(version_id: int) -> Programme:
 
     The cache is keyed by the row's id *and* checksum: under SQLite a version recorded in a
     transaction that was rolled back leaves its id free for the next one, so an id alone could
-    name another programme later. The checksum is read once per session and transaction (one
-    small query); a rollback forgets it (see `forget_pinned_checksums`).
+    name another programme later. The checksums of all versions are read once per session and
+    transaction (one small query, however many programmes a page lists); a rollback forgets
+    them (see `forget_pinned_checksums`).
     """
     cache: dict[tuple[int, str], Programme] = current_app.extensions.setdefault(PINNED, {})
     checksums: dict[int, str] = db.session.info.setdefault(PINNED, {})  # emptied on rollback
     if version_id not in checksums:
-        checksum = db.session.scalar(select(ProgrammeVersion.checksum).where(
-            ProgrammeVersion.id == version_id))
-        if checksum is None:
+        for found, checksum in db.session.execute(
+                select(ProgrammeVersion.id, ProgrammeVersion.checksum)):
+            checksums[found] = checksum
+        if version_id not in checksums:
             raise NotFound(f"definition version {version_id} not found")
-        checksums[version_id] = checksum
     key = (version_id, checksums[version_id])
     programme = cache.get(key)
     if programme is None:
@@ -111,17 +112,20 @@ def json_safe(value: Any) -> Any:
 
 def entries_in_states_with(feature: str, *options: Any) -> list[Application]:
     """Entries whose current state has ``feature`` (e.g. ``deadline``, ``notice``) in the
-    definition version they are pinned to: one query per such version, never a full scan.
-    ``options`` are loader options for the query (e.g. selectinload of the unit)."""
-    found: list[Application] = []
+    definition version they are pinned to: one query for every version's states, never a full
+    scan. ``options`` are loader options for the query (e.g. joinedload of the unit)."""
+    wanted = []
     for version_id in db.session.scalars(select(ProgrammeVersion.id)):
         states = {name for name, state in pinned_programme(version_id).states.items()
                   if state.get(feature)}
         if states:
-            found += db.session.scalars(select(Application).where(
-                Application.programme_version_id == version_id,
-                Application.state.in_(states)).options(*options))
-    return sorted(found, key=lambda a: (a.call_id, a.id))
+            wanted.append(and_(Application.programme_version_id == version_id,
+                               Application.state.in_(states)))
+    if not wanted:
+        return []
+    return list(db.session.scalars(select(Application).where(or_(*wanted))
+                                   .order_by(Application.call_id, Application.id)
+                                   .options(*options)))
 
 
 @event.listens_for(Session, "after_soft_rollback")

@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.engine.definitions import ReviewRound
 from app.extensions import db
@@ -105,7 +105,7 @@ def rank_call(call: Call, basis: str = "final") -> Ranking:
         return Ranking([], columns, tie_break)
     applications = {a.id: a for a in db.session.scalars(
         select(Application).where(Application.id.in_(entries))
-        .options(selectinload(Application.org), selectinload(Application.district)))}
+        .options(joinedload(Application.org), joinedload(Application.district)))}
     scores = {name: {e: r.score for e, r in results.items()} for name, results in by_round.items()}
     weights = {c.round.name: c.round.weight for c in columns}
     if basis != "final":

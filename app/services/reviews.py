@@ -281,8 +281,19 @@ def _below_threshold(leaves: list[dict[str, Any]], clean: dict[str, Decimal]) ->
             and clean[leaf["key"]] < Decimal(str(leaf["comment_below"]))]
 
 
-def assignments_for(expert: User) -> list[ReviewAssignment]:
-    """An expert's assignments, open ones first."""
+def next_to_score(expert: User, besides: int | None = None) -> ReviewAssignment | None:
+    """The expert's first sheet still to score (assigned or a draft, by assignment), other than
+    the one ``besides`` names: the first open one of `assignments_for`, read alone."""
+    query = select(ReviewAssignment).where(ReviewAssignment.expert_id == expert.id,
+                                           ReviewAssignment.status.in_(("assigned", "draft")))
+    if besides is not None:
+        query = query.where(ReviewAssignment.id != besides)
+    return db.session.scalar(query.order_by(ReviewAssignment.id).limit(1))
+
+
+def assignments_for(expert: User, *options: Any) -> list[ReviewAssignment]:
+    """An expert's assignments, open ones first; ``options`` are loader options for the query
+    (e.g. joinedload of the entries, for a list that shows them)."""
     return list(db.session.scalars(
         select(ReviewAssignment).where(ReviewAssignment.expert_id == expert.id)
-        .order_by(ReviewAssignment.status == "submitted", ReviewAssignment.id)))
+        .order_by(ReviewAssignment.status == "submitted", ReviewAssignment.id).options(*options)))

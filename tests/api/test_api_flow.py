@@ -9,10 +9,14 @@ from zoneinfo import ZoneInfo
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from app.engine.runtime import fire
 from app.extensions import db
 from app.models import Application, Certificate
 from app.services.demo import SAMPLE_PDF, team_data
+from app.services.reviews import assign_expert, reopen_sheet, save_review, withdraw_assignment
 from tests.api.conftest import problem
+from tests.conftest import TEAM_SCORES, confirmed
+from tests.statements import recorded
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 SCORES_1 = {"organisation": 18, "resources": 12.5, "activities": 30, "impact": 25}
@@ -179,3 +183,34 @@ def _check_certificate(api, wj1, app_id):
     facts = api.anonymous.get(f"/api/v1/certificates/{certificate['code']}")
     assert facts.status_code == 200
     assert facts.get_json()["holder"] == "湖塘太极拳队" and facts.get_json()["valid"] is True
+
+
+def test_an_experts_sheets_cost_as_many_statements_for_three_as_for_two(api, world,
+                                                                         make_application):
+    users = world["users"]
+    entries = []
+    for who, admin in (("wj1", "wj_admin"), ("wj2", "wj_admin"), ("tn1", "tn_admin")):
+        entry = make_application(who, name=f"{who}的团队")
+        fire(entry, "submit", users[who])
+        fire(entry, "recommend", users[admin], data={"rank": 1, "opinion": "推荐"})
+        entries.append(entry)
+    for expert, count in (("expert1", 2), ("expert2", 3)):  # reopened, withdrawn, submitted
+        sheets = [confirmed(assign_expert(e, users[expert], users["city"]))
+                  for e in entries[:count]]
+        save_review(sheets[0], users[expert], TEAM_SCORES, "", submit=True)
+        reopen_sheet(sheets[0], users["city"], "请复核第一项")
+        withdraw_assignment(sheets[1], users["city"], "改派")
+        if count == 3:
+            save_review(sheets[2], users[expert], TEAM_SCORES, "", submit=True)
+    db.session.commit()
+
+    counts = []
+    for expert, count in (("expert1", 2), ("expert2", 3)):
+        caller = api.login(expert)
+        assert len(caller.get("/api/v1/reviews").get_json()) == count  # warm: caches
+        with recorded(db.engine) as statements:
+            caller.get("/api/v1/reviews")
+        counts.append(len(statements))
+    # token (+ user); the sheets (+ experts, who withdrew them, entries, calls); their
+    # revisions (+ who reopened); the calls' quotas; which entries I see blind; checksums
+    assert counts == [6, 6]

@@ -19,6 +19,7 @@ from app.services.applications import visible_applications
 from app.services.reviews import assign_expert, save_review
 from app.services.summary_export import district_summary_xlsx, notice_xlsx
 from tests.conftest import TEAM_SCORES, confirmed
+from tests.statements import recorded
 
 FORM_HEADERS = [
     "团队名称", "所属社区教育中心", "成立时间", "团队人数（人）", "活动领域",
@@ -222,19 +223,12 @@ def test_no_notice_list_when_nothing_is_in_notice(world, entries):
 
 def test_the_export_reads_a_chunk_of_entries_with_a_fixed_number_of_queries(world, entries,
                                                                              make_application):
-    from sqlalchemy import event
-
     call, city = world["call"], world["users"]["city"]
 
     def count() -> int:
         """Statements run by one export of the whole call."""
-        statements: list[str] = []
-        listener = lambda *args: statements.append(args[2])  # noqa: E731
-        event.listen(db.engine, "before_cursor_execute", listener)
-        try:
+        with recorded(db.engine) as statements:
             applications_xlsx(call, city, _scoped(call, city))
-        finally:
-            event.remove(db.engine, "before_cursor_execute", listener)
         return len(statements)
 
     before = count()

@@ -3,11 +3,8 @@ per row (timings are measured in bench/dashboards.py, never here)."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from sqlalchemy import event
-
 from app.extensions import db
+from tests.statements import recorded
 
 PAGES = {  # user → pages whose statement count must not depend on the number of entries
     "city": ["/admin/", "/admin/calls/{call}/overview", "/admin/calls/{call}",
@@ -17,21 +14,6 @@ PAGES = {  # user → pages whose statement count must not depend on the number 
 }
 
 
-@contextmanager
-def counted():
-    """Count the statements run inside the block."""
-    seen = [0]
-
-    def count(*_args):
-        seen[0] += 1
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
-
-
 def _counts(browser, call_id):
     result = {}
     for user, pages in PAGES.items():
@@ -39,9 +21,9 @@ def _counts(browser, call_id):
         for page in pages:
             url = page.format(call=call_id)
             assert client.get(url).status == 200, url  # warm: login, caches
-            with counted() as seen:
+            with recorded(db.engine) as seen:
                 client.get(url)
-            result[url] = seen[0]
+            result[url] = len(seen)
     return result
 
 

@@ -10,15 +10,20 @@ from sqlalchemy import select
 
 from app.engine.runtime import fire
 from app.extensions import db
-from app.models import CallInvitation, Panel, ReviewAssignment
+from app.models import Application, CallInvitation, Panel, ReviewAssignment, User
+from app.services.accounts import issue_token
 from app.services.invitations import invite
+from app.services.panels import assign_panel, create_panel, draw_order, open_entry
 from app.services.reviews import assign_expert, save_review
 from tests.conftest import confirmed
+from tests.statements import recorded
 
 ONLINE = {"design": 30, "materials": 25, "presentation": 25}
 FINAL_FORM = {"criterion_analysis": "20", "criterion_process": "25", "criterion_guidance": "12",
               "criterion_resources": "4", "criterion_delivery": "8", "criterion_technology": "11",
               "comment": "表达清楚"}
+FINAL = {"analysis": 20, "process": 25, "guidance": 12, "resources": 4, "delivery": 8,
+         "technology": 11}  # 80, as FINAL_FORM
 
 
 def _finalists(world, contest):
@@ -124,3 +129,56 @@ def test_the_city_downloads_the_sheets_and_the_ranking_as_excel(world, contest, 
     assert names[0] == "名次" and names[1:] == ["缺轮次", "缺轮次"]
     assert browser("judge1").get(
         f"/admin/calls/{contest['call'].id}/ranking.xlsx").status == 403
+
+
+def test_the_board_runs_as_many_statements_for_four_scored_entries_as_for_two(world, contest,
+                                                                             browser):
+    city, judges = world["users"]["city"], contest["judges"]
+    finalists = []
+    for who in ("wj1", "wj2", "wj3", "tn1", "tn2", "tn3"):
+        entry = contest["enter"](who, f"{who}的课程")
+        for judge in judges[:3]:
+            save_review(confirmed(assign_expert(entry, judge, city)), judge, ONLINE, "", True)
+        fire(entry, "advance", city)
+        finalists.append(entry)
+    panels = []
+    for name, members, entries in (("两项组", judges[:3], finalists[:2]),
+                                   ("四项组", judges[3:6], finalists[2:])):
+        panel = create_panel(contest["call"], "city_final", name, members[0], members, city)
+        assign_panel(panel, entries, city)
+        for sheet in db.session.scalars(select(ReviewAssignment).where(
+                ReviewAssignment.round == "city_final",
+                ReviewAssignment.conflict_checked_at.is_(None))):
+            confirmed(sheet)
+        for entry_id in draw_order(panel, members[0]):  # each opened and scored in turn
+            open_entry(panel, db.session.get(Application, entry_id), members[0])
+            for judge in members:
+                sheet = db.session.scalar(select(ReviewAssignment).filter_by(
+                    application_id=entry_id, expert_id=judge.id, round="city_final"))
+                save_review(sheet, judge, FINAL, "", submit=True)
+        panels.append(panel.id)
+    db.session.commit()
+
+    counts = {}
+    for panel_id, chair in zip(panels, ("judge1", "judge4"), strict=True):
+        page = browser(chair)
+        token = issue_token(db.session.scalar(select(User).filter_by(username=chair)))
+        db.session.commit()
+        api = {"Authorization": f"Bearer {token}"}
+        for url, headers in ((f"/reviews/panels/{panel_id}", {}),
+                             (f"/reviews/panels/{panel_id}/state", {}),
+                             (f"/api/v1/panels/{panel_id}/live", api)):
+            assert page.client.get(url, headers=headers).status_code == 200  # warm: caches
+            with recorded(db.engine) as statements:
+                page.client.get(url, headers=headers)
+            counts.setdefault(url.split(str(panel_id))[-1] or "board", []).append(
+                len(statements))
+    board = browser("judge4").get(f"/reviews/panels/{panels[1]}")
+    assert board.text.count('final-awarded">80.00<') == 4  # every entry's result is shown
+
+    # board: user; the panel; its members (+ experts); the call (+ quotas); the sheets of the
+    # panel's entries; the entries (+ calls' quotas); the round's submitted sheets (for the
+    # results); my sheet on the open entry; which entries I see blind; checksum; unread messages
+    # state (what screens poll): the same up to the submitted sheets
+    # API: token (+ user); the board's (as the state); which entries I see blind; checksum
+    assert counts == {"board": [13, 13], "/state": [9, 9], "/live": [12, 12]}

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import Select, func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.blueprints.admin.forms import as_utc, call_form
 from app.engine.errors import PingshenError, ValidationFailed
@@ -99,7 +99,7 @@ def call(call_id: int) -> Any:
     call = db.get_or_404(Call, call_id)
     programme = current_programme(call.programme_key)
     query = entries_query(call, request.args).options(
-        selectinload(Application.org), selectinload(Application.district))
+        joinedload(Application.org), joinedload(Application.district))
     page = db.paginate(query, per_page=PER_PAGE, error_out=False)
     districts = list(db.session.scalars(select(Organisation).where(
         Organisation.kind == OrgKind.DISTRICT).order_by(Organisation.code)))

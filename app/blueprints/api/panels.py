@@ -20,7 +20,7 @@ from app.extensions import db
 from app.i18n import joined, zh
 from app.models import Application, Call, CallInvitation, Panel, Role, User
 from app.services import invitations, panels
-from app.services.blind import entry_view
+from app.services.blind import entry_titles
 
 
 def _users(usernames: Any, key: str) -> list[User]:
@@ -174,10 +174,10 @@ def panel_json(panel: Panel) -> JSON:
 def live_json(panel: Panel) -> JSON:
     """The live board as the caller may see it (titles neutral in a blind round)."""
     board = panels.live_board(panel)
-    viewer = api_user()
+    titles = entry_titles([e.application for e in board.entries], api_user())
     return {**panel_json(panel), "version": board.version,
             "entries": [{"position": e.position, "application_id": e.application.id,
-                         "title": entry_view(e.application, viewer).title,
+                         "title": titles[e.application.id],
                          "submitted": e.submitted, "active": e.active,
                          "complete": e.complete,
                          "score": number(e.result.score) if e.result else None}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
 
 from app.blueprints.api.common import (
     api_user,
@@ -15,7 +16,7 @@ from app.blueprints.api.common import (
     require_role,
     viewable_application,
 )
-from app.blueprints.api.serializers import assignment_json, review_json
+from app.blueprints.api.serializers import assignment_json, review_json, reviews_json
 from app.engine.errors import Forbidden, ValidationFailed
 from app.extensions import db
 from app.i18n import zh
@@ -62,7 +63,10 @@ def create_assignment(application_id: int) -> Any:
 def list_reviews() -> Any:
     """The caller's score sheets, open ones first (experts)."""
     expert = require_role(Role.EXPERT)
-    return [review_json(sheet, expert) for sheet in assignments_for(expert)]
+    return reviews_json(assignments_for(
+        expert, joinedload(ReviewAssignment.application),
+        joinedload(ReviewAssignment.withdrawn_by), selectinload(ReviewAssignment.revisions)),
+        expert)
 
 
 @bp.get("/reviews/<int:review_id>")

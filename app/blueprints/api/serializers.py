@@ -27,7 +27,7 @@ from app.models import (
 )
 from app.models.base import utcnow
 from app.permissions import can_see_step_data
-from app.services.blind import blind_entries, entry_title, entry_view
+from app.services.blind import blind_entries, entry_title, entry_titles, entry_view
 from app.services.certificates import verify_url
 from app.services.programmes import programme_of
 from app.services.rounds import entry_scores
@@ -240,13 +240,23 @@ def assignment_json(sheet: ReviewAssignment) -> JSON:
 
 def review_json(sheet: ReviewAssignment, viewer: User) -> JSON:
     """A score sheet with the rubric's criteria, as the expert fills it in."""
+    return reviews_json([sheet], viewer)[0]
+
+
+def reviews_json(sheets: list[ReviewAssignment], viewer: User) -> list[JSON]:
+    """Score sheets as `review_json` shows each (the titles looked up once for them all)."""
+    titles = entry_titles([sheet.application for sheet in sheets], viewer)
+    return [_review(sheet, titles[sheet.application_id]) for sheet in sheets]
+
+
+def _review(sheet: ReviewAssignment, title: str) -> JSON:
+    """One sheet, its entry shown with ``title``."""
     application = sheet.application
     rubric = programme_of(application).rubrics[sheet.rubric_key]
     leaves = [pick(leaf, ("key", "label", "label_en", "description", "max", "bands",
                           "comment_below")) for leaf in rubric.leaves]
     return {"id": sheet.id, "expert": sheet.expert.username,
-            "application": {"id": application.id,
-                            "title": entry_view(application, viewer).title},
+            "application": {"id": application.id, "title": title},
             "round": sheet.round, "extra": sheet.extra,
             "rubric": {"key": sheet.rubric_key, "title": rubric.raw["title"],
                        "title_en": rubric.raw["title_en"], "max": number(rubric.raw["max"]),

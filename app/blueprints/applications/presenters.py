@@ -8,6 +8,7 @@ from typing import Any
 from flask import url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from app.engine.definitions import FormDef, Programme
 from app.engine.runtime import Availability, available_transitions
@@ -125,9 +126,11 @@ def opens_page(transition: dict[str, Any]) -> bool:
 
 
 def review_sheets(application: Application) -> list[ReviewAssignment]:
-    """Every expert's sheet on the entry (for city administrators)."""
+    """Every expert's sheet on the entry, with its reopened versions (for city
+    administrators)."""
     return list(db.session.scalars(select(ReviewAssignment).where(
-        ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id)))
+        ReviewAssignment.application_id == application.id).order_by(ReviewAssignment.id)
+        .options(selectinload(ReviewAssignment.revisions))))
 
 
 def certificates(application: Application) -> list[Certificate]:

@@ -9,7 +9,7 @@ from typing import Any
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from app.engine.definitions import Programme
 from app.extensions import db
@@ -49,7 +49,7 @@ def home() -> Any:
     calls = list(db.session.scalars(select(Call).order_by(Call.opens_at.desc(), Call.id.desc())))
     call_id = request.args.get("call", type=int)
     state = request.args.get("state", "")
-    query = visible_applications(current_user).options(selectinload(Application.org))
+    query = visible_applications(current_user).options(joinedload(Application.org))
     if call_id:
         query = query.where(Application.call_id == call_id)
     if state:
@@ -62,7 +62,7 @@ def home() -> Any:
         "district/home.html", calls=calls, call_id=call_id, state=state, page=page,
         q=request.args.get("q", ""),
         rows=[(app, programme_of(app)) for app in page.items],
-        quotas=[quota_use(call, current_user.district_id) for call in calls],
+        quotas=quota_uses(calls, current_user.district_id),
         states=state_choices(calls))
 
 
@@ -87,17 +87,28 @@ def waiting_states(programme: Programme) -> set[str]:
 
 def quota_use(call: Call, district_id: int | None) -> QuotaUse:
     """The district's quota in a call, the entries counted against it, those waiting."""
-    programme = catalogue().get(call.programme_key)
-    counted = quota_states(programme) if programme else set()
-    waiting = waiting_states(programme) if programme else set()
-    rows = dict(db.session.execute(
-        select(Application.state, func.count())
-        .where(Application.call_id == call.id, Application.district_id == district_id)
-        .group_by(Application.state)).all())
-    return QuotaUse(call, call.quota_for(district_id),
-                    sum(n for state, n in rows.items() if state in counted),
-                    sum(n for state, n in rows.items() if state in waiting),
-                    call.minimum_for(district_id))
+    return quota_uses([call], district_id)[0]
+
+
+def quota_uses(calls: list[Call], district_id: int | None) -> list[QuotaUse]:
+    """The district's quota use in each call (one query for them all)."""
+    by_call: dict[int, dict[str, int]] = {call.id: {} for call in calls}
+    for call_id, state, n in db.session.execute(
+            select(Application.call_id, Application.state, func.count())
+            .where(Application.call_id.in_(by_call), Application.district_id == district_id)
+            .group_by(Application.call_id, Application.state)):
+        by_call[call_id][state] = n
+    uses = []
+    for call in calls:
+        programme = catalogue().get(call.programme_key)
+        counted = quota_states(programme) if programme else set()
+        waiting = waiting_states(programme) if programme else set()
+        rows = by_call[call.id]
+        uses.append(QuotaUse(call, call.quota_for(district_id),
+                             sum(n for state, n in rows.items() if state in counted),
+                             sum(n for state, n in rows.items() if state in waiting),
+                             call.minimum_for(district_id)))
+    return uses
 
 
 def state_choices(calls: list[Call]) -> list[tuple[str, dict[str, Any]]]:

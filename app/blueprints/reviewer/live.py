@@ -12,7 +12,7 @@ from sqlalchemy import select
 from app.blueprints.reviewer.views import bp
 from app.extensions import db
 from app.models import Application, CallInvitation, Panel, ReviewAssignment, Role
-from app.services.blind import entry_view
+from app.services.blind import entry_titles
 from app.services.invitations import answer
 from app.services.panels import can_run, draw_order, is_member, live_board, open_entry
 from app.web.access import roles_required
@@ -38,8 +38,7 @@ def live(panel_id: int) -> Any:
         mine = db.session.scalar(select(ReviewAssignment).filter_by(
             application_id=board.current.application.id, expert_id=current_user.id,
             round=panel.round))
-    titles = {e.application.id: entry_view(e.application, current_user).title
-              for e in board.entries}
+    titles = entry_titles([e.application for e in board.entries], current_user)
     return render_template("reviewer/live.html", panel=panel, board=board, mine=mine,
                            runs=can_run(panel, current_user), titles=titles)
 

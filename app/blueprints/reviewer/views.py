@@ -9,13 +9,14 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.orm import joinedload
 
 from app.blueprints.reviewer.forms import ConflictForm, ScoreForm, score_form_class
 from app.engine.errors import Conflict, ValidationFailed
 from app.extensions import db
 from app.models import CallRound, Panel, ReviewAssignment, Role
 from app.models.base import utcnow
-from app.services.blind import entry_view
+from app.services.blind import entry_titles, entry_view
 from app.services.invitations import pending_for
 from app.services.panels import live_panels_of, panel_of
 from app.services.programmes import programme_of
@@ -24,6 +25,7 @@ from app.services.reviews import (
     declare_conflict,
     in_current_round,
     needs_conflict_check,
+    next_to_score,
     save_review,
 )
 from app.web.access import roles_required
@@ -36,14 +38,15 @@ bp = Blueprint("reviewer", __name__)
 @roles_required(Role.EXPERT)
 def queue() -> Any:
     """My assignments, open ones first, with how many I have submitted."""
-    assignments = assignments_for(current_user)
+    assignments = assignments_for(current_user, joinedload(ReviewAssignment.application))
+    titles = entry_titles([a.application for a in assignments], current_user)
     active = [a for a in assignments if a.active]
     due = {(r.call_id, r.round): r.deadline for r in db.session.scalars(
         select(CallRound).where(CallRound.deadline.is_not(None), CallRound.closed_at.is_(None),
                                 CallRound.call_id.in_({a.application.call_id
                                                        for a in assignments})))}
     now = utcnow()
-    rows = [(a, programme_of(a.application), entry_view(a.application, current_user),
+    rows = [(a, programme_of(a.application), titles[a.application_id],
              due.get((a.application.call_id, a.round))) for a in assignments]
     # what to do first: overdue, then by due date, then the rest; the finished ones last
     rows.sort(key=lambda row: (row[0].locked or not row[0].active, row[3] is None,
@@ -96,8 +99,7 @@ def sheet(assignment_id: int) -> Any:
     if submit and board is not None:
         return redirect(url_for("reviewer.live", panel_id=board.id))
     if action == "submit_next":
-        following = next((a for a in assignments_for(current_user)
-                          if not a.locked and a.active), None)
+        following = next_to_score(current_user)
         if following is not None:
             return redirect(url_for("reviewer.sheet", assignment_id=following.id))
     return redirect(url_for("reviewer.sheet", assignment_id=assignment.id))
@@ -157,15 +159,13 @@ def _sheet_page(assignment: ReviewAssignment, form: ScoreForm, **extra: Any) -> 
     """Render the sheet beside the entry's materials."""
     application = assignment.application
     programme = programme_of(application)
-    open_ones = [a for a in assignments_for(current_user)
-                 if not a.locked and a.active and a.id != assignment.id]
     return render_template(
         "reviewer/sheet.html", assignment=assignment, application=application,
         programme=programme, rubric=programme.rubrics[assignment.rubric_key], form=form,
         form_def=programme.form_shown(application),
         can_score=not assignment.locked and in_current_round(assignment),
         view=entry_view(application, current_user), live_panel=_live_panel(assignment),
-        next_assignment=open_ones[0] if open_ones else None, **extra)
+        next_assignment=next_to_score(current_user, besides=assignment.id), **extra)
 
 
 def _live_panel(assignment: ReviewAssignment) -> Panel | None:
