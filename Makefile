@@ -16,8 +16,13 @@ run: install migrate
 	@$(BIN)/flask jobs worker & trap 'kill $$! 2>/dev/null' EXIT INT TERM; \
 		$(BIN)/flask run --host 127.0.0.1 --port 5000
 
+# The suite runs in parallel (pytest-xdist): `-n auto` starts one worker per CPU the process may
+# use (2 on CI's machine; tests/worker_database.py gives each its own PostgreSQL database).
+# worksteal: a worker that runs out of tests takes queued ones from the other, so the few sweeps
+# of several minutes each (tests/security, tests/api/test_schemathesis.py) do not leave one
+# worker idle at the end. `.venv/bin/pytest` alone still runs everything in one process.
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n auto --dist worksteal
 
 lint: install
 	$(BIN)/ruff check app tests bench tools

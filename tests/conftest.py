@@ -8,6 +8,10 @@ import os
 # Jobs run at once in the process that enqueues them unless a test starts a real worker; set
 # before the app's config is imported, so no test ever writes to the instance/ queue.
 os.environ["JOB_QUEUE_URL"] = "immediate"
+# Under pytest-xdist (`make test`), each worker tests on a PostgreSQL database of its own.
+from tests.worker_database import worker_environment
+
+os.environ.update(worker_environment())
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -54,7 +58,8 @@ class FreshContextClient(FlaskClient):
 @pytest.fixture(scope="session", autouse=True)
 def compiled_translations() -> None:
     """Compile the catalogues (Chinese UI, English server messages) if `make` has not (or they
-    changed since)."""
+    changed since). Each parallel worker may do it at once: a catalogue is written beside its
+    place and moved there, so no worker ever reads one half written."""
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
 
@@ -63,8 +68,10 @@ def compiled_translations() -> None:
                folder / "en" / "LC_MESSAGES" / "server.po"):
         mo = po.with_suffix(".mo")
         if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-            with po.open("rb") as source, mo.open("wb") as target:
+            written = mo.with_suffix(f".mo.{os.getpid()}")
+            with po.open("rb") as source, written.open("wb") as target:
                 write_mo(target, read_po(source))
+            written.replace(mo)
 
 
 def configured_app(folder: Path) -> Flask:
