@@ -47,12 +47,15 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path("/tmp/pingshen-bench"))
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--sizes", default=",".join(map(str, SIZES)),
+                        help="entries of the small and the large dataset (a quick trial: 200,400)")
     args = parser.parse_args()
+    sizes = tuple(int(n) for n in args.sizes.split(","))
     url = ["--database-url", args.database_url] if args.database_url else []
     figures: dict[str, float | int] = {}
     started = time.time()
     pages: dict[int, dict[str, Any]] = {}
-    for size in SIZES:
+    for size in sizes:
         folder = str(args.folder / f"{size}")
         seeded = script("seed.py", "--entries", str(size), "--folder", folder, *url)
         figures[f"seed.{size}.seconds"] = seeded["seconds"]
@@ -69,35 +72,36 @@ def main() -> None:
             for field in ("rps", "p50_ms", "p99_ms", "ratio", "p99_vs_floor", "kb"):
                 figures[f"pages.{size}.{key(page['name'])}.{field}"] = page[field]
         figures[f"memory.{size}.web_worker_peak_mb"] = max(pages[size]["web_worker_peak_rss_mb"])
-        if size == SIZES[-1]:
+        if size == sizes[-1]:
             memory = script("worker_memory.py", "--folder", folder, *url)
             figures[f"memory.{size}.queue_worker_peak_mb"] = memory["worker_peak_rss_max_mb"]
             figures[f"memory.{size}.queue_job_seconds"] = memory["seconds"]
-    small, large = ({p["name"]: p for p in pages[s]["pages"]} for s in SIZES)
+    small, large = ({p["name"]: p for p in pages[s]["pages"]} for s in sizes)
     for name, page in large.items():
         figures[f"growth.{key(name)}.p50"] = round(page["p50_ms"] / small[name]["p50_ms"], 2)
-    bulk = script("bulk.py", "--entries", str(SIZES[-1]), "--folder",
+    bulk = script("bulk.py", "--entries", str(sizes[-1]), "--folder",
                   str(args.folder / "bulk"), *url)
     for field in ("rank_s", "rank_floor_s", "rank_ratio", "bulk_s", "bulk_floor_s",
                   "bulk_ratio", "bulk_dry_run_s"):
-        figures[f"bulk.{SIZES[-1]}.{field}"] = bulk[field]
+        figures[f"bulk.{sizes[-1]}.{field}"] = bulk[field]
     result = {"database": "postgresql" if args.database_url else "sqlite",
               "date": time.strftime("%Y-%m-%d"), "minutes": round((time.time() - started) / 60),
               "figures": figures}
-    out = ROOT / "bench" / ("results-postgresql.json" if args.database_url else "results.json")
+    name = "results-postgresql.json" if args.database_url else "results.json"
+    out = ROOT / "bench" / (name if sizes == SIZES else f"trial-{name}")
     out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n")
-    report(figures)
+    report(figures, sizes)
     print(f"written to {out.relative_to(ROOT)}")
 
 
-def report(figures: dict[str, float | int]) -> None:
+def report(figures: dict[str, float | int], sizes: tuple[int, ...]) -> None:
     """The targets of issue 8 with what was measured."""
-    big = SIZES[-1]
+    big = sizes[-1]
     print(f"\n{'page':32} {'x floor rps':>11} {'p99 x floor':>11} {'growth p50':>10} "
           f"{'statements 1k/10k':>18}")
     names = sorted({k.split(".")[2] for k in figures if k.startswith(f"pages.{big}.")} - {"floor"})
     for name in names:
-        count = (figures.get(f"statements.{SIZES[0]}.{name}"),
+        count = (figures.get(f"statements.{sizes[0]}.{name}"),
                  figures.get(f"statements.{big}.{name}"))
         print(f"{name:32} {figures[f'pages.{big}.{name}.ratio']:>11} "
               f"{figures[f'pages.{big}.{name}.p99_vs_floor']:>11} "
