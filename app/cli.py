@@ -344,12 +344,15 @@ def reviews_verify(result_id: int) -> None:
 @click.option("--if-empty", is_flag=True, help="Do nothing when users already exist.")
 def demo_load(if_empty: bool) -> None:
     """Load a demo city, districts, units, one account per role, a call and applications."""
-    from app.models import User
+    from app.models import Organisation, User
     from app.services.demo import DEMO_PASSWORD, load_demo
 
     if if_empty and db.session.scalar(select(User.id).limit(1)) is not None:
         click.echo("database already has users; demo data not loaded")
         return
+    if db.session.scalar(select(Organisation.id).where(Organisation.code == "X")) is not None:
+        _fail("the demo's organisations are already in the database (organisation X); "
+              "load the demo into an empty database")
     accounts = load_demo()
     db.session.commit()
     click.echo("demo data loaded. Log in at http://127.0.0.1:5000 with:")

@@ -95,6 +95,10 @@ def test_demo_load_fills_an_empty_database_once(app):
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert "not loaded" in again.output
     assert db.session.scalar(select(func.count()).select_from(Application)) == before == 11
+    forced = runner.invoke(args=["demo", "load"])  # without --if-empty: refused, not a traceback
+    assert forced.exit_code == 1, forced.output
+    assert "already in the database" in forced.output
+    assert db.session.scalar(select(func.count()).select_from(Application)) == 11
 
 
 def test_a_stored_result_is_verified_from_the_command_line(app, world, contest):
