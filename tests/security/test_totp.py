@@ -72,6 +72,7 @@ def test_enrolment_counts_only_once_confirmed_and_then_every_login_asks_for_a_co
     step = login(client, "city")
     assert step.status_code == 302 and step.headers["Location"].endswith("/login/code")
     assert "/login" in client.get("/admin/").headers["Location"]  # half logged in: no login
+    assert ">验证码</label>" in client.get("/login/code").get_data(as_text=True)
     assert _post(client, "/login/code", code=first).status_code == 401  # good once
     assert _post(client, "/login/code", code=_code(city, 1)).status_code == 302
     assert client.get("/admin/").status_code == 200

@@ -40,4 +40,4 @@ class ResetForm(FlaskForm):
 class CodeForm(FlaskForm):
     """A six-digit code from the authenticator app, or a recovery code."""
 
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=20)])
+    code = StringField(_l("Verification code"), validators=[DataRequired(), Length(max=20)])
