@@ -74,7 +74,8 @@ def notify(users: Iterable[User], event_key: str, values: dict[str, Any], *, lin
     ``values`` fill the template (``name`` and ``link`` are added per user); a callable value
     is called while writing to each user, in their language. ``link`` is a path on this site.
     With ``group``, a second message of the same event, user and group in the same transaction
-    adds one to the first message's ``{count}`` instead.
+    adds one to the first message's ``{count}`` instead. Inside ``notifications_together`` the
+    ungrouped messages are inserted at the block's end, so they are not among those returned.
     """
     texts: dict[bool, Wording] = {}  # by whether the reader reads English
     url = absolute(link) if link else ""
