@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import statistics
 import sys
 import time
@@ -41,7 +40,7 @@ from app.models import Application, AuditEntry, Call, ReviewAssignment, User  # 
 from app.models.base import utcnow  # noqa: E402
 from app.services.bulk import bulk_fire  # noqa: E402
 from app.services.ranking import rank_call  # noqa: E402
-from bench.seed import fresh_schema, make_app, seed  # noqa: E402
+from bench.seed import fresh_instance, seed  # noqa: E402
 
 TRIGGER, SOURCE, DEST = "publish_notice", "city_review", "notice"
 
@@ -132,12 +131,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--trace", action="store_true", help="also trace the real run's memory")
     args = parser.parse_args()
-    if args.folder.exists():
-        shutil.rmtree(args.folder)
-    args.folder.mkdir(parents=True)
-    url = args.database_url or f"sqlite:///{args.folder / 'pingshen.db'}"
-    app = make_app(url, args.folder)
-    fresh_schema(app)
+    app, url = fresh_instance(args.folder, args.database_url)
     start = time.perf_counter()
     with app.app_context():
         seed(args.entries, 0, one_call=True)

@@ -202,6 +202,18 @@ def make_app(url: str, folder: Path) -> Flask:
     })
 
 
+def fresh_instance(folder: Path, database_url: str | None) -> tuple[Flask, str]:
+    """An empty FOLDER and an app on a fresh schema (SQLite in FOLDER unless a URL is given;
+    a PostgreSQL database's public schema is dropped); the app and its database URL."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    url = database_url or f"sqlite:///{folder / 'pingshen.db'}"
+    app = make_app(url, folder)
+    fresh_schema(app)
+    return app, url
+
+
 def fresh_schema(app: Flask) -> None:
     """Drop what is there and build the schema from the migrations, then record programmes."""
     from flask_migrate import upgrade
@@ -553,13 +565,8 @@ def main() -> None:
     parser.add_argument("--database-url", default=None,
                         help="default: sqlite:///FOLDER/pingshen.db; PostgreSQL: schema dropped")
     args = parser.parse_args()
-    if args.folder.exists():
-        shutil.rmtree(args.folder)
-    args.folder.mkdir(parents=True)
-    url = args.database_url or f"sqlite:///{args.folder / 'pingshen.db'}"
-    app = make_app(url, args.folder)
     start = time.perf_counter()
-    fresh_schema(app)
+    app, url = fresh_instance(args.folder, args.database_url)
     with app.app_context():
         result = seed(args.entries, args.certificates, one_call=args.one_call)
     result.update(entries=args.entries, database=url.split(":")[0],
