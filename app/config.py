@@ -1,5 +1,6 @@
 """Configuration: class attributes read from the environment."""
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -26,9 +27,8 @@ def _secret_key() -> str:
         with os.fdopen(descriptor, "w") as target:
             target.write(secrets.token_urlsafe(48))
         try:
-            os.link(temporary, path)
-        except FileExistsError:
-            pass  # another process was first: use its key
+            with contextlib.suppress(FileExistsError):  # another process was first: its key
+                os.link(temporary, path)
         finally:
             temporary.unlink()
     return path.read_text().strip()
