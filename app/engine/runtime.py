@@ -11,7 +11,14 @@ from sqlalchemy import insert, select, tuple_, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.engine.definitions import Programme
-from app.engine.errors import Conflict, Forbidden, GuardsFailed, NotFound, ValidationFailed
+from app.engine.errors import (
+    Conflict,
+    Forbidden,
+    GuardsFailed,
+    NotFound,
+    PingshenError,
+    ValidationFailed,
+)
 from app.engine.formdata import clean_data, missing_required
 from app.engine.machines import next_state
 from app.engine.registry import ACTIONS, GUARDS
@@ -111,13 +118,9 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
     """
     programme = programme_of(application)
     transition = _find(programme, application, trigger)
-    if not actor_may(transition, actor, application):
-        raise Forbidden(zh("您无权对该申报执行此操作"), {"trigger": trigger})
     comment = (comment or "").strip()
-    if transition["comment"] == "required" and not comment:
-        raise ValidationFailed(zh("请填写意见或理由"), {"comment": zh("此项为必填项")})
-    if transition["comment"] == "none" and comment:
-        raise ValidationFailed(zh("此操作不接受意见"), {"comment": zh("此操作不接受意见")})
+    if (problem := _refused_step(transition, actor, application, comment)) is not None:
+        raise problem
     ctx = Context(application, actor, programme, transition, now or utcnow(),
                   _step_data(programme, transition, data), comment, bulk_id)
     reasons = guard_reasons(ctx)
@@ -154,6 +157,18 @@ def fire(application: Application, trigger: str, actor: User | None, *, comment:
         ACTIONS[ref["name"]].func(ctx, **ref["params"])
     db.session.flush()
     return entry
+
+
+def _refused_step(transition: dict[str, Any], actor: User | None, application: Application,
+                  comment: str) -> PingshenError | None:
+    """Why this actor may not take this step with this comment (the error to raise), if so."""
+    if not actor_may(transition, actor, application):
+        return Forbidden(zh("您无权对该申报执行此操作"), {"trigger": transition["trigger"]})
+    if transition["comment"] == "required" and not comment:
+        return ValidationFailed(zh("请填写意见或理由"), {"comment": zh("此项为必填项")})
+    if transition["comment"] == "none" and comment:
+        return ValidationFailed(zh("此操作不接受意见"), {"comment": zh("此操作不接受意见")})
+    return None
 
 
 def _find(programme: Programme, application: Application, trigger: str) -> dict[str, Any]:
@@ -205,12 +220,9 @@ def refusals(applications: list[Application], trigger: str, actor: User, *,
         if transition is None:
             found[application.id] = [zh("当前状态“%(state)s”下不能执行此操作",
                                         state=programme.label(application.state))]
-        elif not actor_may(transition, actor, application):
-            found[application.id] = [zh("您无权对该申报执行此操作")]
-        elif transition["comment"] == "required" and not comment.strip():
-            found[application.id] = [zh("请填写意见或理由")]
-        elif transition["comment"] == "none" and comment.strip():
-            found[application.id] = [zh("此操作不接受意见")]
+        elif (problem := _refused_step(transition, actor, application,
+                                       comment.strip())) is not None:
+            found[application.id] = [problem.message]
         elif transition["form"]:
             found[application.id] = [zh("此操作需要逐条填写表单，不能批量执行")]
         else:
